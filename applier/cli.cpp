@@ -1,0 +1,17 @@
+#include "applier/commands.hpp"
+
+#include "core/cli.hpp"
+#include "keys/commands.hpp"
+
+namespace ferry::applier {
+
+int run_applier(int argc, char** argv) {
+    CLI::App app("ferry-applier: verify Ferry bundles and apply them at the site", "ferry-applier");
+    app.set_version_flag("--version", "ferry-applier " FERRY_VERSION);
+    for (const auto setup : {keys::setup_verify, keys::setup_inspect, setup_trust}) {
+        setup(app);
+    }
+    return run_tool("ferry-applier", app, argc, argv);
+}
+
+} // namespace ferry::applier

@@ -1,0 +1,184 @@
+#include "build.hpp"
+
+#include "bundler/collect.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "keys/bundle.hpp"
+#include "keys/key_file.hpp"
+#include "keys/passphrase.hpp"
+#include "keys/signature.hpp"
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+namespace ferry::bundler {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr UnixTime k_day = 86400;
+
+keys::SecretKey load_key(const fs::path& path) {
+    return keys::load_secret_key(path, [&] {
+        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
+    });
+}
+
+std::string signature_text(const keys::SecretKey& key, const std::string& manifest,
+                           const schema::Manifest& m, UnixTime when) {
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(manifest.data()),
+                                                manifest.size());
+    const std::string trusted = "timestamp:" + std::to_string(when) + "\tfile:manifest.yaml\tbundle:" +
+                                m.name + "-" + m.version.str();
+    const std::string untrusted = "signature from ferry key " + keys::key_id_hex(key.id());
+    return keys::format_signature(keys::sign_message(key, message, trusted, untrusted));
+}
+
+// A trust store holding exactly the keys that signed, all required.
+keys::TrustStore signer_store(const std::vector<keys::PublicKey>& signers) {
+    keys::TrustStore store;
+    for (const auto& pk : signers) {
+        store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {}});
+    }
+    store.threshold = store.keys.size();
+    return store;
+}
+
+void self_verify(const fs::path& path, const std::vector<keys::PublicKey>& signers, UnixTime when,
+                 bool progress) {
+    keys::VerifyOptions options;
+    options.now = when;
+    options.progress = progress;
+    try {
+        (void)keys::verify_bundle(path, signer_store(signers), options);
+    } catch (const Error& e) {
+        throw Error(ErrorKind::internal, std::string("the bundle just written does not verify: ") + e.what());
+    }
+}
+
+void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
+                    const std::map<std::string, std::string>& signatures, int payload_fd,
+                    std::uint64_t payload_offset, std::uint64_t payload_size) {
+    writer.add(k_manifest_member, manifest);
+    for (const auto& [id, text] : signatures) {
+        writer.add(std::string(k_signature_prefix) + id + std::string(k_signature_suffix), text);
+    }
+    writer.begin(k_payload_member, payload_size);
+    writer.copy_data(payload_fd, payload_offset, payload_size);
+    writer.end();
+    writer.finish();
+}
+
+} // namespace
+
+BuildResult build_bundle(const BuildOptions& options) {
+    schema::BundleSpec spec = schema::load_spec(options.spec);
+    std::vector<PlannedFile> files = plan_files(spec);
+    const UnixTime created = build_time();
+
+    std::vector<keys::SecretKey> signing_keys;
+    std::vector<keys::PublicKey> signers;
+    for (const auto& path : options.keys) {
+        keys::SecretKey key = load_key(path);
+        for (const auto& other : signers) {
+            if (other.id == key.id()) {
+                throw Error(ErrorKind::usage, path.string() + ": key " + keys::key_id_hex(key.id()) +
+                                                  " is given twice");
+            }
+        }
+        signers.push_back(key.public_key());
+        signing_keys.push_back(std::move(key));
+    }
+    if (signing_keys.empty()) {
+        throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key");
+    }
+
+    schema::Manifest m;
+    m.name = spec.name;
+    m.version = spec.version;
+    m.sequence = spec.sequence;
+    m.created = created;
+    m.expires = spec.expires ? *spec.expires : created + static_cast<UnixTime>(*spec.expires_in_days) * k_day;
+    if (m.expires <= created) {
+        throw Error(ErrorKind::input, spec.path.string() + ": expires " + format_time(m.expires) +
+                                          " is not after the build time " + format_time(created));
+    }
+    m.compatible = spec.compatible;
+    m.upgrade_from = spec.upgrade_from;
+    m.breaking_changes = spec.breaking_changes;
+    if (!spec.release_notes_file.empty()) {
+        m.release_notes = read_file(spec.path.parent_path() / spec.release_notes_file, 1u << 20);
+    }
+    for (const auto& c : spec.components) {
+        m.components.push_back({c.name, c.version});
+    }
+    m.procedure = spec.procedure;
+
+    const fs::path final_path = options.out_dir / (spec.name + "-" + spec.version.str() + ".ferry");
+    if (!options.force && fs::exists(final_path)) {
+        throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
+    }
+
+    PayloadOptions payload_options;
+    payload_options.level = options.level;
+    payload_options.threads = options.threads > 0 ? options.threads
+                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    payload_options.mtime = created;
+    // The payload is compressed once into a temp file, then copied into the envelope after the
+    // manifest that lists its chunk hashes.
+    AtomicFile payload(options.out_dir / ("." + final_path.filename().string() + ".payload"));
+    std::uint64_t total = 0;
+    for (const auto& f : files) {
+        total += f.entry.size;
+    }
+    {
+        PayloadWriter writer(payload.fd(), payload.temp_path().string(), payload_options);
+        Progress progress("packing " + final_path.filename().string(), total, options.progress);
+        for (auto& f : files) {
+            f.entry.sha256 = writer.add_file(f.entry.path, f.source, f.entry.mode, f.entry.size, &progress);
+            m.files.push_back(f.entry);
+        }
+        m.payload = writer.finish();
+        progress.finish();
+    }
+
+    const std::string manifest = emit_manifest(m);
+    std::map<std::string, std::string> signatures;
+    for (const auto& key : signing_keys) {
+        signatures[keys::key_id_hex(key.id())] = signature_text(key, manifest, m, created);
+    }
+    AtomicFile bundle(final_path);
+    EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), created);
+    write_envelope(writer, manifest, signatures, payload.fd(), 0, m.payload.size);
+    self_verify(bundle.temp_path(), signers, created, options.progress);
+    bundle.commit();
+    return {final_path, std::move(m)};
+}
+
+std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs::path& out, bool progress) {
+    const keys::BundleInfo info = keys::inspect_bundle(path, nullptr);
+    const keys::SecretKey key = load_key(key_path);
+    const std::string id = keys::key_id_hex(key.id());
+    std::map<std::string, std::string> signatures;
+    for (const auto& s : info.head.signatures) {
+        signatures[s.key_id] = s.text;
+    }
+    if (signatures.count(id) != 0) {
+        throw Error(ErrorKind::usage, path.string() + " is already signed by key " + id);
+    }
+    const UnixTime when = build_time();
+    signatures[id] = signature_text(key, info.head.manifest, info.manifest, when);
+
+    const Fd in = open_regular_file(path);
+    AtomicFile bundle(out.empty() ? path : out);
+    EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), info.manifest.created);
+    write_envelope(writer, info.head.manifest, signatures, in.get(), info.head.payload_offset,
+                   info.head.payload_size);
+    self_verify(bundle.temp_path(), {key.public_key()}, info.manifest.created, progress);
+    bundle.commit();
+    return id;
+}
+
+} // namespace ferry::bundler

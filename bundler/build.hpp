@@ -1,0 +1,36 @@
+#pragma once
+
+// ferry-bundler's work: building a bundle from a spec and co-signing one.
+
+#include "manifest-schema/manifest.hpp"
+
+#include <filesystem>
+#include <vector>
+
+namespace ferry::bundler {
+
+struct BuildOptions {
+    std::filesystem::path spec;
+    std::vector<std::filesystem::path> keys;
+    std::filesystem::path out_dir = ".";
+    int level = 3;
+    int threads = 0; // 0: one per core
+    bool force = false;
+    bool progress = true;
+};
+
+struct BuildResult {
+    std::filesystem::path bundle;
+    schema::Manifest manifest;
+};
+
+// Builds NAME-VERSION.ferry from a spec, signs it with every key, verifies the result and only
+// then renames it into place: a failure or Ctrl-C leaves no bundle and no temp file.
+[[nodiscard]] BuildResult build_bundle(const BuildOptions& options);
+
+// Adds a signature by KEY to BUNDLE without recompressing its payload; writes OUT (BUNDLE when
+// empty) atomically after verifying the new signature and the payload.
+[[nodiscard]] std::string sign_bundle(const std::filesystem::path& bundle, const std::filesystem::path& key,
+                                      const std::filesystem::path& out, bool progress);
+
+} // namespace ferry::bundler

@@ -1,0 +1,75 @@
+#include "bundler/build.hpp"
+#include "bundler/commands.hpp"
+
+#include "core/cli.hpp"
+#include "core/error.hpp"
+
+#include <cstdio>
+#include <memory>
+
+namespace ferry::bundler {
+
+void setup_build(CLI::App& app) {
+    struct Args {
+        std::string spec;
+        std::vector<std::string> keys;
+        std::string out = ".";
+        int level = 3;
+        int threads = 0;
+        bool force = false;
+        bool quiet = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
+    cmd->add_option("spec", args->spec, "Bundle spec (YAML); its paths are relative to its folder")->required();
+    cmd->add_option("--key", args->keys, "Secret key to sign with (repeat for several)")->required();
+    cmd->add_option("-o,--out", args->out, "Folder to write NAME-VERSION.ferry into")->check(CLI::ExistingDirectory);
+    cmd->add_option("--level", args->level, "zstd level")->check(CLI::Range(1, 19));
+    cmd->add_option("--threads", args->threads, "Compression threads (0: one per core); the output is the same")
+        ->check(CLI::Range(0, 256));
+    cmd->add_flag("--force", args->force, "Replace an existing bundle");
+    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    set_action(*cmd, [args] {
+        BuildOptions options;
+        options.spec = args->spec;
+        options.keys.assign(args->keys.begin(), args->keys.end());
+        options.out_dir = args->out;
+        options.level = args->level;
+        options.threads = args->threads;
+        options.force = args->force;
+        options.progress = !args->quiet;
+        const BuildResult r = build_bundle(options);
+        std::printf("built %s: %s %s, sequence %llu, %zu files, %llu bytes, %zu signature(s), expires %s\n",
+                    r.bundle.string().c_str(), r.manifest.name.c_str(), r.manifest.version.str().c_str(),
+                    static_cast<unsigned long long>(r.manifest.sequence), r.manifest.files.size(),
+                    static_cast<unsigned long long>(r.manifest.payload.size), args->keys.size(),
+                    format_time(r.manifest.expires).c_str());
+        if (r.manifest.expires <= now()) {
+            std::fprintf(stderr, "warning: %s is already expired; appliers will refuse it\n",
+                         r.bundle.string().c_str());
+        }
+        return 0;
+    });
+}
+
+void setup_sign(CLI::App& app) {
+    struct Args {
+        std::string bundle;
+        std::string key;
+        std::string out;
+        bool quiet = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("sign", "Add a signature to a bundle (the payload is copied, not recompressed)");
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("--key", args->key, "Secret key to sign with")->required();
+    cmd->add_option("-o,--out", args->out, "Write the co-signed bundle here instead of replacing BUNDLE");
+    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    set_action(*cmd, [args] {
+        const std::string id = sign_bundle(args->bundle, args->key, args->out, !args->quiet);
+        std::printf("signed %s with key %s\n", (args->out.empty() ? args->bundle : args->out).c_str(), id.c_str());
+        return 0;
+    });
+}
+
+} // namespace ferry::bundler

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ferry::bundler {
+
+// `key generate --name NAME --out DIR [--unencrypted]`.
+void setup_key(CLI::App& app);
+// `build SPEC --key K [--key K2 ...] [-o DIR] [--level N] [--threads N]`.
+void setup_build(CLI::App& app);
+// `sign BUNDLE --key K [-o OUT]`.
+void setup_sign(CLI::App& app);
+
+// ferry-bundler's entry point.
+[[nodiscard]] int run_bundler(int argc, char** argv);
+
+} // namespace ferry::bundler

@@ -1,0 +1,103 @@
+#pragma once
+
+// The bundle envelope: a strict subset of POSIX tar (see docs/format.md, "The envelope").
+
+#include "core/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry {
+
+inline constexpr std::string_view k_manifest_member = "manifest.yaml";
+inline constexpr std::string_view k_payload_member = "payload.tar.zst";
+inline constexpr std::string_view k_signature_prefix = "signatures/";
+inline constexpr std::string_view k_signature_suffix = ".minisig";
+inline constexpr std::size_t k_max_manifest_size = 16u << 20;
+inline constexpr std::size_t k_max_signature_size = 4096;
+
+// Writes envelope members to a file descriptor.
+class EnvelopeWriter {
+public:
+    EnvelopeWriter(int fd, std::string what, UnixTime mtime);
+
+    // Writes a whole member.
+    void add(std::string_view name, std::string_view data);
+    // Writes the header of a member whose SIZE bytes the caller then writes with write_data().
+    void begin(std::string_view name, std::uint64_t size);
+    void write_data(const void* data, std::size_t size);
+    // Copies SIZE bytes at IN_OFFSET of IN_FD as member data, in the kernel where possible.
+    void copy_data(int in_fd, std::uint64_t in_offset, std::uint64_t size);
+    // Pads the member begun last to a whole block.
+    void end();
+    // Writes the end-of-archive marker.
+    void finish();
+    // Bytes written so far.
+    [[nodiscard]] std::uint64_t offset() const { return m_offset; }
+
+private:
+    void write_raw(const void* data, std::size_t size);
+    int m_fd;
+    std::string m_what;
+    UnixTime m_mtime;
+    std::uint64_t m_offset = 0;
+    std::uint64_t m_member_size = 0;
+};
+
+// The header of one envelope member.
+struct EnvelopeMember {
+    std::string name;
+    std::uint64_t size = 0;
+    std::uint64_t header_offset = 0; // where its header starts in the file
+};
+
+// Reads envelope members one after the other, in one pass.
+class EnvelopeReader {
+public:
+    EnvelopeReader(int fd, std::string what);
+
+    // The next member's header, or nullopt at a valid end of archive.
+    [[nodiscard]] std::optional<EnvelopeMember> next();
+    // Reads the whole data of the current member, refusing more than MAX_SIZE bytes.
+    [[nodiscard]] std::string read_all(std::size_t max_size);
+    // Reads up to SIZE bytes of the current member's data; 0 at its end.
+    [[nodiscard]] std::size_t read_some(void* data, std::size_t size);
+    // Bytes of the current member not read yet.
+    [[nodiscard]] std::uint64_t remaining() const { return m_remaining; }
+    // The file offset of the next byte to be read.
+    [[nodiscard]] std::uint64_t offset() const { return m_offset; }
+
+private:
+    void read_exact(void* data, std::size_t size, std::string_view context);
+    void skip_rest();
+    int m_fd;
+    std::string m_what;
+    std::uint64_t m_offset = 0;
+    std::uint64_t m_remaining = 0;
+    std::uint64_t m_padding = 0;
+    std::string m_current;
+    std::optional<std::uint64_t> m_pax_size;
+};
+
+// The small members at the head of a bundle, read and checked for shape only.
+struct BundleHead {
+    std::string manifest;
+    struct Signature {
+        std::string key_id; // from the member name
+        std::string text;
+    };
+    std::vector<Signature> signatures;
+    std::uint64_t payload_size = 0;
+    std::uint64_t payload_offset = 0;
+};
+
+// Reads members up to the start of the payload's data; READER is left at that point.
+[[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader);
+
+// Checks that READER, positioned after the payload's data, is at a valid end of archive.
+void expect_bundle_end(EnvelopeReader& reader);
+
+} // namespace ferry

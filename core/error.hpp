@@ -1,0 +1,42 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace ferry {
+
+// What went wrong, in the terms the exit code reports.
+enum class ErrorKind {
+    usage,        // bad command line
+    input,        // a file given to us (spec, trust store, key) is missing or invalid
+    io,           // reading or writing failed
+    verification, // the bundle is not authentic or not intact
+    policy,       // the bundle is authentic but refused (expired, other product, downgrade)
+    rolled_back,  // the procedure failed and the node was rolled back
+    failed,       // the procedure failed and the node was not rolled back
+    internal,     // a bug
+};
+
+// The one exception type: a kind, a message naming the thing and the place, an optional hint.
+class Error : public std::runtime_error {
+public:
+    Error(ErrorKind kind, std::string message, std::string hint = {});
+
+    [[nodiscard]] ErrorKind kind() const { return m_kind; }
+    [[nodiscard]] const std::string& hint() const { return m_hint; }
+
+    // Returns a copy whose message is "CONTEXT: message", as errors travel up.
+    [[nodiscard]] Error with_context(const std::string& context) const;
+
+private:
+    ErrorKind m_kind;
+    std::string m_hint;
+};
+
+// The documented exit code of each kind (docs/exit-codes in README.md).
+[[nodiscard]] int exit_code(ErrorKind kind);
+
+// Throws an io Error "WHAT: strerror(errno)".
+[[noreturn]] void throw_errno(const std::string& what);
+
+} // namespace ferry

@@ -1,0 +1,75 @@
+#pragma once
+
+#include "core/handles.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ferry {
+
+// Reads a whole file, refusing one larger than MAX_SIZE bytes.
+[[nodiscard]] std::string read_file(const std::filesystem::path& path,
+                                    std::size_t max_size = 64u << 20);
+
+// Writes all of DATA to FD; WHAT names the file in the error.
+void write_all(int fd, const void* data, std::size_t size, const std::string& what);
+
+// Reads up to SIZE bytes, stopping early only at end of file; returns the count.
+[[nodiscard]] std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what);
+
+// Copies SIZE bytes from IN_FD at IN_OFFSET to OUT_FD's current position.
+void copy_range(int in_fd, std::uint64_t in_offset, int out_fd, std::uint64_t size,
+                const std::string& what);
+
+// Opens PATH for reading, refusing anything but a regular file.
+[[nodiscard]] Fd open_regular_file(const std::filesystem::path& path);
+
+// fsyncs the directory DIR so a rename in it is durable.
+void fsync_dir(const std::filesystem::path& dir);
+
+// Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files, then die.
+void install_interrupt_cleanup();
+
+// Registers PATH for removal if the process is interrupted; unregisters when destroyed.
+class TempRegistration {
+public:
+    explicit TempRegistration(const std::filesystem::path& path);
+    ~TempRegistration();
+    TempRegistration(const TempRegistration&) = delete;
+    TempRegistration& operator=(const TempRegistration&) = delete;
+
+private:
+    int m_slot;
+};
+
+// A file written under a temp name in its final directory and renamed on commit().
+// Destroyed without commit(), it removes the temp file: a failure leaves nothing behind.
+class AtomicFile {
+public:
+    explicit AtomicFile(std::filesystem::path path, unsigned mode = 0644);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    [[nodiscard]] int fd() const { return m_fd.get(); }
+    [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+    [[nodiscard]] const std::filesystem::path& temp_path() const { return m_temp; }
+    void write(std::string_view data);
+    // fsyncs, renames over the final path and fsyncs the directory.
+    void commit();
+
+private:
+    std::filesystem::path m_path;
+    std::filesystem::path m_temp;
+    Fd m_fd;
+    TempRegistration m_registration;
+    bool m_committed = false;
+};
+
+// Writes DATA to PATH atomically.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data,
+                       unsigned mode = 0644);
+
+} // namespace ferry

@@ -1,0 +1,90 @@
+#pragma once
+
+// The payload: a POSIX tar of the bundle's files, zstd-compressed, hashed in fixed-size
+// chunks (see docs/format.md, "Payload").
+
+#include "core/envelope.hpp"
+#include "core/progress.hpp"
+#include "core/sha256.hpp"
+
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+inline constexpr std::uint64_t k_default_chunk_size = 4u << 20;
+inline constexpr std::uint64_t k_min_chunk_size = 64u << 10;
+inline constexpr std::uint64_t k_max_chunk_size = 64u << 20;
+inline constexpr int k_max_window_log = 27;
+
+// How to compress a payload.
+struct PayloadOptions {
+    int level = 3;
+    int threads = 1; // zstd workers; any value >= 1 gives the same bytes
+    std::uint64_t chunk_size = k_default_chunk_size;
+    UnixTime mtime = 0;
+};
+
+// What the manifest records of a written payload.
+struct PayloadSummary {
+    std::uint64_t size = 0;
+    Digest sha256{};
+    std::uint64_t chunk_size = 0;
+    std::vector<Digest> chunks;
+};
+
+// Streams files into a compressed payload written to a file descriptor.
+class PayloadWriter {
+public:
+    PayloadWriter(int out_fd, std::string what, const PayloadOptions& options);
+    ~PayloadWriter();
+    PayloadWriter(const PayloadWriter&) = delete;
+    PayloadWriter& operator=(const PayloadWriter&) = delete;
+
+    // Appends SOURCE as PATH; returns its SHA-256. Throws if its size is not SIZE.
+    [[nodiscard]] Digest add_file(const std::string& path, const std::filesystem::path& source,
+                                  unsigned mode, std::uint64_t size, Progress* progress);
+    // Ends the tar and the zstd frame; returns sizes and hashes.
+    [[nodiscard]] PayloadSummary finish();
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> m_impl;
+};
+
+// One file the payload must hold, in order.
+struct ExpectedFile {
+    std::string path;
+    std::uint64_t size = 0;
+    unsigned mode = 0;
+    Digest sha256{};
+};
+
+// The manifest's description of a payload.
+struct PayloadIndex {
+    std::uint64_t size = 0;
+    std::uint64_t chunk_size = 0;
+    std::vector<Digest> chunks;
+    std::vector<ExpectedFile> files;
+};
+
+// Receives the verified payload's files; data arrives only after its chunk was authenticated,
+// but a file is known to be intact only at end_file().
+class PayloadSink {
+public:
+    virtual ~PayloadSink() = default;
+    virtual void begin_file(const ExpectedFile& file) = 0;
+    virtual void data(const void* bytes, std::size_t size) = 0;
+    virtual void end_file() = 0;
+};
+
+// Reads the payload member from ENVELOPE: authenticates every chunk, decompresses, reads the
+// tar and checks every entry against INDEX. Throws a verification Error at the first fault.
+void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
+                  Progress* progress);
+
+} // namespace ferry

@@ -1,0 +1,278 @@
+#include "core/payload.hpp"
+
+#include "core/error.hpp"
+
+#include <archive_entry.h>
+
+namespace ferry {
+
+namespace {
+
+constexpr std::uint64_t k_tar_block = 512;
+
+std::uint64_t round_block(std::uint64_t n) { return (n + k_tar_block - 1) / k_tar_block * k_tar_block; }
+
+// Feeds a tar reader with bytes that passed chunk authentication and then zstd.
+class AuthenticatedStream {
+public:
+    AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress)
+        : m_envelope(envelope), m_index(index), m_progress(progress),
+          m_chunk(static_cast<std::size_t>(index.chunk_size)), m_out(1u << 20),
+          m_dctx(ZSTD_createDCtx()) {
+        if (!m_dctx) {
+            throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
+        }
+        ZSTD_DCtx_setParameter(m_dctx.get(), ZSTD_d_windowLogMax, k_max_window_log);
+        // The tar can be no larger than its headers, data and end marker allow.
+        std::uint64_t limit = 4 * 10240;
+        for (const auto& f : index.files) {
+            limit += round_block(f.size) + 3 * k_tar_block + round_block(f.path.size()) + 1024;
+        }
+        m_limit = limit;
+    }
+
+    // Returns the next decompressed bytes, or an empty span at the end of the payload.
+    std::span<const char> next() {
+        for (;;) {
+            if (m_in.pos == m_in.size) {
+                if (!load_chunk()) {
+                    if (m_frame_open) {
+                        throw Error(ErrorKind::verification,
+                                    "payload.tar.zst: the zstd stream ends in the middle of a frame");
+                    }
+                    return {};
+                }
+            }
+            ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
+            const std::size_t rc = ZSTD_decompressStream(m_dctx.get(), &out, &m_in);
+            if (ZSTD_isError(rc)) {
+                throw Error(ErrorKind::verification,
+                            std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
+            }
+            m_frame_open = rc != 0;
+            m_produced += out.pos;
+            if (m_produced > m_limit) {
+                throw Error(ErrorKind::verification,
+                            "payload.tar.zst decompresses to more than the manifest's files can fill (limit " +
+                                std::to_string(m_limit) + " bytes)");
+            }
+            if (out.pos > 0) {
+                return {m_out.data(), out.pos};
+            }
+        }
+    }
+
+    // Reads the rest of the stream, which may hold only zero padding.
+    void drain() {
+        for (auto rest = next(); !rest.empty(); rest = next()) {
+            for (const char c : rest) {
+                if (c != 0) {
+                    throw Error(ErrorKind::verification,
+                                "payload.tar.zst: data after the end of the tar archive");
+                }
+            }
+        }
+    }
+
+private:
+    bool load_chunk() {
+        if (m_next_chunk == m_index.chunks.size()) {
+            return false;
+        }
+        const std::uint64_t start = m_next_chunk * m_index.chunk_size;
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(m_index.chunk_size, m_index.size - start));
+        std::size_t got = 0;
+        while (got < want) {
+            const std::size_t n = m_envelope.read_some(m_chunk.data() + got, want - got);
+            if (n == 0) {
+                break;
+            }
+            got += n;
+        }
+        const Digest digest = sha256({m_chunk.data(), got});
+        if (got != want || digest != m_index.chunks[m_next_chunk]) {
+            throw Error(ErrorKind::verification,
+                        "payload.tar.zst chunk " + std::to_string(m_next_chunk) + " (bytes " +
+                            std::to_string(start) + "-" + std::to_string(start + want) +
+                            "): sha256 mismatch (expected " +
+                            to_hex(m_index.chunks[m_next_chunk]) + ", got " + to_hex(digest) + ")",
+                        "the bundle was changed or damaged after it was signed");
+        }
+        if (m_progress != nullptr) {
+            m_progress->advance(got);
+        }
+        ++m_next_chunk;
+        m_in = ZSTD_inBuffer{m_chunk.data(), got, 0};
+        return true;
+    }
+
+    EnvelopeReader& m_envelope;
+    const PayloadIndex& m_index;
+    Progress* m_progress;
+    std::vector<char> m_chunk;
+    std::vector<char> m_out;
+    ZstdDCtxPtr m_dctx;
+    ZSTD_inBuffer m_in{nullptr, 0, 0};
+    std::size_t m_next_chunk = 0;
+    bool m_frame_open = false;
+    std::uint64_t m_produced = 0;
+    std::uint64_t m_limit = 0;
+};
+
+struct ReadContext {
+    AuthenticatedStream* stream;
+    std::exception_ptr error;
+};
+
+la_ssize_t on_read(archive*, void* self, const void** buffer) {
+    auto* ctx = static_cast<ReadContext*>(self);
+    try {
+        const auto bytes = ctx->stream->next();
+        *buffer = bytes.data();
+        return static_cast<la_ssize_t>(bytes.size());
+    } catch (...) {
+        ctx->error = std::current_exception();
+        return -1;
+    }
+}
+
+std::string entry_kind(archive_entry* entry) {
+    if (archive_entry_hardlink(entry) != nullptr) {
+        return "a hardlink to " + std::string(archive_entry_hardlink(entry));
+    }
+    switch (archive_entry_filetype(entry)) {
+    case AE_IFDIR:
+        return "a directory";
+    case AE_IFLNK:
+        return "a symlink";
+    case AE_IFCHR:
+    case AE_IFBLK:
+        return "a device node";
+    case AE_IFIFO:
+        return "a FIFO";
+    case AE_IFSOCK:
+        return "a socket";
+    default:
+        return "not a regular file";
+    }
+}
+
+} // namespace
+
+void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
+                  Progress* progress) {
+    if (envelope.remaining() != index.size) {
+        throw Error(ErrorKind::verification,
+                    "payload.tar.zst is " + std::to_string(envelope.remaining()) +
+                        " bytes, the manifest says " + std::to_string(index.size));
+    }
+    const std::uint64_t expected_chunks =
+        index.chunk_size == 0 ? 0 : (index.size + index.chunk_size - 1) / index.chunk_size;
+    if (index.chunk_size < k_min_chunk_size || index.chunk_size > k_max_chunk_size ||
+        index.chunks.size() != expected_chunks) {
+        throw Error(ErrorKind::verification,
+                    "manifest lists " + std::to_string(index.chunks.size()) +
+                        " payload chunks, the payload has " + std::to_string(expected_chunks));
+    }
+    AuthenticatedStream stream(envelope, index, progress);
+    ReadContext ctx{&stream, nullptr};
+    const ArchiveReadPtr tar(archive_read_new());
+    archive* a = tar.get();
+    auto fail = [&](const std::string& context) {
+        if (ctx.error) {
+            std::rethrow_exception(ctx.error);
+        }
+        throw Error(ErrorKind::verification, context + ": " + archive_error_string(a));
+    };
+    if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
+        archive_read_open(a, &ctx, nullptr, on_read, nullptr) != ARCHIVE_OK) {
+        fail("payload tar");
+    }
+    std::vector<char> ignored;
+    for (std::size_t i = 0;; ++i) {
+        archive_entry* entry = nullptr;
+        const int rc = archive_read_next_header(a, &entry);
+        if (rc == ARCHIVE_EOF) {
+            if (i < index.files.size()) {
+                throw Error(ErrorKind::verification,
+                            "payload is missing " + index.files[i].path + " (listed in the manifest)");
+            }
+            break;
+        }
+        if (rc != ARCHIVE_OK) {
+            fail(i < index.files.size() ? "payload entry " + std::to_string(i) : "payload tar");
+        }
+        const char* raw_name = archive_entry_pathname(entry);
+        const std::string name = raw_name != nullptr ? raw_name : "";
+        if (i >= index.files.size()) {
+            throw Error(ErrorKind::verification, "payload entry " + name + " is not in the manifest");
+        }
+        const ExpectedFile& want = index.files[i];
+        if (name != want.path) {
+            throw Error(ErrorKind::verification,
+                        "payload entry " + name + " is not the one the manifest lists next (" +
+                            want.path + ")",
+                        "entries must appear once each, in manifest order");
+        }
+        if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
+            archive_entry_symlink(entry) != nullptr) {
+            throw Error(ErrorKind::verification, "payload " + name + ": " + entry_kind(entry) +
+                                                     ", only regular files are allowed");
+        }
+        if (!archive_entry_size_is_set(entry) ||
+            static_cast<std::uint64_t>(archive_entry_size(entry)) != want.size) {
+            throw Error(ErrorKind::verification,
+                        "payload " + name + ": size " + std::to_string(archive_entry_size(entry)) +
+                            " differs from the manifest's " + std::to_string(want.size));
+        }
+        const unsigned mode = archive_entry_mode(entry) & 07777;
+        if (mode != want.mode) {
+            throw Error(ErrorKind::verification, "payload " + name + ": mode differs from the manifest");
+        }
+        if (archive_entry_sparse_count(entry) > 0) {
+            throw Error(ErrorKind::verification, "payload " + name + ": sparse entries are not allowed");
+        }
+        if (sink != nullptr) {
+            sink->begin_file(want);
+        }
+        Sha256 hash;
+        std::uint64_t total = 0;
+        for (;;) {
+            const void* buf = nullptr;
+            std::size_t size = 0;
+            la_int64_t offset = 0;
+            const int drc = archive_read_data_block(a, &buf, &size, &offset);
+            if (drc == ARCHIVE_EOF) {
+                break;
+            }
+            if (drc != ARCHIVE_OK || static_cast<std::uint64_t>(offset) != total) {
+                fail("payload " + name);
+            }
+            total += size;
+            if (total > want.size) {
+                throw Error(ErrorKind::verification, "payload " + name + ": larger than declared");
+            }
+            hash.update(buf, size);
+            if (sink != nullptr) {
+                sink->data(buf, size);
+            }
+        }
+        const Digest digest = hash.finish();
+        if (total != want.size || digest != want.sha256) {
+            throw Error(ErrorKind::verification,
+                        "payload " + name + ": sha256 mismatch (expected " + to_hex(want.sha256) +
+                            ", got " + to_hex(digest) + ")");
+        }
+        if (sink != nullptr) {
+            sink->end_file();
+        }
+    }
+    stream.drain();
+    if (ctx.error) {
+        std::rethrow_exception(ctx.error);
+    }
+    expect_bundle_end(envelope);
+}
+
+} // namespace ferry

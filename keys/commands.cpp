@@ -1,0 +1,233 @@
+#include "commands.hpp"
+
+#include "core/cli.hpp"
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "keys/bundle.hpp"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+
+namespace ferry::keys {
+
+namespace {
+
+std::string human_size(std::uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+struct ComponentTotals {
+    std::string version;
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+};
+
+std::map<std::string, ComponentTotals> component_totals(const schema::Manifest& m) {
+    std::map<std::string, ComponentTotals> totals;
+    for (const auto& c : m.components) {
+        totals[c.name].version = c.version;
+    }
+    for (const auto& f : m.files) {
+        totals[f.component].files++;
+        totals[f.component].bytes += f.size;
+    }
+    return totals;
+}
+
+void write_signatures_json(JsonWriter& j, const BundleInfo& info) {
+    j.key("signatures").begin_array();
+    for (std::size_t i = 0; i < info.head.signatures.size(); ++i) {
+        j.begin_object().field("key_id", info.head.signatures[i].key_id);
+        if (info.auth) {
+            const auto& s = info.auth->signatures[i];
+            j.field("key_name", s.key_name).field("status", status_text(s.status));
+        } else {
+            j.field("status", "not verified");
+        }
+        j.end_object();
+    }
+    j.end_array();
+}
+
+void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
+    const schema::Manifest& m = info.manifest;
+    j.field("bundle", info.path.string()).field("bundle_size", info.file_size);
+    j.field("name", m.name).field("version", m.version.str()).field("sequence", m.sequence);
+    j.field("created", format_time(m.created)).field("expires", format_time(m.expires));
+    j.key("compatible").begin_object().field("product", m.compatible.product)
+        .field("channel", m.compatible.channel).end_object();
+    j.field("upgrade_from", m.upgrade_from);
+    j.key("breaking_changes").begin_array();
+    for (const auto& b : m.breaking_changes) {
+        j.value(b);
+    }
+    j.end_array();
+    write_signatures_json(j, info);
+    j.key("components").begin_array();
+    for (const auto& [name, t] : component_totals(m)) {
+        j.begin_object().field("name", name).field("version", t.version).field("files", t.files)
+            .field("bytes", t.bytes).end_object();
+    }
+    j.end_array();
+    j.field("file_count", static_cast<std::uint64_t>(m.files.size())).field("file_bytes", m.total_file_size());
+    j.field("payload_bytes", m.payload.size).field("chunks", static_cast<std::uint64_t>(m.payload.chunks.size()));
+    if (files) {
+        j.key("files").begin_array();
+        for (const auto& f : m.files) {
+            j.begin_object().field("path", f.path).field("role", f.role).field("size", f.size)
+                .field("mode", schema::format_mode(f.mode)).field("sha256", to_hex(f.sha256))
+                .field("dest", f.dest).end_object();
+        }
+        j.end_array();
+    }
+}
+
+std::string inspect_text(const BundleInfo& info, bool files) {
+    const schema::Manifest& m = info.manifest;
+    std::string out;
+    auto line = [&](const std::string& label, const std::string& value) {
+        out += label + std::string(label.size() < 18 ? 18 - label.size() : 1, ' ') + value + "\n";
+    };
+    line("bundle:", info.path.string() + " (" + human_size(info.file_size) + ")");
+    line("name:", m.name);
+    line("version:", m.version.str());
+    line("sequence:", std::to_string(m.sequence));
+    line("created:", format_time(m.created));
+    line("expires:", format_time(m.expires) + (m.expires <= now() ? "  (EXPIRED)" : ""));
+    line("compatible:", "product " + m.compatible.product + ", channel " + m.compatible.channel);
+    line("upgrade from:", m.upgrade_from);
+    std::string breaking = m.breaking_changes.empty() ? "none" : "";
+    for (const auto& b : m.breaking_changes) {
+        breaking += "\n  - " + b;
+    }
+    line("breaking changes:", breaking);
+    line("signatures:", info.auth ? std::to_string(info.auth->valid) + " valid of " +
+                                        std::to_string(info.auth->threshold) + " required"
+                                  : "not verified (no trust store given)");
+    for (std::size_t i = 0; i < info.head.signatures.size(); ++i) {
+        std::string s = "  " + info.head.signatures[i].key_id;
+        if (info.auth) {
+            const auto& check = info.auth->signatures[i];
+            s += "  " + (check.key_name.empty() ? std::string("-") : check.key_name) + "  " +
+                 status_text(check.status);
+        }
+        out += s + "\n";
+    }
+    out += "components:\n";
+    for (const auto& [name, t] : component_totals(m)) {
+        out += "  " + name + " " + t.version + ": " + std::to_string(t.files) + " files, " +
+               human_size(t.bytes) + "\n";
+    }
+    line("files:", std::to_string(m.files.size()) + " (" + human_size(m.total_file_size()) + ")");
+    line("payload:", human_size(m.payload.size) + " zstd in " + std::to_string(m.payload.chunks.size()) +
+                         " chunk(s) of " + human_size(m.payload.chunk_size));
+    if (files) {
+        for (const auto& f : m.files) {
+            out += "  " + schema::format_mode(f.mode) + " " + std::to_string(f.size) + " " + f.path +
+                   (f.dest.empty() ? "" : " -> " + f.dest) + "\n";
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+void setup_inspect(CLI::App& app) {
+    struct Args {
+        std::string bundle;
+        std::string trust;
+        bool files = false;
+        bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("inspect", "Show what a bundle holds, reading only its manifest");
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("--trust", args->trust, "Trust store: also check the signatures");
+    cmd->add_flag("--files", args->files, "List every file");
+    cmd->add_flag("--json", args->json, "Print JSON");
+    set_action(*cmd, [args] {
+        std::unique_ptr<TrustStore> trust;
+        if (!args->trust.empty()) {
+            trust = std::make_unique<TrustStore>(load_trust_store(args->trust));
+        }
+        const BundleInfo info = inspect_bundle(args->bundle, trust.get());
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object();
+            write_manifest_json(j, info, args->files);
+            j.end_object();
+            std::fputs(j.str().c_str(), stdout);
+        } else {
+            std::fputs(inspect_text(info, args->files).c_str(), stdout);
+        }
+        return 0;
+    });
+}
+
+void setup_verify(CLI::App& app) {
+    struct Args {
+        std::string bundle;
+        std::string trust;
+        bool json = false;
+        bool quiet = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("--trust", args->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_flag("--json", args->json, "Print the result as JSON");
+    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    set_action(*cmd, [args] {
+        const TrustStore trust = load_trust_store(args->trust);
+        VerifyOptions options;
+        options.now = now();
+        options.progress = !args->quiet && !args->json;
+        try {
+            const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
+            const schema::Manifest& m = v.info.manifest;
+            if (args->json) {
+                JsonWriter j;
+                j.begin_object().field("verified", true);
+                write_manifest_json(j, v.info, false);
+                j.end_object();
+                std::fputs(j.str().c_str(), stdout);
+            } else {
+                std::string names;
+                for (const auto& s : v.info.auth->signatures) {
+                    if (s.status == SignatureCheck::Status::valid) {
+                        names += (names.empty() ? "" : ", ") + s.key_name;
+                    }
+                }
+                std::printf("verified: %s %s (sequence %llu), signed by %llu of %llu required key(s) [%s]; "
+                            "%zu files in %llu chunks intact; expires %s\n",
+                            m.name.c_str(), m.version.str().c_str(),
+                            static_cast<unsigned long long>(m.sequence),
+                            static_cast<unsigned long long>(v.info.auth->valid),
+                            static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
+                            m.files.size(), static_cast<unsigned long long>(v.chunks),
+                            format_time(m.expires).c_str());
+            }
+            return 0;
+        } catch (const Error& e) {
+            if (args->json) {
+                JsonWriter j;
+                j.begin_object().field("verified", false).field("error", e.what())
+                    .field("exit_code", exit_code(e.kind())).end_object();
+                std::fputs(j.str().c_str(), stdout);
+            }
+            throw;
+        }
+    });
+}
+
+} // namespace ferry::keys

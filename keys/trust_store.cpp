@@ -1,0 +1,116 @@
+#include "trust_store.hpp"
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "keys/signature.hpp"
+#include "manifest-schema/trust.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ferry::keys {
+
+const TrustedKey* TrustStore::find(const KeyId& id) const {
+    for (const auto& k : keys) {
+        if (k.key.id == id) {
+            return &k;
+        }
+    }
+    return nullptr;
+}
+
+TrustStore parse_trust_store(std::string_view text, const std::string& file) {
+    const schema::TrustStoreDoc doc = schema::parse_trust_store(text, file);
+    TrustStore store;
+    store.threshold = doc.threshold;
+    for (const auto& entry : doc.keys) {
+        const PublicKey key = parse_public_key_base64(entry.public_key, entry.where);
+        if (key_id_hex(key.id) != entry.id) {
+            throw Error(ErrorKind::input, entry.where + ": key \"" + entry.name + "\" has id " +
+                                              entry.id + " but its public key is key " +
+                                              key_id_hex(key.id));
+        }
+        store.keys.push_back({entry.name, key, entry.expires, entry.roles});
+    }
+    return store;
+}
+
+TrustStore load_trust_store(const std::filesystem::path& path) {
+    return parse_trust_store(read_file(path, 1u << 20), path.string());
+}
+
+std::string status_text(SignatureCheck::Status status) {
+    switch (status) {
+    case SignatureCheck::Status::valid:
+        return "valid";
+    case SignatureCheck::Status::unknown_key:
+        return "unknown key";
+    case SignatureCheck::Status::expired_key:
+        return "key expired";
+    case SignatureCheck::Status::bad_signature:
+        return "BAD SIGNATURE";
+    case SignatureCheck::Status::repeated_key:
+        return "same key as another signature";
+    }
+    return "?";
+}
+
+Authentication authenticate(const BundleHead& head, const TrustStore& trust, UnixTime now) {
+    Authentication auth;
+    auth.threshold = trust.threshold;
+    const std::span<const std::uint8_t> message(
+        reinterpret_cast<const std::uint8_t*>(head.manifest.data()), head.manifest.size());
+    std::set<std::array<std::uint8_t, k_public_key_size>> counted;
+    for (const auto& member : head.signatures) {
+        const std::string where = "signatures/" + member.key_id + ".minisig";
+        SignatureCheck check;
+        check.key_id = member.key_id;
+        Signature sig;
+        try {
+            sig = parse_signature(member.text, where);
+        } catch (const Error& e) {
+            throw Error(ErrorKind::verification, e.what());
+        }
+        if (key_id_hex(sig.id) != member.key_id) {
+            throw Error(ErrorKind::verification,
+                        where + ": the signature inside is by key " + key_id_hex(sig.id));
+        }
+        check.trusted_comment = sig.trusted_comment;
+        const TrustedKey* key = trust.find(sig.id);
+        if (key == nullptr) {
+            check.status = SignatureCheck::Status::unknown_key;
+        } else {
+            check.key_name = key->name;
+            if (!verify_signature(key->key, sig, message)) {
+                check.status = SignatureCheck::Status::bad_signature;
+            } else if (key->expires <= now) {
+                check.status = SignatureCheck::Status::expired_key;
+            } else if (!counted.insert(key->key.key).second) {
+                check.status = SignatureCheck::Status::repeated_key;
+            } else {
+                check.status = SignatureCheck::Status::valid;
+                ++auth.valid;
+            }
+        }
+        auth.signatures.push_back(std::move(check));
+    }
+    if (auth.valid < trust.threshold) {
+        std::string detail;
+        for (const auto& s : auth.signatures) {
+            detail += (detail.empty() ? "" : "; ") + s.key_id +
+                      (s.key_name.empty() ? "" : " (" + s.key_name + ")") + ": " +
+                      status_text(s.status);
+        }
+        const bool tampered = std::any_of(auth.signatures.begin(), auth.signatures.end(), [](const auto& s) {
+            return s.status == SignatureCheck::Status::bad_signature;
+        });
+        throw Error(ErrorKind::verification,
+                    "manifest signed by " + std::to_string(auth.valid) + " trusted key(s), " +
+                        std::to_string(trust.threshold) + " required [" + detail + "]",
+                    tampered ? "the manifest was changed after it was signed"
+                             : "have the bundle co-signed with `ferry-bundler sign`, or check the trust store");
+    }
+    return auth;
+}
+
+} // namespace ferry::keys

@@ -1,0 +1,232 @@
+#include "manifest.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ferry::schema {
+
+PayloadIndex Manifest::payload_index() const {
+    PayloadIndex index;
+    index.size = payload.size;
+    index.chunk_size = payload.chunk_size;
+    index.chunks = payload.chunks;
+    for (const auto& f : files) {
+        index.files.push_back({f.path, f.size, f.mode, f.sha256});
+    }
+    return index;
+}
+
+std::uint64_t Manifest::total_file_size() const {
+    std::uint64_t total = 0;
+    for (const auto& f : files) {
+        total += f.size;
+    }
+    return total;
+}
+
+std::string emit_manifest(const Manifest& m) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "format" << YAML::Value << std::string(k_format);
+    out << YAML::Key << "name" << YAML::Value << m.name;
+    out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << m.version.str();
+    out << YAML::Key << "sequence" << YAML::Value << m.sequence;
+    out << YAML::Key << "created" << YAML::Value << format_time(m.created);
+    out << YAML::Key << "expires" << YAML::Value << format_time(m.expires);
+    out << YAML::Key << "compatible" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "product" << YAML::Value << YAML::DoubleQuoted << m.compatible.product;
+    out << YAML::Key << "channel" << YAML::Value << YAML::DoubleQuoted << m.compatible.channel;
+    out << YAML::EndMap;
+    out << YAML::Key << "upgrade_from" << YAML::Value << YAML::DoubleQuoted << m.upgrade_from;
+    out << YAML::Key << "breaking_changes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& b : m.breaking_changes) {
+        out << YAML::DoubleQuoted << b;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "release_notes" << YAML::Value << YAML::DoubleQuoted << m.release_notes;
+    out << YAML::Key << "components" << YAML::Value << YAML::BeginSeq;
+    for (const auto& c : m.components) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name
+            << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    emit_procedure(out, m.procedure);
+    out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
+    for (const auto& f : m.files) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << f.path;
+        out << YAML::Key << "component" << YAML::Value << f.component;
+        out << YAML::Key << "role" << YAML::Value << f.role;
+        out << YAML::Key << "type" << YAML::Value << "file";
+        out << YAML::Key << "size" << YAML::Value << f.size;
+        out << YAML::Key << "mode" << YAML::Value << YAML::DoubleQuoted << format_mode(f.mode);
+        out << YAML::Key << "sha256" << YAML::Value << to_hex(f.sha256);
+        if (!f.dest.empty()) {
+            out << YAML::Key << "dest" << YAML::Value << YAML::DoubleQuoted << f.dest;
+        }
+        if (!f.config_mode.empty()) {
+            out << YAML::Key << "config_mode" << YAML::Value << f.config_mode;
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "payload" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << std::string(k_payload_member);
+    out << YAML::Key << "compression" << YAML::Value << "zstd";
+    out << YAML::Key << "size" << YAML::Value << m.payload.size;
+    out << YAML::Key << "sha256" << YAML::Value << to_hex(m.payload.sha256);
+    out << YAML::Key << "chunk_size" << YAML::Value << m.payload.chunk_size;
+    out << YAML::Key << "chunks" << YAML::Value << YAML::BeginSeq;
+    for (const auto& c : m.payload.chunks) {
+        out << to_hex(c);
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+namespace {
+
+Digest digest_field(const Fields& f, std::string_view key) {
+    Digest d{};
+    const std::string text = f.str(key);
+    if (!parse_digest_hex(text, d)) {
+        f.fail(key, "\"" + text + "\" is not a SHA-256 in lower-case hex");
+    }
+    return d;
+}
+
+UnixTime time_field(const Fields& f, std::string_view key) {
+    const std::string text = f.str(key);
+    const auto t = parse_time(text);
+    if (!t) {
+        f.fail(key, "\"" + text + "\" is not a UTC time like 2027-01-31T00:00:00Z");
+    }
+    return *t;
+}
+
+ManifestFile parse_file(const YAML::Node& node, const std::string& where, const std::string& context) {
+    const Fields f(node, where, context,
+                   {"path", "component", "role", "type", "size", "mode", "sha256", "dest", "config_mode"},
+                   ErrorKind::verification);
+    ManifestFile out;
+    out.path = f.str("path");
+    if (const auto problem = payload_path_problem(out.path)) {
+        f.fail("path", "\"" + out.path + "\" " + *problem);
+    }
+    out.component = f.str("component");
+    out.role = f.str("role");
+    if (std::find(k_roles.begin(), k_roles.end(), out.role) == k_roles.end()) {
+        f.fail("role", "unknown role \"" + out.role + "\"");
+    }
+    if (f.str("type") != "file") {
+        f.fail("type", "only \"file\" entries are allowed");
+    }
+    out.size = f.u64("size");
+    const std::string mode = f.str("mode");
+    const auto parsed = parse_mode(mode);
+    if (!parsed) {
+        f.fail("mode", "\"" + mode + "\" is not a mode from 0000 to 0777");
+    }
+    out.mode = *parsed;
+    out.sha256 = digest_field(f, "sha256");
+    out.dest = f.opt_str("dest").value_or("");
+    if (!out.dest.empty()) {
+        if (const auto problem = dest_path_problem(out.dest)) {
+            f.fail("dest", "\"" + out.dest + "\" " + *problem);
+        }
+    }
+    out.config_mode = f.opt_str("config_mode").value_or("");
+    if (!out.config_mode.empty() &&
+        std::find(k_config_modes.begin(), k_config_modes.end(), out.config_mode) == k_config_modes.end()) {
+        f.fail("config_mode", "unknown config_mode \"" + out.config_mode + "\"");
+    }
+    return out;
+}
+
+} // namespace
+
+Manifest parse_manifest(std::string_view text, const std::string& where) {
+    const ErrorKind kind = ErrorKind::verification;
+    const YAML::Node root = load_yaml(text, where, kind);
+    const Fields f(root, where, "",
+                   {"format", "name", "version", "sequence", "created", "expires", "compatible",
+                    "upgrade_from", "breaking_changes", "release_notes", "components", "procedure",
+                    "files", "payload"},
+                   kind);
+    if (f.str("format") != k_format) {
+        f.fail("format", "unsupported bundle format \"" + f.str("format") + "\" (this Ferry reads " +
+                             std::string(k_format) + ")",
+               "use a newer ferry-applier");
+    }
+    Manifest m;
+    m.name = f.str("name");
+    const auto version = parse_version(f.str("version"));
+    if (!version) {
+        f.fail("version", "not a semantic version");
+    }
+    m.version = *version;
+    m.sequence = f.u64("sequence");
+    m.created = time_field(f, "created");
+    m.expires = time_field(f, "expires");
+    const Fields compat = f.sub("compatible", {"product", "channel"});
+    m.compatible = {compat.str("product"), compat.str("channel")};
+    m.upgrade_from = f.str("upgrade_from");
+    if (!parse_range(m.upgrade_from)) {
+        f.fail("upgrade_from", "not a version range");
+    }
+    m.breaking_changes = f.str_list("breaking_changes");
+    m.release_notes = f.opt_str("release_notes").value_or("");
+    std::size_t i = 0;
+    for (const auto& node : f.list("components")) {
+        const Fields c(node, where, "components[" + std::to_string(i++) + "]", {"name", "version"}, kind);
+        m.components.push_back({c.str("name"), c.str("version")});
+    }
+    if (f.has("procedure")) {
+        m.procedure = parse_procedure(f);
+    }
+    std::set<std::string> dests;
+    i = 0;
+    for (const auto& node : f.list("files")) {
+        const std::string context = "files[" + std::to_string(i++) + "]";
+        ManifestFile file = parse_file(node, where, context);
+        if (!m.files.empty() && !(m.files.back().path < file.path)) {
+            throw Error(kind, location(where, node) + ": " + context + ": \"" + file.path +
+                                  "\" is out of order or listed twice");
+        }
+        if (!file.dest.empty() && !dests.insert(file.dest).second) {
+            throw Error(kind, location(where, node) + ": " + context + ": destination \"" +
+                                  file.dest + "\" is listed twice");
+        }
+        m.files.push_back(std::move(file));
+    }
+    const Fields p = f.sub("payload", {"name", "compression", "size", "sha256", "chunk_size", "chunks"});
+    if (p.str("name") != k_payload_member || p.str("compression") != "zstd") {
+        p.fail("name", "expected payload.tar.zst compressed with zstd");
+    }
+    m.payload.size = p.u64("size");
+    m.payload.sha256 = digest_field(p, "sha256");
+    m.payload.chunk_size = p.u64("chunk_size");
+    const std::uint64_t cs = m.payload.chunk_size;
+    if (cs < k_min_chunk_size || cs > k_max_chunk_size || (cs & (cs - 1)) != 0) {
+        p.fail("chunk_size", "must be a power of two from 64 KiB to 64 MiB");
+    }
+    i = 0;
+    for (const auto& node : p.list("chunks")) {
+        Digest d{};
+        const std::string hex = scalar(node, where, "payload.chunks[" + std::to_string(i++) + "]", kind);
+        if (!parse_digest_hex(hex, d)) {
+            throw Error(kind, location(where, node) + ": payload.chunks: \"" + hex +
+                                  "\" is not a SHA-256 in lower-case hex");
+        }
+        m.payload.chunks.push_back(d);
+    }
+    if (m.payload.chunks.size() != (m.payload.size + cs - 1) / cs) {
+        p.fail("chunks", "lists " + std::to_string(m.payload.chunks.size()) +
+                             " chunks, a payload of " + std::to_string(m.payload.size) +
+                             " bytes has " + std::to_string((m.payload.size + cs - 1) / cs));
+    }
+    return m;
+}
+
+} // namespace ferry::schema

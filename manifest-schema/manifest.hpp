@@ -1,0 +1,61 @@
+#pragma once
+
+// The manifest: the signed, complete description of a bundle (docs/format.md, "Manifest").
+
+#include "core/payload.hpp"
+#include "core/time.hpp"
+#include "manifest-schema/procedure.hpp"
+#include "manifest-schema/spec.hpp"
+
+#include <string>
+#include <vector>
+
+namespace ferry::schema {
+
+inline constexpr std::string_view k_format = "ferry-bundle/1";
+
+struct ManifestFile {
+    std::string path;
+    std::string component;
+    std::string role;
+    std::uint64_t size = 0;
+    unsigned mode = 0;
+    Digest sha256{};
+    std::string dest;        // empty when the file is not installed
+    std::string config_mode; // config files only
+};
+
+struct ManifestComponent {
+    std::string name;
+    std::string version;
+};
+
+struct Manifest {
+    std::string name;
+    Version version;
+    std::uint64_t sequence = 0;
+    UnixTime created = 0;
+    UnixTime expires = 0;
+    Compatibility compatible;
+    std::string upgrade_from;
+    std::vector<std::string> breaking_changes;
+    std::string release_notes;
+    std::vector<ManifestComponent> components;
+    Procedure procedure;
+    std::vector<ManifestFile> files;
+    PayloadSummary payload;
+
+    // The part of the manifest the payload reader checks.
+    [[nodiscard]] PayloadIndex payload_index() const;
+    // Sum of all file sizes.
+    [[nodiscard]] std::uint64_t total_file_size() const;
+};
+
+// The manifest's YAML text; the same model always gives the same bytes.
+[[nodiscard]] std::string emit_manifest(const Manifest& manifest);
+
+// Parses and validates manifest TEXT (already authenticated); errors are verification errors
+// naming WHERE and the line.
+[[nodiscard]] Manifest parse_manifest(std::string_view text, const std::string& where);
+
+} // namespace ferry::schema

@@ -1,0 +1,73 @@
+#include "trust.hpp"
+
+#include "manifest-schema/yaml_fields.hpp"
+
+#include <set>
+
+namespace ferry::schema {
+
+TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) {
+    const ErrorKind kind = ErrorKind::input;
+    const Fields f(load_yaml(text, file, kind), file, "", {"threshold", "keys"}, kind);
+    TrustStoreDoc doc;
+    doc.threshold = f.u64("threshold");
+    std::set<std::string> names;
+    std::set<std::string> ids;
+    std::set<std::string> keys;
+    std::size_t i = 0;
+    for (const auto& node : f.list("keys")) {
+        const Fields k(node, file, "keys[" + std::to_string(i++) + "]",
+                       {"name", "id", "public_key", "expires", "roles"}, kind);
+        TrustedKeyEntry entry;
+        entry.where = location(file, node);
+        entry.name = k.str("name");
+        entry.id = k.str("id");
+        entry.public_key = k.str("public_key");
+        const std::string expires = k.str("expires");
+        const auto t = parse_time(expires);
+        if (!t) {
+            k.fail("expires", "\"" + expires + "\" is not a UTC time like 2027-01-31T00:00:00Z");
+        }
+        entry.expires = *t;
+        entry.roles = k.str_list("roles");
+        if (!names.insert(entry.name).second) {
+            k.fail("name", "key name \"" + entry.name + "\" is listed twice");
+        }
+        if (!ids.insert(entry.id).second) {
+            k.fail("id", "key id " + entry.id + " is listed twice");
+        }
+        if (!keys.insert(entry.public_key).second) {
+            k.fail("public_key", "the same public key is listed twice (as \"" + entry.name +
+                                     "\" and an earlier entry)",
+                   "a key counts once towards the threshold, whatever its names");
+        }
+        doc.keys.push_back(std::move(entry));
+    }
+    if (doc.keys.empty()) {
+        f.fail("keys", "the trust store lists no keys");
+    }
+    if (doc.threshold < 1 || doc.threshold > doc.keys.size()) {
+        f.fail("threshold", "must be between 1 and the number of keys (" +
+                                std::to_string(doc.keys.size()) + ")");
+    }
+    return doc;
+}
+
+std::string emit_trust_store(const TrustStoreDoc& doc) {
+    YAML::Emitter out;
+    out << YAML::BeginMap << YAML::Key << "threshold" << YAML::Value << doc.threshold;
+    out << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
+    for (const auto& k : doc.keys) {
+        out << YAML::BeginMap;
+        out << YAML::Key << "name" << YAML::Value << k.name;
+        out << YAML::Key << "id" << YAML::Value << YAML::DoubleQuoted << k.id;
+        out << YAML::Key << "public_key" << YAML::Value << k.public_key;
+        out << YAML::Key << "expires" << YAML::Value << format_time(k.expires);
+        out << YAML::Key << "roles" << YAML::Value << YAML::Flow << k.roles;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+} // namespace ferry::schema
