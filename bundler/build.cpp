@@ -51,6 +51,7 @@ void self_verify(const fs::path& path, const std::vector<keys::PublicKey>& signe
     keys::VerifyOptions options;
     options.now = when;
     options.progress = progress;
+    options.label = "checking the new bundle";
     try {
         (void)keys::verify_bundle(path, signer_store(signers), options);
     } catch (const Error& e) {

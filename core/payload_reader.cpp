@@ -94,7 +94,7 @@ private:
         if (got != want || digest != m_index.chunks[m_next_chunk]) {
             throw Error(ErrorKind::verification,
                         "payload.tar.zst chunk " + std::to_string(m_next_chunk) + " (bytes " +
-                            std::to_string(start) + "-" + std::to_string(start + want) +
+                            std::to_string(start) + " to " + std::to_string(start + want - 1) +
                             "): sha256 mismatch (expected " +
                             to_hex(m_index.chunks[m_next_chunk]) + ", got " + to_hex(digest) + ")",
                         "the bundle was changed or damaged after it was signed");

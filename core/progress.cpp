@@ -5,8 +5,17 @@
 
 namespace ferry {
 
+namespace {
+
+// Below this much work, plain (non-terminal) output stays silent: it would only be noise.
+constexpr std::uint64_t k_plain_minimum = 64u << 20;
+
+} // namespace
+
 Progress::Progress(std::string label, std::uint64_t total, bool enabled)
-    : m_label(std::move(label)), m_total(total), m_enabled(enabled), m_tty(isatty(2) == 1) {}
+    : m_label(std::move(label)), m_total(total), m_tty(isatty(2) == 1) {
+    m_enabled = enabled && (m_tty || total >= k_plain_minimum);
+}
 
 Progress::~Progress() {
     if (m_enabled && m_tty && !m_finished && m_done > 0) {

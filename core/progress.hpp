@@ -7,7 +7,7 @@
 namespace ferry {
 
 // Reports progress of long work on stderr: a redrawn bar on a terminal, a line per quarter
-// otherwise, nothing when disabled.
+// otherwise (for 64 MiB of work or more), nothing when disabled.
 class Progress {
 public:
     Progress(std::string label, std::uint64_t total, bool enabled = true);

@@ -66,7 +66,8 @@ VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore
                         format_time(m.expires),
                     "ask the release team for a fresh bundle; an expired one is never applied");
     }
-    Progress progress("verifying " + path.filename().string(), m.payload.size, options.progress);
+    Progress progress(options.label.empty() ? "verifying " + path.filename().string() : options.label,
+                      m.payload.size, options.progress);
     try {
         read_payload(reader, m.payload_index(), options.sink, &progress);
     } catch (const Error& e) {

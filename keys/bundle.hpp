@@ -28,6 +28,7 @@ struct BundleInfo {
 struct VerifyOptions {
     UnixTime now = 0;
     bool progress = true;
+    std::string label; // names the work in progress output; the file name when empty
     PayloadSink* sink = nullptr; // receives the payload's files, e.g. for staging
 };
 

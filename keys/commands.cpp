@@ -111,7 +111,7 @@ std::string inspect_text(const BundleInfo& info, bool files) {
         breaking += "\n  - " + b;
     }
     line("breaking changes:", breaking);
-    line("signatures:", info.auth ? std::to_string(info.auth->valid) + " valid of " +
+    line("signatures:", info.auth ? std::to_string(info.auth->valid) + " valid, " +
                                         std::to_string(info.auth->threshold) + " required"
                                   : "not verified (no trust store given)");
     for (std::size_t i = 0; i < info.head.signatures.size(); ++i) {
@@ -208,7 +208,7 @@ void setup_verify(CLI::App& app) {
                         names += (names.empty() ? "" : ", ") + s.key_name;
                     }
                 }
-                std::printf("verified: %s %s (sequence %llu), signed by %llu of %llu required key(s) [%s]; "
+                std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
                             "%zu files in %llu chunks intact; expires %s\n",
                             m.name.c_str(), m.version.str().c_str(),
                             static_cast<unsigned long long>(m.sequence),

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, the packages Ferry needs to build and test, skipping those
+# already installed. Safe to run again.
+set -euo pipefail
+
+build_packages=(
+    g++ cmake make pkg-config
+    libarchive-dev libsodium-dev libzstd-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
+    libcli11-dev doctest-dev
+)
+# Used by the tests and the demo: the audit procedure's own tools, and the schema check.
+tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3)
+
+missing=()
+for pkg in "${build_packages[@]}" "${tool_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+fi
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,96 @@
+# Shared helpers for the command-line tests. Each test script sources this file and runs with:
+#   FERRY_BUNDLER, FERRY_APPLIER  the two tools
+#   FERRY_BUILD_DIR               the CMake build folder (sample tree in samples/greeter)
+#   FERRY_SOURCE_DIR              the source tree
+# A scratch folder is made per test and kept when the test fails.
+set -euo pipefail
+
+: "${FERRY_BUNDLER:?}" "${FERRY_APPLIER:?}" "${FERRY_BUILD_DIR:?}" "${FERRY_SOURCE_DIR:?}"
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1790000000}"
+unset FERRY_PASSPHRASE
+
+TEST_NAME=$(basename "$0" .sh)
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$TEST_NAME.XXXXXX")
+PASSED=0
+FAILED=0
+
+finish() {
+    local rc=$?
+    if [ "$FAILED" -eq 0 ] && [ "$rc" -eq 0 ]; then
+        rm -rf "$SCRATCH"
+    else
+        echo "scratch folder kept: $SCRATCH" >&2
+    fi
+    echo "$PASSED passed, $FAILED failed"
+    if [ "$FAILED" -ne 0 ]; then
+        exit 1
+    fi
+    exit "$rc"
+}
+trap finish EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL - $1" >&2; }
+
+# Runs a command, capturing stdout in $SCRATCH/out, stderr in $SCRATCH/err and the code in $RC.
+run() {
+    set +e
+    "$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
+    RC=$?
+    set -e
+}
+
+# expect_ok NAME CMD...: the command succeeds.
+expect_ok() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$RC" -eq 0 ]; then
+        pass "$name"
+    else
+        fail "$name: exit $RC, stderr: $(cat "$SCRATCH/err")"
+    fi
+}
+
+# expect_fail NAME CODE MESSAGE CMD...: exits with CODE and stderr contains MESSAGE (fixed string).
+expect_fail() {
+    local name=$1 code=$2 message=$3
+    shift 3
+    run "$@"
+    if [ "$RC" -ne "$code" ]; then
+        fail "$name: expected exit $code, got $RC; stderr: $(cat "$SCRATCH/err")"
+    elif ! grep -qF -- "$message" "$SCRATCH/err"; then
+        fail "$name: stderr lacks \"$message\": $(cat "$SCRATCH/err")"
+    else
+        pass "$name"
+    fi
+}
+
+# snapshot DIR: a listing of every file below DIR with its hash, to compare before and after.
+snapshot() {
+    (cd "$1" && find . -mindepth 1 -printf '%y %m %p\n' | sort && find . -type f -exec sha256sum {} + | sort -k2)
+}
+
+# expect_unchanged NAME DIR BEFORE: DIR's snapshot equals BEFORE (nothing written, nothing left).
+expect_unchanged() {
+    local name=$1 dir=$2 before=$3
+    if [ "$(snapshot "$dir")" == "$before" ]; then
+        pass "$name: nothing written"
+    else
+        fail "$name: $dir changed: $(diff <(echo "$before") <(snapshot "$dir") | head -5)"
+    fi
+}
+
+# make_keys DIR: two unencrypted test keys and a trust.yaml with threshold 1.
+make_keys() {
+    bash "$FERRY_SOURCE_DIR/samples/make-test-keys.sh" "$FERRY_BUNDLER" "$1" >/dev/null 2>&1
+}
+
+# sample_tree: a private copy of the built sample tree; prints its path.
+sample_tree() {
+    local dir="$SCRATCH/samples"
+    if [ ! -d "$dir" ]; then
+        cp -a "$FERRY_BUILD_DIR/samples/greeter" "$dir"
+    fi
+    echo "$dir"
+}

@@ -1,0 +1,211 @@
+// ferry-forge: builds deliberately broken bundles for the command-line tests (test-only tool).
+//
+// It signs a manifest template with a payload section appended, wraps the parts with the
+// library's EnvelopeWriter and breaks exactly what the options ask for; everything else is
+// as ferry-bundler writes it, so each hostile bundle fails for one reason only.
+
+#include "core/envelope.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/handles.hpp"
+#include "core/payload.hpp"
+#include "core/sha256.hpp"
+#include "keys/key_file.hpp"
+#include "keys/passphrase.hpp"
+#include "keys/signature.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace ferry;
+
+struct Options {
+    std::string manifest;
+    std::string tar;
+    std::vector<std::string> keys;
+    std::string out;
+    std::uint64_t chunk_size = k_default_chunk_size;
+    std::string raw_payload;
+    int chunks_delta = 0;
+    std::int64_t size_delta = 0;
+    std::string signature_as;
+    bool rewrite_id = false;
+    bool duplicate_signature = false;
+    bool empty_signature = false;
+    bool no_signature = false;
+    std::uint64_t trailing_bytes = 0;
+    bool manifest_raw = false;
+};
+
+// The compressed payload and what the manifest says of it.
+struct Payload {
+    std::string bytes;
+    PayloadSummary summary;
+};
+
+std::string compress(const std::string& data) {
+    const ZstdCCtxPtr cctx(ZSTD_createCCtx());
+    if (!cctx) {
+        throw Error(ErrorKind::internal, "out of memory creating the zstd encoder");
+    }
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+    std::string out(ZSTD_compressBound(data.size()), '\0');
+    const std::size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), data.data(), data.size());
+    if (ZSTD_isError(n)) {
+        throw Error(ErrorKind::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    }
+    out.resize(n);
+    return out;
+}
+
+Payload make_payload(const Options& o) {
+    Payload p;
+    p.bytes = o.raw_payload.empty() ? compress(read_file(o.tar, 1u << 30)) : read_file(o.raw_payload, 1u << 30);
+    p.summary.size = p.bytes.size();
+    p.summary.sha256 = sha256(p.bytes);
+    p.summary.chunk_size = o.chunk_size;
+    for (std::size_t at = 0; at < p.bytes.size(); at += o.chunk_size) {
+        p.summary.chunks.push_back(sha256(std::string_view(p.bytes).substr(at, o.chunk_size)));
+    }
+    if (o.chunks_delta > 0) {
+        p.summary.chunks.push_back(sha256("one chunk too many"));
+    } else if (o.chunks_delta < 0 && !p.summary.chunks.empty()) {
+        p.summary.chunks.pop_back();
+    }
+    return p;
+}
+
+// The payload section as emit_manifest() lays it out; the size may be deliberately off.
+std::string payload_section(const PayloadSummary& s, std::int64_t size_delta) {
+    std::string out = "payload:\n  name: payload.tar.zst\n  compression: zstd\n";
+    out += "  size: " + std::to_string(static_cast<std::int64_t>(s.size) + size_delta) + "\n";
+    out += "  sha256: " + to_hex(s.sha256) + "\n";
+    out += "  chunk_size: " + std::to_string(s.chunk_size) + "\n";
+    out += s.chunks.empty() ? "  chunks: []\n" : "  chunks:\n";
+    for (const auto& c : s.chunks) {
+        out += "    - " + to_hex(c) + "\n";
+    }
+    return out;
+}
+
+std::string sign(const keys::SecretKey& key, const std::string& manifest, UnixTime when) {
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(manifest.data()),
+                                                manifest.size());
+    return keys::format_signature(keys::sign_message(
+        key, message, "timestamp:" + std::to_string(when) + "\tfile:manifest.yaml\tbundle:forged",
+        "signature from ferry key " + keys::key_id_hex(key.id())));
+}
+
+int forge(const Options& o) {
+    const UnixTime when = build_time();
+    const Payload payload = make_payload(o);
+    std::string manifest = read_file(o.manifest, 64u << 20);
+    if (!o.manifest_raw) {
+        if (!manifest.empty() && !manifest.ends_with('\n')) {
+            manifest += '\n';
+        }
+        manifest += payload_section(payload.summary, o.size_delta);
+    }
+
+    // Member name (key id) -> signature text, in the envelope's order.
+    std::map<std::string, std::string> signatures;
+    std::string first_id;
+    for (const auto& path : o.keys) {
+        const keys::SecretKey key = keys::load_secret_key(path, [&] {
+            return keys::read_passphrase("passphrase for " + path + ": ", false);
+        });
+        const std::string id = keys::key_id_hex(key.id());
+        signatures[id] = o.empty_signature && first_id.empty() ? std::string() : sign(key, manifest, when);
+        if (first_id.empty()) {
+            first_id = id;
+        }
+    }
+    if (o.no_signature) {
+        signatures.clear();
+    } else if (first_id.empty()) {
+        throw Error(ErrorKind::usage, "no signing key given", "pass --key, or --no-signature");
+    }
+    if (!o.signature_as.empty()) {
+        std::string copy = signatures.at(first_id);
+        if (o.rewrite_id) {
+            // The key id is covered by neither Ed25519 signature, so the copy still verifies
+            // under the same public key filed under the other id.
+            keys::Signature sig = keys::parse_signature(copy, "signature of " + first_id);
+            const auto id = keys::parse_key_id_hex(o.signature_as);
+            if (!id) {
+                throw Error(ErrorKind::usage, "--signature-as " + o.signature_as + ": not a key id");
+            }
+            sig.id = *id;
+            copy = keys::format_signature(sig);
+        }
+        signatures[o.signature_as] = copy;
+    }
+
+    AtomicFile out(o.out);
+    EnvelopeWriter writer(out.fd(), out.temp_path().string(), when);
+    writer.add(k_manifest_member, manifest);
+    for (const auto& [id, text] : signatures) {
+        const std::string name = std::string(k_signature_prefix) + id + std::string(k_signature_suffix);
+        writer.add(name, text);
+        if (o.duplicate_signature && id == first_id) {
+            writer.add(name, text);
+        }
+    }
+    writer.add(k_payload_member, payload.bytes);
+    writer.finish();
+    const std::string trailing(o.trailing_bytes, 'Z');
+    write_all(out.fd(), trailing.data(), trailing.size(), out.temp_path().string());
+    out.commit();
+    std::printf("forged %s: manifest %zu bytes, payload %llu bytes in %zu chunk(s), %zu signature member(s)\n",
+                o.out.c_str(), manifest.size(), static_cast<unsigned long long>(payload.summary.size),
+                payload.summary.chunks.size(), signatures.size() + (o.duplicate_signature ? 1 : 0));
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    CLI::App app("ferry-forge: build deliberately broken Ferry bundles (tests only)", "ferry-forge");
+    app.add_option("--manifest", o.manifest, "Manifest template: the manifest without its payload section")
+        ->required();
+    app.add_option("--tar", o.tar, "Payload tar to compress with zstd");
+    app.add_option("--key", o.keys, "Secret key to sign with (repeat for several)");
+    app.add_option("-o,--out", o.out, "Bundle to write")->required();
+    app.add_option("--chunk-size", o.chunk_size, "Chunk size recorded and hashed");
+    app.add_option("--raw-payload", o.raw_payload, "Use these bytes as payload.tar.zst as they are");
+    app.add_option("--chunks-delta", o.chunks_delta, "List one chunk hash more (+1) or less (-1)")
+        ->check(CLI::Range(-1, 1));
+    app.add_option("--size-delta", o.size_delta, "Add this to the payload size the manifest records");
+    app.add_option("--signature-as", o.signature_as,
+                   "Also file the first key's signature under this key id");
+    app.add_flag("--rewrite-id", o.rewrite_id, "With --signature-as: also change the key id inside");
+    app.add_flag("--duplicate-signature", o.duplicate_signature, "Write the first signature member twice");
+    app.add_flag("--empty-signature", o.empty_signature, "Make the first signature member empty");
+    app.add_flag("--no-signature", o.no_signature, "Write no signature member");
+    app.add_option("--trailing-bytes", o.trailing_bytes, "Append this many bytes after the end marker");
+    app.add_flag("--manifest-raw", o.manifest_raw, "Sign the template as it is, without a payload section");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (o.tar.empty() == o.raw_payload.empty()) {
+        std::fprintf(stderr, "ferry-forge: error: give exactly one of --tar and --raw-payload\n");
+        return 2;
+    }
+    install_interrupt_cleanup();
+    try {
+        return forge(o);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "ferry-forge: error: %s\n", e.what());
+        return exit_code(e.kind());
+    }
+}

@@ -1,0 +1,178 @@
+#include "core/error.hpp"
+#include "manifest-schema/manifest.hpp"
+#include "manifest-schema/spec.hpp"
+#include "manifest-schema/trust.hpp"
+#include "manifest-schema/version.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace ferry;
+using namespace ferry::schema;
+
+namespace {
+
+const std::string k_spec = R"(name: app
+version: 1.2.3
+sequence: 4
+expires_in_days: 30
+compatible: {product: app, channel: stable}
+upgrade_from: ">=1.0.0 <2.0.0"
+components:
+  - name: app
+    version: 1.2.3
+    files:
+      - {source: bin/app, role: binary, dest: /usr/bin/app}
+      - {source: app.env, role: config, dest: /etc/app.env, config_mode: keep}
+)";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    const auto pos = s.find(from);
+    REQUIRE(pos != std::string::npos);
+    return s.replace(pos, from.size(), to);
+}
+
+} // namespace
+
+TEST_CASE("schema::parse_version") {
+    CHECK(parse_version("1.2.3")->str() == "1.2.3");
+    CHECK(parse_version("1.2.3-rc.1+b7")->prerelease == "rc.1");
+    CHECK_FALSE(parse_version("1.2"));
+    CHECK_FALSE(parse_version("01.2.3"));
+    CHECK_FALSE(parse_version("1.2.3-"));
+    CHECK_FALSE(parse_version("v1.2.3"));
+    CHECK(parse_version("1.0.0-rc.1")->compare(*parse_version("1.0.0")) < 0);
+    CHECK(parse_version("1.0.0-rc.2")->compare(*parse_version("1.0.0-rc.10")) < 0);
+    CHECK(parse_version("1.10.0")->compare(*parse_version("1.9.9")) > 0);
+}
+
+TEST_CASE("schema::parse_range") {
+    const auto r = parse_range(">=1.0.0 <2.0.0");
+    REQUIRE(r);
+    CHECK(r->contains(*parse_version("1.0.0")));
+    CHECK(r->contains(*parse_version("1.9.9")));
+    CHECK_FALSE(r->contains(*parse_version("2.0.0")));
+    CHECK_FALSE(r->contains(*parse_version("0.9.0")));
+    CHECK_FALSE(parse_range(""));
+    CHECK_FALSE(parse_range("~1.0"));
+}
+
+TEST_CASE("schema::parse_spec") {
+    SUBCASE("valid") {
+        const BundleSpec s = parse_spec(k_spec, "app.yaml");
+        CHECK(s.name == "app");
+        CHECK(s.version.str() == "1.2.3");
+        CHECK(*s.expires_in_days == 30);
+        REQUIRE(s.components.size() == 1);
+        CHECK(s.components[0].files[0].mode == 0755);
+        CHECK(s.components[0].files[1].mode == 0644);
+        CHECK(s.components[0].files[1].config_mode == "keep");
+    }
+    SUBCASE("misspelt key") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "sequence:", "sequense:"), "app.yaml"),
+                             "app.yaml:3: unknown key \"sequense\" (did you mean \"sequence\"?)", Error);
+    }
+    SUBCASE("misspelt nested key") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "{source: app.env", "{sorce: app.env"), "app.yaml"),
+                             "app.yaml:12: unknown key \"sorce\" in components[0].files[1] (did you mean \"source\"?)",
+                             Error);
+    }
+    SUBCASE("malformed version") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "version: 1.2.3\nsequence", "version: 1.2\nsequence"), "app.yaml"),
+                             "app.yaml:2: version: \"1.2\" is not a semantic version", Error);
+    }
+    SUBCASE("unknown role") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "role: binary", "role: binery"), "app.yaml"),
+                             "app.yaml:11: components[0].files[0].role: unknown role \"binery\" (binary, image, migration, config, doc or script)",
+                             Error);
+    }
+    SUBCASE("mode with setuid") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "dest: /usr/bin/app}", "dest: /usr/bin/app, mode: \"4755\"}"), "app.yaml"),
+                             "app.yaml:11: components[0].files[0].mode: \"4755\" is not an octal mode from 0000 to 0777",
+                             Error);
+    }
+    SUBCASE("relative destination") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "dest: /usr/bin/app", "dest: usr/../bin/app"), "app.yaml"),
+                             "app.yaml:11: components[0].files[0].dest: \"usr/../bin/app\" must be an absolute path", Error);
+    }
+    SUBCASE("both expiry forms") {
+        CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "expires_in_days: 30", "expires_in_days: 30\nexpires: 2030-01-01T00:00:00Z"), "app.yaml"),
+                             "app.yaml:5: expires: give exactly one of \"expires\" and \"expires_in_days\"", Error);
+    }
+    SUBCASE("YAML syntax") {
+        CHECK_THROWS_WITH_AS(parse_spec("name: [unclosed\n", "app.yaml"), doctest::Contains("app.yaml:2: YAML syntax error"),
+                             Error);
+    }
+}
+
+TEST_CASE("schema::payload_path_problem") {
+    CHECK_FALSE(payload_path_problem("a/b/c"));
+    CHECK(payload_path_problem("/abs"));
+    CHECK(payload_path_problem("a/../x"));
+    CHECK(payload_path_problem("a/.."));
+    CHECK(payload_path_problem("."));
+    CHECK(payload_path_problem(""));
+    CHECK(payload_path_problem("a//b"));
+    CHECK(payload_path_problem("a/"));
+    CHECK(payload_path_problem(std::string(256, 'a')));
+    CHECK(payload_path_problem(std::string("a\nb")));
+}
+
+TEST_CASE("schema::emit_manifest and parse_manifest") {
+    Manifest m;
+    m.name = "app";
+    m.version = *parse_version("1.2.3");
+    m.sequence = 4;
+    m.created = 1790000000;
+    m.expires = 1800000000;
+    m.compatible = {"app", "stable"};
+    m.upgrade_from = ">=1.0.0";
+    m.release_notes = "line one\nline: \"two\"\n";
+    m.components = {{"app", "1.2.3"}};
+    m.procedure.hooks["stop"] = {"/bin/true"};
+    m.files = {{"app/binary/app", "app", "binary", 10, 0755, sha256("x"), "/usr/bin/app", ""},
+               {"app/config/app.env", "app", "config", 3, 0644, sha256("y"), "/etc/app.env", "keep"}};
+    m.payload.size = 100;
+    m.payload.sha256 = sha256("p");
+    m.payload.chunk_size = k_default_chunk_size;
+    m.payload.chunks = {sha256("c")};
+    const std::string text = emit_manifest(m);
+    const Manifest back = parse_manifest(text, "manifest.yaml");
+    CHECK(emit_manifest(back) == text);
+    CHECK(back.release_notes == m.release_notes);
+    CHECK(back.files[1].config_mode == "keep");
+    CHECK(back.procedure.hooks.at("stop") == std::vector<std::string>{"/bin/true"});
+
+    SUBCASE("files out of order") {
+        std::string swapped = text;
+        const auto a = swapped.find("app/binary/app");
+        swapped.replace(a, 14, "app/zzzzzz/app");
+        CHECK_THROWS_WITH_AS(parse_manifest(swapped, "manifest.yaml"), doctest::Contains("is out of order or listed twice"),
+                             Error);
+    }
+    SUBCASE("a chunk list of the wrong length") {
+        Manifest two = m;
+        two.payload.chunks.push_back(sha256("d"));
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(two), "manifest.yaml"),
+                             doctest::Contains("payload.chunks: lists 2 chunks, a payload of 100 bytes has 1"), Error);
+    }
+    SUBCASE("another format version") {
+        std::string other = text;
+        other.replace(other.find("ferry-bundle/1"), 14, "ferry-bundle/9");
+        CHECK_THROWS_WITH_AS(parse_manifest(other, "manifest.yaml"),
+                             "manifest.yaml:1: format: unsupported bundle format \"ferry-bundle/9\" (this Ferry reads ferry-bundle/1)",
+                             Error);
+    }
+}
+
+TEST_CASE("schema::parse_trust_store") {
+    const std::string good = "threshold: 1\nkeys:\n  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n";
+    CHECK(parse_trust_store(good, "trust.yaml").keys.size() == 1);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "threshold: 1", "threshold: 2"), "trust.yaml"),
+                         "trust.yaml:1: threshold: must be between 1 and the number of keys (1)", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(good + "  - {name: b, id: \"0000000000000002\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n",
+                                           "trust.yaml"),
+                         "trust.yaml:4: keys[1].public_key: the same public key is listed twice (as \"b\" and an earlier entry)",
+                         Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "threshold", "treshold"), "trust.yaml"),
+                         "trust.yaml:1: unknown key \"treshold\" (did you mean \"threshold\"?)", Error);
+}
