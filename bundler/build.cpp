@@ -1,6 +1,7 @@
 #include "build.hpp"
 
 #include "bundler/collect.hpp"
+#include "bundler/head.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/bundle.hpp"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <map>
 #include <thread>
+#include <unistd.h>
 
 namespace ferry::bundler {
 
@@ -67,7 +69,11 @@ void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
         writer.add(std::string(k_signature_prefix) + id + std::string(k_signature_suffix), text);
     }
     writer.begin(k_payload_member, payload_size);
-    writer.copy_data(payload_fd, payload_offset, payload_size);
+    if (payload_fd < 0) {
+        writer.skip_data(payload_size); // already in place
+    } else {
+        writer.copy_data(payload_fd, payload_offset, payload_size);
+    }
     writer.end();
     writer.finish();
 }
@@ -127,32 +133,50 @@ BuildResult build_bundle(const BuildOptions& options) {
     payload_options.threads = options.threads > 0 ? options.threads
                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     payload_options.mtime = created;
-    // The payload is compressed once into a temp file, then copied into the envelope after the
-    // manifest that lists its chunk hashes.
-    AtomicFile payload(options.out_dir / ("." + final_path.filename().string() + ".payload"));
     std::uint64_t total = 0;
     for (const auto& f : files) {
         total += f.entry.size;
+        m.files.push_back(f.entry);
+    }
+
+    // The payload is compressed straight into the bundle, after room reserved for the envelope
+    // head; the manifest, which lists the payload's chunk hashes, is padded to fill that room.
+    const HeadLayout layout = plan_head(m, files, payload_options.chunk_size, [&](const std::string& text) {
+        std::vector<std::size_t> sizes;
+        for (const auto& key : signing_keys) {
+            sizes.push_back(signature_text(key, text, m, created).size());
+        }
+        return sizes;
+    });
+    AtomicFile bundle(final_path);
+    if (::lseek(bundle.fd(), static_cast<off_t>(layout.payload_offset), SEEK_SET) < 0) {
+        throw_errno("seeking in " + bundle.temp_path().string());
     }
     {
-        PayloadWriter writer(payload.fd(), payload.temp_path().string(), payload_options);
+        PayloadWriter writer(bundle.fd(), bundle.temp_path().string(), payload_options);
         Progress progress("packing " + final_path.filename().string(), total, options.progress);
-        for (auto& f : files) {
-            f.entry.sha256 = writer.add_file(f.entry.path, f.source, f.entry.mode, f.entry.size, &progress);
-            m.files.push_back(f.entry);
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            m.files[i].sha256 = writer.add_file(files[i].entry.path, files[i].source, files[i].entry.mode,
+                                                files[i].entry.size, &progress);
         }
         m.payload = writer.finish();
         progress.finish();
     }
 
-    const std::string manifest = emit_manifest(m);
+    const std::string manifest = pad_manifest(emit_manifest(m), layout.manifest_size);
     std::map<std::string, std::string> signatures;
     for (const auto& key : signing_keys) {
         signatures[keys::key_id_hex(key.id())] = signature_text(key, manifest, m, created);
     }
-    AtomicFile bundle(final_path);
+    if (::lseek(bundle.fd(), 0, SEEK_SET) < 0) {
+        throw_errno("seeking in " + bundle.temp_path().string());
+    }
     EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), created);
-    write_envelope(writer, manifest, signatures, payload.fd(), 0, m.payload.size);
+    write_envelope(writer, manifest, signatures, -1, 0, m.payload.size);
+    if (writer.offset() != layout.payload_offset + m.payload.size + 1024 +
+                               (k_tar_block - m.payload.size % k_tar_block) % k_tar_block) {
+        throw Error(ErrorKind::internal, "envelope head does not fill the room reserved for it");
+    }
     self_verify(bundle.temp_path(), signers, created, options.progress);
     bundle.commit();
     return {final_path, std::move(m)};

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <set>
+#include <unistd.h>
 
 namespace ferry {
 
@@ -148,6 +149,13 @@ void EnvelopeWriter::write_data(const void* data, std::size_t size) { write_raw(
 
 void EnvelopeWriter::copy_data(int in_fd, std::uint64_t in_offset, std::uint64_t size) {
     copy_range(in_fd, in_offset, m_fd, size, m_what);
+    m_offset += size;
+}
+
+void EnvelopeWriter::skip_data(std::uint64_t size) {
+    if (::lseek(m_fd, static_cast<off_t>(size), SEEK_CUR) < 0) {
+        throw_errno("seeking in " + m_what);
+    }
     m_offset += size;
 }
 

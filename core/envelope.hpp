@@ -31,6 +31,8 @@ public:
     void write_data(const void* data, std::size_t size);
     // Copies SIZE bytes at IN_OFFSET of IN_FD as member data, in the kernel where possible.
     void copy_data(int in_fd, std::uint64_t in_offset, std::uint64_t size);
+    // Moves past SIZE bytes of member data already written at this position.
+    void skip_data(std::uint64_t size);
     // Pads the member begun last to a whole block.
     void end();
     // Writes the end-of-archive marker.

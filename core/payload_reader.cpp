@@ -1,6 +1,9 @@
 #include "core/payload.hpp"
 
+#include "core/channel.hpp"
 #include "core/error.hpp"
+
+#include <thread>
 
 #include <archive_entry.h>
 
@@ -12,54 +15,51 @@ constexpr std::uint64_t k_tar_block = 512;
 
 std::uint64_t round_block(std::uint64_t n) { return (n + k_tar_block - 1) / k_tar_block * k_tar_block; }
 
-// Feeds a tar reader with bytes that passed chunk authentication and then zstd.
+// Feeds a tar reader with bytes that passed chunk authentication and then zstd. Two threads
+// keep both cores busy: one reads and hashes chunks, one decompresses authenticated chunks;
+// the caller's thread reads the tar. No byte reaches zstd before its chunk's hash matched.
 class AuthenticatedStream {
 public:
+    // Bytes in flight between threads; allocated without zero-filling.
+    struct Block {
+        explicit Block(std::size_t n = 0) : bytes(n > 0 ? new char[n] : nullptr), size(n) {}
+        std::unique_ptr<char[]> bytes;
+        std::size_t size;
+        [[nodiscard]] char* data() const { return bytes.get(); }
+    };
+
     AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress)
-        : m_envelope(envelope), m_index(index), m_progress(progress),
-          m_chunk(static_cast<std::size_t>(index.chunk_size)), m_out(1u << 20),
-          m_dctx(ZSTD_createDCtx()) {
-        if (!m_dctx) {
-            throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
-        }
-        ZSTD_DCtx_setParameter(m_dctx.get(), ZSTD_d_windowLogMax, k_max_window_log);
+        : m_envelope(envelope), m_index(index), m_progress(progress) {
         // The tar can be no larger than its headers, data and end marker allow.
         std::uint64_t limit = 4 * 10240;
         for (const auto& f : index.files) {
             limit += round_block(f.size) + 3 * k_tar_block + round_block(f.path.size()) + 1024;
         }
         m_limit = limit;
+        m_reader = std::thread([this] { read_chunks(); });
+        m_decoder = std::thread([this] { decompress(); });
     }
 
-    // Returns the next decompressed bytes, or an empty span at the end of the payload.
+    ~AuthenticatedStream() {
+        m_blocks.cancel();
+        m_chunks.cancel();
+        m_decoder.join();
+        m_reader.join();
+    }
+
+    AuthenticatedStream(const AuthenticatedStream&) = delete;
+    AuthenticatedStream& operator=(const AuthenticatedStream&) = delete;
+
+    // Returns the next decompressed bytes, or an empty span at the end of the payload; the
+    // bytes stay valid until the next call.
     std::span<const char> next() {
-        for (;;) {
-            if (m_in.pos == m_in.size) {
-                if (!load_chunk()) {
-                    if (m_frame_open) {
-                        throw Error(ErrorKind::verification,
-                                    "payload.tar.zst: the zstd stream ends in the middle of a frame");
-                    }
-                    return {};
-                }
-            }
-            ZSTD_outBuffer out{m_out.data(), m_out.size(), 0};
-            const std::size_t rc = ZSTD_decompressStream(m_dctx.get(), &out, &m_in);
-            if (ZSTD_isError(rc)) {
-                throw Error(ErrorKind::verification,
-                            std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
-            }
-            m_frame_open = rc != 0;
-            m_produced += out.pos;
-            if (m_produced > m_limit) {
-                throw Error(ErrorKind::verification,
-                            "payload.tar.zst decompresses to more than the manifest's files can fill (limit " +
-                                std::to_string(m_limit) + " bytes)");
-            }
-            if (out.pos > 0) {
-                return {m_out.data(), out.pos};
-            }
+        auto block = m_blocks.pop();
+        if (!block) {
+            m_current = Block();
+            return {};
         }
+        m_current = std::move(*block);
+        return {m_current.data(), m_current.size};
     }
 
     // Reads the rest of the stream, which may hold only zero padding.
@@ -75,49 +75,105 @@ public:
     }
 
 private:
-    bool load_chunk() {
-        if (m_next_chunk == m_index.chunks.size()) {
-            return false;
-        }
-        const std::uint64_t start = m_next_chunk * m_index.chunk_size;
-        const std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(m_index.chunk_size, m_index.size - start));
-        std::size_t got = 0;
-        while (got < want) {
-            const std::size_t n = m_envelope.read_some(m_chunk.data() + got, want - got);
-            if (n == 0) {
-                break;
+    // Thread 1: reads each chunk from the envelope and passes it on only if its hash matches.
+    void read_chunks() {
+        std::exception_ptr error;
+        try {
+            for (std::size_t i = 0; i < m_index.chunks.size(); ++i) {
+                const std::uint64_t start = i * m_index.chunk_size;
+                const auto want = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(m_index.chunk_size, m_index.size - start));
+                Block chunk(want);
+                std::size_t got = 0;
+                while (got < want) {
+                    const std::size_t n = m_envelope.read_some(chunk.data() + got, want - got);
+                    if (n == 0) {
+                        break;
+                    }
+                    got += n;
+                }
+                const Digest digest = sha256({chunk.data(), got});
+                if (got != want || digest != m_index.chunks[i]) {
+                    throw Error(ErrorKind::verification,
+                                "payload.tar.zst chunk " + std::to_string(i) + " (bytes " +
+                                    std::to_string(start) + " to " + std::to_string(start + want - 1) +
+                                    "): sha256 mismatch (expected " + to_hex(m_index.chunks[i]) +
+                                    ", got " + to_hex(digest) + ")",
+                                "the bundle was changed or damaged after it was signed");
+                }
+                if (m_progress != nullptr) {
+                    m_progress->advance(got);
+                }
+                if (!m_chunks.push(std::move(chunk))) {
+                    break;
+                }
             }
-            got += n;
+        } catch (...) {
+            error = std::current_exception();
         }
-        const Digest digest = sha256({m_chunk.data(), got});
-        if (got != want || digest != m_index.chunks[m_next_chunk]) {
-            throw Error(ErrorKind::verification,
-                        "payload.tar.zst chunk " + std::to_string(m_next_chunk) + " (bytes " +
-                            std::to_string(start) + " to " + std::to_string(start + want - 1) +
-                            "): sha256 mismatch (expected " +
-                            to_hex(m_index.chunks[m_next_chunk]) + ", got " + to_hex(digest) + ")",
-                        "the bundle was changed or damaged after it was signed");
-        }
-        if (m_progress != nullptr) {
-            m_progress->advance(got);
-        }
-        ++m_next_chunk;
-        m_in = ZSTD_inBuffer{m_chunk.data(), got, 0};
-        return true;
+        m_chunks.close(error);
     }
+
+    // Thread 2: decompresses authenticated chunks into blocks for the tar reader.
+    void decompress() {
+        std::exception_ptr error;
+        try {
+            const ZstdDCtxPtr dctx(ZSTD_createDCtx());
+            if (!dctx) {
+                throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
+            }
+            ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, k_max_window_log);
+            bool frame_open = false;
+            std::uint64_t produced = 0;
+            while (auto chunk = m_chunks.pop()) {
+                ZSTD_inBuffer in{chunk->data(), chunk->size, 0};
+                while (in.pos < in.size || frame_open) {
+                    Block block(k_block_size);
+                    ZSTD_outBuffer out{block.data(), block.size, 0};
+                    const std::size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+                    if (ZSTD_isError(rc)) {
+                        throw Error(ErrorKind::verification,
+                                    std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
+                    }
+                    frame_open = rc != 0;
+                    produced += out.pos;
+                    if (produced > m_limit) {
+                        throw Error(ErrorKind::verification,
+                                    "payload.tar.zst decompresses to more than the manifest's files can fill (limit " +
+                                        std::to_string(m_limit) + " bytes)");
+                    }
+                    if (out.pos > 0) {
+                        block.size = out.pos;
+                        if (!m_blocks.push(std::move(block))) {
+                            m_chunks.cancel();
+                            return;
+                        }
+                    } else if (in.pos == in.size) {
+                        break; // the frame continues in the next chunk
+                    }
+                }
+            }
+            if (frame_open && !m_chunks.cancelled()) {
+                throw Error(ErrorKind::verification,
+                            "payload.tar.zst: the zstd stream ends in the middle of a frame");
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        m_blocks.close(error);
+    }
+
+    static constexpr std::size_t k_block_size = 1u << 20;
 
     EnvelopeReader& m_envelope;
     const PayloadIndex& m_index;
     Progress* m_progress;
-    std::vector<char> m_chunk;
-    std::vector<char> m_out;
-    ZstdDCtxPtr m_dctx;
-    ZSTD_inBuffer m_in{nullptr, 0, 0};
-    std::size_t m_next_chunk = 0;
-    bool m_frame_open = false;
-    std::uint64_t m_produced = 0;
     std::uint64_t m_limit = 0;
+    Channel<Block> m_chunks{2};
+    Channel<Block> m_blocks{4};
+    Block m_current;
+    std::thread m_reader;
+    std::thread m_decoder;
 };
 
 struct ReadContext {

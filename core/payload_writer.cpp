@@ -4,7 +4,9 @@
 #include "core/fs.hpp"
 
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace ferry {
 
@@ -20,10 +22,19 @@ struct PayloadWriter::Impl {
     Sha256 whole;
     Sha256 chunk;
     std::uint64_t chunk_fill = 0;
+    std::uint64_t start_offset = 0;
+    std::uint64_t synced = 0;
+    static constexpr std::uint64_t k_writeback_step = 32u << 20;
 
     void emit(const char* data, std::size_t size) {
         write_all(out_fd, data, size, what);
         summary.size += size;
+        // Start writeback as we go, so the final fsync does not wait for the whole payload.
+        if (summary.size - synced >= k_writeback_step) {
+            ::sync_file_range(out_fd, static_cast<off_t>(start_offset + synced),
+                              static_cast<off_t>(summary.size - synced), SYNC_FILE_RANGE_WRITE);
+            synced = summary.size;
+        }
         whole.update(data, size);
         while (size > 0) {
             const std::size_t take =
@@ -86,6 +97,8 @@ PayloadWriter::PayloadWriter(int out_fd, std::string what, const PayloadOptions&
     m.what = std::move(what);
     m.options = options;
     m.summary.chunk_size = options.chunk_size;
+    const off_t start = ::lseek(out_fd, 0, SEEK_CUR);
+    m.start_offset = start > 0 ? static_cast<std::uint64_t>(start) : 0;
     if (!m.cctx || !m.tar) {
         throw Error(ErrorKind::internal, "out of memory creating the payload writer");
     }
