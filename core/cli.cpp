@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 
+#include <clocale>
 #include <cstdio>
 #include <map>
 
@@ -20,6 +21,9 @@ std::map<const CLI::App*, std::function<int()>>& actions() {
 void set_action(CLI::App& sub, std::function<int()> action) { actions()[&sub] = std::move(action); }
 
 int run_tool(const std::string& tool, CLI::App& app, int argc, char** argv) {
+    // Path names are bytes in UTF-8 whatever the user's locale, so libarchive converts them the
+    // same way everywhere and bundles stay reproducible.
+    std::setlocale(LC_CTYPE, "C.UTF-8");
     app.require_subcommand(1);
     try {
         app.parse(argc, argv);

@@ -77,6 +77,39 @@ void emit_strings(YAML::Emitter& out, const char* key, const std::vector<std::st
 
 } // namespace
 
+namespace {
+
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t len = 0;
+        if (c < 0x80) {
+            len = 1;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+        } else {
+            return false;
+        }
+        if (i + len > s.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+        i += len;
+    }
+    return true;
+}
+
+} // namespace
+
 bool Procedure::empty() const {
     return hooks.empty() && health.empty() && smoke.empty() && !migrations &&
            backup_paths.empty() && backup_sqlite.empty() && image_load.empty();
@@ -109,9 +142,12 @@ std::optional<std::string> dest_path_problem(std::string_view path) {
         start = slash + 1;
     }
     for (const char c : path) {
-        if (c == '\0' || c == '\n') {
-            return "must not contain NUL or newline characters";
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            return "must not contain control characters (NUL, newline, tab, ...)";
         }
+    }
+    if (!valid_utf8(path)) {
+        return "is not valid UTF-8";
     }
     return std::nullopt;
 }
