@@ -178,7 +178,7 @@ void EnvelopeReader::read_exact(void* data, std::size_t size, std::string_view c
     const std::size_t n = read_full(m_fd, data, size, m_what);
     if (n != size) {
         throw Error(ErrorKind::verification,
-                    m_what + ": truncated bundle: end of file at offset " +
+                    "truncated bundle: end of file at offset " +
                         std::to_string(m_offset + n) + " inside " + std::string(context),
                     "the copy is incomplete; copy the bundle from the original media again");
     }
@@ -203,7 +203,7 @@ std::optional<EnvelopeMember> EnvelopeReader::next() {
         const std::uint64_t header_offset = m_offset;
         Block b{};
         read_exact(b.data(), b.size(), "a member header");
-        const std::string where = m_what + ": envelope header at offset " + std::to_string(header_offset);
+        const std::string where = "envelope header at offset " + std::to_string(header_offset);
         if (is_zero(b)) {
             read_exact(b.data(), b.size(), "the end-of-archive marker");
             if (!is_zero(b)) {
@@ -212,7 +212,7 @@ std::optional<EnvelopeMember> EnvelopeReader::next() {
             char extra = 0;
             if (read_full(m_fd, &extra, 1, m_what) != 0) {
                 throw Error(ErrorKind::verification,
-                            m_what + ": data after the end of the archive at offset " +
+                            "data after the end of the archive at offset " +
                                 std::to_string(m_offset));
             }
             return std::nullopt;
@@ -267,7 +267,7 @@ std::optional<EnvelopeMember> EnvelopeReader::next() {
 
 std::string EnvelopeReader::read_all(std::size_t max_size) {
     if (m_remaining > max_size) {
-        throw Error(ErrorKind::verification, m_what + ": member " + m_current + " is too large (" +
+        throw Error(ErrorKind::verification, "member " + m_current + " is too large (" +
                                                  std::to_string(m_remaining) + " bytes, limit " +
                                                  std::to_string(max_size) + ")");
     }

@@ -59,18 +59,26 @@ public:
             return {};
         }
         m_current = std::move(*block);
+        // Remember where the last non-zero byte ends, so padding can be told from data.
+        for (std::size_t i = m_current.size; i > 0; --i) {
+            if (m_current.data()[i - 1] != 0) {
+                m_data_end = m_delivered + i;
+                break;
+            }
+        }
+        m_delivered += m_current.size;
         return {m_current.data(), m_current.size};
     }
 
-    // Reads the rest of the stream, which may hold only zero padding.
-    void drain() {
+    // Checks that nothing but zero padding follows the first TAR_END bytes (what the tar reader
+    // consumed up to its end marker), reading the rest of the stream.
+    void drain(std::uint64_t tar_end) {
         for (auto rest = next(); !rest.empty(); rest = next()) {
-            for (const char c : rest) {
-                if (c != 0) {
-                    throw Error(ErrorKind::verification,
-                                "payload.tar.zst: data after the end of the tar archive");
-                }
-            }
+        }
+        if (m_data_end > tar_end) {
+            throw Error(ErrorKind::verification,
+                        "payload.tar.zst: data after the end of the tar archive (at offset " +
+                            std::to_string(tar_end) + " of the decompressed tar)");
         }
     }
 
@@ -172,6 +180,8 @@ private:
     Channel<Block> m_chunks{2};
     Channel<Block> m_blocks{4};
     Block m_current;
+    std::uint64_t m_delivered = 0; // decompressed bytes handed to the tar reader
+    std::uint64_t m_data_end = 0;  // offset just past the last non-zero byte delivered
     std::thread m_reader;
     std::thread m_decoder;
 };
@@ -324,7 +334,8 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
             sink->end_file();
         }
     }
-    stream.drain();
+    // What the tar reader consumed, up to and including its end-of-archive marker.
+    stream.drain(static_cast<std::uint64_t>(archive_filter_bytes(a, 0)));
     if (ctx.error) {
         std::rethrow_exception(ctx.error);
     }

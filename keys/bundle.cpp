@@ -66,6 +66,9 @@ VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore
                         format_time(m.expires),
                     "ask the release team for a fresh bundle; an expired one is never applied");
     }
+    if (options.before_payload) {
+        options.before_payload(out.info);
+    }
     Progress progress(options.label.empty() ? "verifying " + path.filename().string() : options.label,
                       m.payload.size, options.progress);
     try {

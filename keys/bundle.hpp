@@ -8,6 +8,7 @@
 #include "manifest-schema/manifest.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 namespace ferry::keys {
@@ -30,6 +31,9 @@ struct VerifyOptions {
     bool progress = true;
     std::string label; // names the work in progress output; the file name when empty
     PayloadSink* sink = nullptr; // receives the payload's files, e.g. for staging
+    // Called once the manifest is authenticated and unexpired, before any payload byte is
+    // read: the place for policy checks that need the manifest.
+    std::function<void(const BundleInfo&)> before_payload;
 };
 
 // The result of a successful verification.

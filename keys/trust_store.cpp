@@ -30,6 +30,14 @@ TrustStore parse_trust_store(std::string_view text, const std::string& file) {
                                               entry.id + " but its public key is key " +
                                               key_id_hex(key.id));
         }
+        for (const auto& other : store.keys) {
+            if (other.key.key == key.key) {
+                throw Error(ErrorKind::input,
+                            entry.where + ": key \"" + entry.name + "\": the same public key is listed twice (also as \"" +
+                                other.name + "\", id " + key_id_hex(other.key.id) + ")",
+                            "a key counts once towards the threshold, whatever its ids and names");
+            }
+        }
         store.keys.push_back({entry.name, key, entry.expires, entry.roles});
     }
     return store;

@@ -133,6 +133,9 @@ int forge(const Options& o) {
         throw Error(ErrorKind::usage, "no signing key given", "pass --key, or --no-signature");
     }
     if (!o.signature_as.empty()) {
+        if (o.no_signature) {
+            throw Error(ErrorKind::usage, "--signature-as needs a signature to copy");
+        }
         std::string copy = signatures.at(first_id);
         if (o.rewrite_id) {
             // The key id is covered by neither Ed25519 signature, so the copy still verifies
@@ -207,5 +210,8 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
         std::fprintf(stderr, "ferry-forge: error: %s\n", e.what());
         return exit_code(e.kind());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ferry-forge: internal error: %s\n", e.what());
+        return 1;
     }
 }
