@@ -7,6 +7,17 @@ namespace ferry::applier {
 // `trust show --trust T [--json]`.
 void setup_trust(CLI::App& app);
 
+// `plan BUNDLE --trust T [--root R] [--state-dir S] [--json]`.
+void setup_plan(CLI::App& app);
+// `apply`, `resume` and `rollback`.
+void setup_apply(CLI::App& app);
+// `status`.
+void setup_status(CLI::App& app);
+// `history`.
+void setup_history(CLI::App& app);
+// `audit verify|export`.
+void setup_audit(CLI::App& app);
+
 // ferry-applier's entry point.
 [[nodiscard]] int run_applier(int argc, char** argv);
 

@@ -1,0 +1,325 @@
+#include "state.hpp"
+
+#include "core/sha256.hpp"
+#include "core/time.hpp"
+
+#include <sys/stat.h>
+
+namespace ferry::applier {
+
+namespace {
+
+constexpr int k_schema_version = 1;
+
+const char* const k_schema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    from_version TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    bundle_path TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    from_manifest TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started TEXT NOT NULL,
+    ended TEXT,
+    error TEXT);
+CREATE TABLE IF NOT EXISTS journal(
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY(run_id, seq));
+CREATE TABLE IF NOT EXISTS installed(
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    run_id INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    installed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS installed_files(
+    dest TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    component TEXT NOT NULL,
+    role TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backup_items(
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    existed INTEGER NOT NULL,
+    copy TEXT NOT NULL,
+    PRIMARY KEY(run_id, kind, path));
+CREATE TABLE IF NOT EXISTS audit(
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL);
+)sql";
+
+RunInfo read_run(const Statement& s) {
+    RunInfo r;
+    r.id = s.integer(0);
+    r.action = s.text(1);
+    r.name = s.text(2);
+    r.version = s.text(3);
+    r.from_version = s.text(4);
+    r.sequence = s.integer(5);
+    r.state = s.text(6);
+    r.started = s.text(7);
+    r.ended = s.text(8);
+    r.error = s.text(9);
+    r.bundle_path = s.text(10);
+    r.from_manifest = s.text(11);
+    return r;
+}
+
+const char* const k_run_columns =
+    "id, action, name, version, from_version, sequence, state, started, ended, error, bundle_path, from_manifest";
+
+std::filesystem::path prepare_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        throw Error(ErrorKind::io, dir.string() + ": cannot create the state folder: " + ec.message());
+    }
+    ::chmod(dir.c_str(), 0700);
+    return dir / "state.db";
+}
+
+} // namespace
+
+StateDb::StateDb(const std::filesystem::path& state_dir)
+    : m_dir(state_dir), m_db(prepare_dir(state_dir), true, ErrorKind::input) {
+    try {
+        m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        const std::string check = m_db.query_text("PRAGMA quick_check").value_or("?");
+        if (check != "ok") {
+            throw Error(ErrorKind::input, m_db.name() + ": " + check);
+        }
+        m_db.exec(k_schema);
+        const auto version = meta("schema_version");
+        if (!version) {
+            set_meta("schema_version", std::to_string(k_schema_version));
+        } else if (*version != std::to_string(k_schema_version)) {
+            throw Error(ErrorKind::input, m_db.name() + ": state schema version " + *version +
+                                              " is not the one this ferry-applier knows (" +
+                                              std::to_string(k_schema_version) + ")");
+        }
+    } catch (const Error& e) {
+        throw Error(ErrorKind::input, std::string("the state database is damaged or unreadable: ") + e.what(),
+                    "restore " + m_db.name() + " from a backup, or move it aside to start afresh "
+                    "(the audit log in it is then lost)");
+    }
+}
+
+std::optional<std::string> StateDb::meta(const std::string& key) {
+    Statement s = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+    s.bind(1, key);
+    if (!s.step()) {
+        return std::nullopt;
+    }
+    return s.text(0);
+}
+
+void StateDb::set_meta(const std::string& key, const std::string& value) {
+    m_db.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(1, key)
+        .bind(2, value)
+        .run();
+}
+
+std::optional<InstalledInfo> StateDb::installed() {
+    Statement s = m_db.prepare("SELECT name, version, sequence, run_id, manifest, installed_at FROM installed");
+    if (!s.step()) {
+        return std::nullopt;
+    }
+    return InstalledInfo{s.text(0), s.text(1), s.integer(2), s.integer(3), s.text(4), s.text(5)};
+}
+
+void StateDb::set_installed(const InstalledInfo& info, const std::map<std::string, InstalledFile>& files) {
+    m_db.exec("DELETE FROM installed; DELETE FROM installed_files;");
+    m_db.prepare("INSERT INTO installed VALUES(?, ?, ?, ?, ?, ?)")
+        .bind(1, info.name)
+        .bind(2, info.version)
+        .bind(3, info.sequence)
+        .bind(4, info.run_id)
+        .bind(5, info.manifest)
+        .bind(6, info.installed_at)
+        .run();
+    for (const auto& [dest, f] : files) {
+        m_db.prepare("INSERT INTO installed_files VALUES(?, ?, ?, ?)")
+            .bind(1, dest)
+            .bind(2, f.sha256)
+            .bind(3, f.component)
+            .bind(4, f.role)
+            .run();
+    }
+}
+
+std::map<std::string, InstalledFile> StateDb::installed_files() {
+    std::map<std::string, InstalledFile> out;
+    Statement s = m_db.prepare("SELECT dest, sha256, component, role FROM installed_files");
+    while (s.step()) {
+        out[s.text(0)] = {s.text(1), s.text(2), s.text(3)};
+    }
+    return out;
+}
+
+std::int64_t StateDb::begin_run(const RunInfo& run, const std::string& manifest) {
+    m_db.prepare("INSERT INTO runs(action, name, version, from_version, sequence, bundle_path, manifest, "
+                 "from_manifest, state, started) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)")
+        .bind(1, run.action)
+        .bind(2, run.name)
+        .bind(3, run.version)
+        .bind(4, run.from_version)
+        .bind(5, run.sequence)
+        .bind(6, run.bundle_path)
+        .bind(7, manifest)
+        .bind(8, run.from_manifest)
+        .bind(9, format_time(now()))
+        .run();
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+void StateDb::end_run(std::int64_t run, const std::string& state, const std::string& error) {
+    m_db.prepare("UPDATE runs SET state = ?, ended = ?, error = ? WHERE id = ?")
+        .bind(1, state)
+        .bind(2, format_time(now()))
+        .bind(3, error)
+        .bind(4, run)
+        .run();
+}
+
+std::optional<RunInfo> StateDb::interrupted_run() {
+    Statement s = m_db.prepare(std::string("SELECT ") + k_run_columns +
+                               " FROM runs WHERE state = 'running' ORDER BY id DESC LIMIT 1");
+    if (!s.step()) {
+        return std::nullopt;
+    }
+    return read_run(s);
+}
+
+std::vector<RunInfo> StateDb::runs() {
+    std::vector<RunInfo> out;
+    Statement s = m_db.prepare(std::string("SELECT ") + k_run_columns + " FROM runs ORDER BY id");
+    while (s.step()) {
+        out.push_back(read_run(s));
+    }
+    return out;
+}
+
+std::string StateDb::run_manifest(std::int64_t run) {
+    Statement s = m_db.prepare("SELECT manifest FROM runs WHERE id = ?");
+    s.bind(1, run);
+    return s.step() ? s.text(0) : std::string();
+}
+
+void StateDb::journal(std::int64_t run, const std::string& step, const std::string& phase,
+                      const std::string& detail) {
+    m_db.prepare("INSERT INTO journal(run_id, seq, step, phase, detail, at) VALUES(?, "
+                 "(SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run_id = ?), ?, ?, ?, ?)")
+        .bind(1, run)
+        .bind(2, run)
+        .bind(3, step)
+        .bind(4, phase)
+        .bind(5, detail)
+        .bind(6, format_time(now()))
+        .run();
+}
+
+std::vector<JournalEntry> StateDb::journal_of(std::int64_t run) {
+    std::vector<JournalEntry> out;
+    Statement s = m_db.prepare("SELECT seq, step, phase, detail, at FROM journal WHERE run_id = ? ORDER BY seq");
+    s.bind(1, run);
+    while (s.step()) {
+        out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    }
+    return out;
+}
+
+void StateDb::add_backup_item(std::int64_t run, const BackupItem& item) {
+    m_db.prepare("INSERT OR REPLACE INTO backup_items(run_id, kind, path, existed, copy) VALUES(?, ?, ?, ?, ?)")
+        .bind(1, run)
+        .bind(2, item.kind)
+        .bind(3, item.path)
+        .bind(4, static_cast<std::int64_t>(item.existed))
+        .bind(5, item.copy)
+        .run();
+}
+
+std::vector<BackupItem> StateDb::backup_items(std::int64_t run) {
+    std::vector<BackupItem> out;
+    Statement s = m_db.prepare("SELECT kind, path, existed, copy FROM backup_items WHERE run_id = ? ORDER BY rowid");
+    s.bind(1, run);
+    while (s.step()) {
+        out.push_back({s.text(0), s.text(1), s.integer(2) != 0, s.text(3)});
+    }
+    return out;
+}
+
+std::string audit_hash(const AuditRecord& r) {
+    const std::string text = r.prev + "\n" + std::to_string(r.seq) + "\n" + r.at + "\n" + r.action + "\n" + r.detail;
+    return to_hex(sha256(text));
+}
+
+void StateDb::audit(const std::string& action, const std::string& detail_json) {
+    AuditRecord r;
+    Statement last = m_db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (last.step()) {
+        r.seq = last.integer(0) + 1;
+        r.prev = last.text(1);
+    } else {
+        r.seq = 1;
+        r.prev = std::string(64, '0');
+    }
+    r.at = format_time(now());
+    r.action = action;
+    r.detail = detail_json;
+    r.hash = audit_hash(r);
+    m_db.prepare("INSERT INTO audit(seq, at, action, detail, prev, hash) VALUES(?, ?, ?, ?, ?, ?)")
+        .bind(1, r.seq)
+        .bind(2, r.at)
+        .bind(3, r.action)
+        .bind(4, r.detail)
+        .bind(5, r.prev)
+        .bind(6, r.hash)
+        .run();
+}
+
+std::vector<AuditRecord> StateDb::audit_records() {
+    std::vector<AuditRecord> out;
+    Statement s = m_db.prepare("SELECT seq, at, action, detail, prev, hash FROM audit ORDER BY rowid");
+    while (s.step()) {
+        out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
+    }
+    return out;
+}
+
+std::string check_audit_chain(const std::vector<AuditRecord>& records) {
+    std::string prev(64, '0');
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const AuditRecord& r = records[i];
+        const auto expected_seq = static_cast<std::int64_t>(i + 1);
+        if (r.seq != expected_seq) {
+            return "record " + std::to_string(expected_seq) + " is missing or out of order (found " +
+                   std::to_string(r.seq) + ")";
+        }
+        if (r.prev != prev) {
+            return "record " + std::to_string(r.seq) + " does not follow the record before it (a record was deleted, reordered or changed)";
+        }
+        if (audit_hash(r) != r.hash) {
+            return "record " + std::to_string(r.seq) + " was changed after it was written (hash mismatch)";
+        }
+        prev = r.hash;
+    }
+    return {};
+}
+
+} // namespace ferry::applier

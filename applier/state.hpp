@@ -1,0 +1,116 @@
+#pragma once
+
+// The applier's state database: what is installed, every run and its step journal, the
+// migration ledger and the hash-chained audit log. SQLite in WAL mode with synchronous=FULL.
+
+#include "applier/sqlite.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::applier {
+
+struct RunInfo {
+    std::int64_t id = 0;
+    std::string action; // apply, rollback
+    std::string name;
+    std::string version;
+    std::string from_version;
+    std::int64_t sequence = 0;
+    std::string state; // running, committed, rolled_back, failed
+    std::string started;
+    std::string ended;
+    std::string error;
+    std::string bundle_path;
+    std::string from_manifest; // the manifest installed before the run, empty if none
+};
+
+struct JournalEntry {
+    std::int64_t seq = 0;
+    std::string step;
+    std::string phase; // begin, done
+    std::string detail;
+    std::string at;
+};
+
+struct InstalledInfo {
+    std::string name;
+    std::string version;
+    std::int64_t sequence = 0;
+    std::int64_t run_id = 0;
+    std::string manifest; // the installed bundle's manifest text
+    std::string installed_at;
+};
+
+struct InstalledFile {
+    std::string sha256;
+    std::string component;
+    std::string role;
+};
+
+// Something backed up before a run changed it.
+struct BackupItem {
+    std::string kind;  // file, path, sqlite
+    std::string path;  // the install path (absolute, under the root)
+    bool existed = false;
+    std::string copy;  // where the copy is, under the run's backup folder
+};
+
+struct AuditRecord {
+    std::int64_t seq = 0;
+    std::string at;
+    std::string action;
+    std::string detail; // JSON
+    std::string prev;
+    std::string hash;
+};
+
+class StateDb {
+public:
+    // Opens (creating) STATE_DIR/state.db; a damaged database is an input Error naming it.
+    explicit StateDb(const std::filesystem::path& state_dir);
+
+    [[nodiscard]] Database& db() { return m_db; }
+    [[nodiscard]] const std::filesystem::path& dir() const { return m_dir; }
+
+    [[nodiscard]] std::optional<std::string> meta(const std::string& key);
+    void set_meta(const std::string& key, const std::string& value);
+
+    [[nodiscard]] std::optional<InstalledInfo> installed();
+    void set_installed(const InstalledInfo& info, const std::map<std::string, InstalledFile>& files);
+    [[nodiscard]] std::map<std::string, InstalledFile> installed_files();
+
+    // Starts a run in state "running"; returns its id.
+    [[nodiscard]] std::int64_t begin_run(const RunInfo& run, const std::string& manifest);
+    void end_run(std::int64_t run, const std::string& state, const std::string& error = {});
+    [[nodiscard]] std::optional<RunInfo> interrupted_run();
+    [[nodiscard]] std::vector<RunInfo> runs();
+    [[nodiscard]] std::string run_manifest(std::int64_t run);
+
+    // Records a step's phase durably before returning.
+    void journal(std::int64_t run, const std::string& step, const std::string& phase,
+                 const std::string& detail = {});
+    [[nodiscard]] std::vector<JournalEntry> journal_of(std::int64_t run);
+
+    void add_backup_item(std::int64_t run, const BackupItem& item);
+    [[nodiscard]] std::vector<BackupItem> backup_items(std::int64_t run);
+
+    // Appends an audit record chained to the previous one.
+    void audit(const std::string& action, const std::string& detail_json);
+    [[nodiscard]] std::vector<AuditRecord> audit_records();
+
+private:
+    std::filesystem::path m_dir;
+    Database m_db;
+};
+
+// The hash of an audit record, chained to PREV.
+[[nodiscard]] std::string audit_hash(const AuditRecord& record);
+
+// Empty if RECORDS form an unbroken chain from the first record; else the first problem.
+[[nodiscard]] std::string check_audit_chain(const std::vector<AuditRecord>& records);
+
+} // namespace ferry::applier

@@ -1,0 +1,132 @@
+#include "applier/command.hpp"
+#include "applier/envfile.hpp"
+#include "applier/migrations.hpp"
+#include "applier/rootfs.hpp"
+#include "applier/state.hpp"
+#include "core/error.hpp"
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace ferry;
+using namespace ferry::applier;
+
+TEST_CASE("applier::check_audit_chain") {
+    const test::Scratch dir;
+    {
+        StateDb state(dir.path());
+        state.audit("applied", "{\"n\":1}");
+        state.audit("refused", "{\"n\":2}");
+        state.audit("applied", "{\"n\":3}");
+        CHECK(check_audit_chain(state.audit_records()).empty());
+    }
+    Database db(dir / "state.db", false);
+    SUBCASE("an edited record") {
+        db.exec("UPDATE audit SET detail = '{\"n\":9}' WHERE seq = 2");
+        CHECK(check_audit_chain(StateDb(dir.path()).audit_records()) ==
+              "record 2 was changed after it was written (hash mismatch)");
+    }
+    SUBCASE("a deleted record") {
+        db.exec("DELETE FROM audit WHERE seq = 2");
+        CHECK(check_audit_chain(StateDb(dir.path()).audit_records()) == "record 2 is missing or out of order (found 3)");
+    }
+    SUBCASE("reordered records") {
+        db.exec("UPDATE audit SET seq = -1 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; "
+                "UPDATE audit SET seq = 3 WHERE seq = -1;");
+        CHECK(check_audit_chain(StateDb(dir.path()).audit_records()) ==
+              "record 2 does not follow the record before it (a record was deleted, reordered or changed)");
+    }
+    SUBCASE("an edited record whose hash was recomputed") {
+        StateDb state(dir.path());
+        auto records = state.audit_records();
+        records[1].detail = "{\"n\":9}";
+        db.prepare("UPDATE audit SET detail = ?, hash = ? WHERE seq = 2").bind(1, records[1].detail).bind(2, audit_hash(records[1])).run();
+        CHECK(check_audit_chain(state.audit_records()) ==
+              "record 3 does not follow the record before it (a record was deleted, reordered or changed)");
+    }
+}
+
+TEST_CASE("applier::StateDb refuses a damaged database") {
+    const test::Scratch dir;
+    dir.write("state.db", std::string(8192, 'x'));
+    CHECK_THROWS_WITH_AS(StateDb(dir.path()), doctest::Contains("the state database is damaged or unreadable"), Error);
+}
+
+TEST_CASE("applier::merge_env") {
+    const EnvMerge m = merge_env("# site\nPORT=9000\nOLD=1\n", "PORT=8080\nGREETING=hi\nLANGUAGE=en\n");
+    CHECK(m.text == "# site\nPORT=9000\nOLD=1\n# added by ferry-applier from the new version's defaults\nGREETING=hi\nLANGUAGE=en\n");
+    CHECK(m.added == std::vector<std::string>{"GREETING", "LANGUAGE"});
+    CHECK(m.dropped == std::vector<std::string>{"OLD"});
+    CHECK(merge_env("A=1", "A=2\n").text == "A=1");
+}
+
+TEST_CASE("applier::run_command") {
+    const test::Scratch dir;
+    SUBCASE("exit code and output") {
+        const CommandResult r = run_command({{"sh", "-c", "echo hello; exit 3"}, std::chrono::seconds(5), {}, dir / "log"});
+        CHECK(r.exit_code == 3);
+        CHECK_FALSE(r.timed_out);
+        CHECK(r.output_tail == "hello");
+        CHECK(describe(r, std::chrono::seconds(5)) == "exit code 3; output: hello");
+    }
+    SUBCASE("timeout ends the process group") {
+        const CommandResult r = run_command({{"sh", "-c", "sleep 30 & sleep 30"}, std::chrono::milliseconds(200), {}, dir / "log"});
+        CHECK(r.timed_out);
+        CHECK(describe(r, std::chrono::seconds(1)) == "timed out after 1 s");
+    }
+    SUBCASE("environment and missing program") {
+        const CommandResult r = run_command({{"sh", "-c", "echo $FERRY_X"}, std::chrono::seconds(5), {{"FERRY_X", "42"}}, dir / "log"});
+        CHECK(r.output_tail == "42");
+        const CommandResult missing = run_command({{"/nonexistent/x"}, std::chrono::seconds(5), {}, dir / "log"});
+        CHECK(missing.exit_code == 127);
+        CHECK(missing.output_tail == "cannot run /nonexistent/x: No such file or directory");
+    }
+    CHECK(expand({"{root}/bin", "x{root}y{root}"}, {{"root", "/r"}}) == std::vector<std::string>{"/r/bin", "x/ry/r"});
+}
+
+TEST_CASE("applier::apply_sql_migration") {
+    const test::Scratch dir;
+    Database db(dir / "app.db", true);
+    apply_sql_migration(db, "0001", "c1", "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES('a');", "1.0.0");
+    CHECK(migration_ledger(db) == std::map<std::string, std::string>{{"0001", "c1"}});
+    SUBCASE("an error in the middle leaves the database as it was") {
+        CHECK_THROWS_WITH_AS(apply_sql_migration(db, "0002", "c2", "ALTER TABLE t ADD COLUMN w TEXT; INSERT INTO nope VALUES(1);", "2.0.0"),
+                             doctest::Contains("migration 0002 failed: "), Error);
+        CHECK(migration_ledger(db).size() == 1);
+        CHECK(db.query_text("SELECT COUNT(*) FROM pragma_table_info('t')") == "2");
+    }
+    SUBCASE("down") {
+        revert_sql_migration(db, "0001", "DROP TABLE t;");
+        CHECK(migration_ledger(db).empty());
+        CHECK_FALSE(db.query_text("SELECT name FROM sqlite_master WHERE name = 't'"));
+    }
+    SUBCASE("backup and restore") {
+        backup_database(dir / "app.db", dir / "backup.db");
+        db.exec("DELETE FROM t");
+        restore_database(dir / "backup.db", dir / "app.db");
+        CHECK(db.query_text("SELECT v FROM t") == "a");
+    }
+}
+
+TEST_CASE("applier::RootFs") {
+    const test::Scratch dir;
+    std::filesystem::create_directories(dir / "root/etc");
+    RootFs root(dir / "root");
+    root.install_data("/usr/bin/app", "binary", 0755);
+    CHECK(root.read("/usr/bin/app") == "binary");
+    CHECK((std::filesystem::status(dir / "root/usr/bin/app").permissions() & std::filesystem::perms::owner_exec) !=
+          std::filesystem::perms::none);
+    SUBCASE("never through a symlink") {
+        std::filesystem::create_directories(dir / "outside");
+        std::filesystem::create_directory_symlink(dir / "outside", dir / "root/opt");
+        CHECK_THROWS_WITH_AS(root.install_data("/opt/evil", "x", 0644),
+                             doctest::Contains("is a symlink or not a folder; Ferry does not install through symlinks"), Error);
+        CHECK(std::filesystem::is_empty(dir / "outside"));
+    }
+    SUBCASE("remove and copy out") {
+        CHECK(root.copy_out("/usr/bin/app", dir / "copy/app"));
+        root.remove("/usr/bin/app");
+        CHECK_FALSE(root.exists("/usr/bin/app"));
+        CHECK_FALSE(root.copy_out("/usr/bin/app", dir / "copy/again"));
+    }
+}
