@@ -1,5 +1,6 @@
 #include "applier/commands.hpp"
 #include "applier/command.hpp"
+#include "applier/envfile.hpp"
 #include "applier/plan.hpp"
 #include "applier/staging.hpp"
 
@@ -110,7 +111,11 @@ void setup_plan(CLI::App& app) {
         for (const auto& a : plan->files) {
             if (a.role == "config" && a.kind != FileAction::Kind::create && a.kind != FileAction::Kind::unchanged) {
                 const std::string dest = a.kind == FileAction::Kind::keep_site ? a.dest.substr(0, a.dest.size() - 10) : a.dest;
-                diffs[dest] = unified_diff(tmp, dest, root.read(dest).value_or(""), configs[a.path]);
+                const std::string installed = root.read(dest).value_or("");
+                // For merge-env, what will be installed is the merge, not the bundle's file.
+                const std::string fresh = a.kind == FileAction::Kind::merge_env ? merge_env(installed, configs[a.path]).text
+                                                                                : configs[a.path];
+                diffs[dest] = unified_diff(tmp, dest, installed, fresh);
             }
         }
         if (args->json) {

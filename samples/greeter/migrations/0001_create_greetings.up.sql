@@ -7,3 +7,6 @@ CREATE TABLE greetings (
 
 INSERT INTO greetings (text) VALUES ('Hello, world!');
 INSERT INTO greetings (text) VALUES ('Good morning!');
+
+-- The schema version greeter checks before it starts (greeter 1.x needs at least 1).
+PRAGMA user_version = 1;

@@ -1,205 +1,122 @@
 // greeter: the sample service that Ferry's tests bundle, install, upgrade and roll back.
-// One source, built twice: GREETER_VERSION names the release and GREETER_MAJOR_FEATURE
-// turns on the 2.x behaviour (the LANGUAGE setting, which 2.x requires).
+// One source, built twice: GREETER_VERSION names the release and GREETER_MAJOR_FEATURE turns on
+// the 2.x behaviour (build.hpp).
 
-#include <charconv>
+#include "build.hpp"
+#include "commands.hpp"
+#include "error.hpp"
+#include "settings.hpp"
+
+#include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <utility>
+#include <vector>
 
-#ifndef GREETER_VERSION
-#error "GREETER_VERSION must be defined, e.g. -DGREETER_VERSION=\"1.0.0\""
-#endif
-
+namespace greeter {
 namespace {
 
-constexpr std::string_view k_version = GREETER_VERSION;
-#ifdef GREETER_MAJOR_FEATURE
-constexpr bool k_has_language = true;
-#else
-constexpr bool k_has_language = false;
-#endif
+constexpr std::string_view k_usage =
+    "usage: greeter --version\n"
+    "       greeter --config FILE\n"
+    "       greeter serve --config FILE [--root DIR]\n"
+    "       greeter check (--port N | --config FILE) [--path PATH] [--expect-version X]\n"
+    "                     [--timeout SECONDS]\n";
 
-constexpr int k_exit_config = 1;
-constexpr int k_exit_usage = 2;
-constexpr int k_default_port = 8080;
-
-constexpr std::string_view k_usage = "usage: greeter --version\n"
-                                     "       greeter --config FILE\n";
-
-// A problem with the configuration file, reported once by main.
-class ConfigError : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-
-// The settings greeter runs with, after defaults are applied.
-struct Settings {
-    std::string greeting;
-    int port = k_default_port;
-    std::string language;
-};
-
-[[nodiscard]] std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) {
-        return {};
+[[nodiscard]] int exit_code(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::settings:
+    case ErrorKind::unhealthy:
+        return 1;
+    case ErrorKind::usage:
+        return 2;
+    case ErrorKind::database:
+        return 3;
+    case ErrorKind::network:
+        return 4;
     }
-    const auto last = text.find_last_not_of(" \t\r");
-    return text.substr(first, last - first + 1);
+    return 1;
 }
 
-[[nodiscard]] bool is_valid_key(std::string_view key) {
-    if (key.empty() || (key.front() >= '0' && key.front() <= '9')) {
-        return false;
-    }
-    for (const char c : key) {
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// Strips one pair of matching quotes, as systemd's EnvironmentFile= does.
-[[nodiscard]] std::string_view unquote(std::string_view value) {
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front()) {
-        return value.substr(1, value.size() - 2);
-    }
-    return value;
-}
-
-// Parses one non-blank, non-comment line of an env file into its key and value.
-[[nodiscard]] std::pair<std::string, std::string> parse_env_line(std::string_view text) {
-    const auto equal = text.find('=');
-    if (equal == std::string_view::npos) {
-        throw ConfigError("missing '=' (expected KEY=VALUE)");
-    }
-    std::string key(trim(text.substr(0, equal)));
-    if (!is_valid_key(key)) {
-        throw ConfigError("invalid key \"" + key + "\" (expected A-Z, 0-9 and _)");
-    }
-    return {std::move(key), std::string(unquote(trim(text.substr(equal + 1))))};
-}
-
-// Reads KEY=VALUE lines; blank lines and lines starting with '#' are skipped.
-[[nodiscard]] std::map<std::string, std::string> read_env_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw ConfigError(path + ": cannot open file");
-    }
-    std::map<std::string, std::string> values;
-    std::string line;
-    int line_number = 0;
-    while (std::getline(in, line)) {
-        ++line_number;
-        const std::string_view text = trim(line);
-        if (text.empty() || text.front() == '#') {
-            continue;
-        }
-        std::string where = path;
-        where += ':';
-        where += std::to_string(line_number);
-        where += ": ";
-        try {
-            auto [key, value] = parse_env_line(text);
-            if (values.contains(key)) {
-                throw ConfigError("duplicate key " + key);
-            }
-            values.emplace(std::move(key), std::move(value));
-        } catch (const ConfigError& e) {
-            throw ConfigError(where + e.what());
-        }
-    }
-    if (in.bad()) {
-        throw ConfigError(path + ": read error");
-    }
-    return values;
-}
-
-[[nodiscard]] int parse_port(const std::string& path, const std::string& text) {
-    int port = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
-        throw ConfigError(path + ": PORT must be a number from 1 to 65535, got \"" + text + "\"");
-    }
-    return port;
-}
-
-[[nodiscard]] std::string default_greeting(std::string_view language) {
-    if (language == "de") {
-        return "Hallo, Welt!";
-    }
-    if (language == "fr") {
-        return "Bonjour, le monde !";
-    }
-    return "Hello, world!";
-}
-
-[[nodiscard]] Settings load_settings(const std::string& path) {
-    auto values = read_env_file(path);
-    Settings settings;
-    if (const auto port = values.extract("PORT")) {
-        settings.port = parse_port(path, port.mapped());
-    }
-    if constexpr (k_has_language) {
-        const auto language = values.extract("LANGUAGE");
-        if (!language) {
-            throw ConfigError(path + ": LANGUAGE is not set (greeter 2 requires it; add "
-                                     "LANGUAGE=en to keep the 1.x behaviour)");
-        }
-        settings.language = language.mapped();
-        if (settings.language != "en" && settings.language != "de" && settings.language != "fr") {
-            throw ConfigError(path + ": unsupported LANGUAGE \"" + settings.language +
-                              "\" (supported: en, de, fr)");
-        }
-    }
-    const auto greeting = values.extract("GREETING");
-    settings.greeting = greeting ? greeting.mapped() : default_greeting(settings.language);
-    // Unknown keys are tolerated so that 1.x still starts on a configuration that an upgrade
-    // to 2.x extended and a rollback kept.
-    for (const auto& [key, value] : values) {
-        std::cerr << "greeter: warning: " << path << ": ignoring unknown key " << key << '\n';
-    }
-    return settings;
-}
-
-void print_greeting(const Settings& settings) {
+// `greeter --config FILE`: checks the settings and prints the greeting, as 1.0.0 did.
+[[nodiscard]] int run_show(Args args) {
+    const auto options = parse_options("greeter", args, {"--config"});
+    const Settings settings = load_settings(options.at("--config"));
     std::cout << settings.greeting << " (greeter " << k_version << ", port " << settings.port;
     if constexpr (k_has_language) {
         std::cout << ", language " << settings.language;
     }
     std::cout << ")\n";
+    return EXIT_SUCCESS;
+}
+
+[[nodiscard]] int run(Args args) {
+    const std::string_view command = args.empty() ? "" : args.front();
+    if (args.size() == 1 && command == "--version") {
+        std::cout << "greeter " << k_version << '\n';
+        return EXIT_SUCCESS;
+    }
+    if (args.size() == 1 && (command == "--help" || command == "-h")) {
+        std::cout << k_usage;
+        return EXIT_SUCCESS;
+    }
+    if (args.size() == 2 && command == "--config") {
+        return run_show(args);
+    }
+    if (command == "serve") {
+        return run_serve(args.subspan(1));
+    }
+    if (command == "check") {
+        return run_check(args.subspan(1));
+    }
+    throw Error(ErrorKind::usage, "expected --version, --config FILE, serve or check");
 }
 
 } // namespace
 
+std::map<std::string, std::string> parse_options(std::string_view command, Args args,
+                                                 std::initializer_list<std::string_view> known) {
+    const auto usage_error = [command](std::string_view before, std::string_view name,
+                                       std::string_view after) {
+        std::string message(command);
+        message.append(": ").append(before).append(name).append(after);
+        return Error(ErrorKind::usage, message);
+    };
+    std::map<std::string, std::string> options;
+    for (std::size_t i = 0; i < args.size(); i += 2) {
+        if (std::find(known.begin(), known.end(), args[i]) == known.end()) {
+            throw usage_error("unknown option \"", args[i], "\"");
+        }
+        if (i + 1 == args.size()) {
+            throw usage_error("", args[i], " needs a value");
+        }
+        if (!options.emplace(args[i], args[i + 1]).second) {
+            throw usage_error("", args[i], " given twice");
+        }
+    }
+    return options;
+}
+
+} // namespace greeter
+
 int main(int argc, char** argv) {
-    const std::string_view command = argc >= 2 ? argv[1] : "";
-    if (argc == 2 && command == "--version") {
-        std::cout << "greeter " << k_version << '\n';
-        return EXIT_SUCCESS;
-    }
-    if (argc == 2 && (command == "--help" || command == "-h")) {
-        std::cout << k_usage;
-        return EXIT_SUCCESS;
-    }
-    if (argc != 3 || command != "--config") {
-        std::cerr << "greeter: error: expected --version or --config FILE\n" << k_usage;
-        return k_exit_usage;
-    }
     try {
-        print_greeting(load_settings(argv[2]));
-    } catch (const ConfigError& e) {
+        const std::vector<std::string_view> args(argv + 1, argv + argc);
+        return greeter::run(args);
+    } catch (const greeter::Error& e) {
+        const bool failed_check = e.kind() == greeter::ErrorKind::unhealthy;
+        std::cerr << (failed_check ? "greeter: check failed: " : "greeter: error: ") << e.what()
+                  << '\n';
+        if (!e.hint().empty()) {
+            std::cerr << "greeter: hint: " << e.hint() << '\n';
+        }
+        if (e.kind() == greeter::ErrorKind::usage) {
+            std::cerr << greeter::k_usage;
+        }
+        return greeter::exit_code(e.kind());
+    } catch (const std::exception& e) {
         std::cerr << "greeter: error: " << e.what() << '\n';
-        return k_exit_config;
+        return 1;
     }
-    return EXIT_SUCCESS;
 }
