@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, then walks through Ferry's main job on the
-# samples: test keys, a signed bundle, inspect, verify, and a tampered copy refused.
+# samples: test keys, signed bundles, inspect, verify, a tampered copy refused; then, in a
+# sandbox root, installs greeter 1.0.0, upgrades it to 2.0.0 (config merge, migration, health
+# check) and applies a deliberately broken 2.1.0 that is rolled back automatically.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +22,10 @@ show() { printf '$ %s\n' "$*"; "$@"; }
 step "1. Generate test signing keys and a trust store (for tests only)"
 bash samples/make-test-keys.sh "$bundler" "$work/keys"
 
-step "2. Build and sign the sample bundles (greeter 1.0.0 and 2.0.0)"
+step "2. Build and sign the sample bundles (greeter 1.0.0, 2.0.0, and a broken 2.1.0)"
 show "$bundler" build "$build/samples/greeter/greeter-1.0.0.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
 show "$bundler" build "$build/samples/greeter/greeter-2.0.0.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
+show "$bundler" build "$build/samples/greeter/greeter-2.1.0-broken.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
 
 step "3. Co-sign 2.0.0 with a second key (the payload is copied, not recompressed)"
 show "$bundler" sign "$work/out/greeter-2.0.0.ferry" --key "$work/keys/test-release-2.key"
@@ -50,4 +53,44 @@ if [ "$rc" -ne 3 ]; then
 fi
 echo "(exit code $rc: verification failure; nothing was installed)"
 
-step "Done. Bundles are in $work/out; keys and trust store in $work/keys."
+# The node: a sandbox root and state folder, the service on a loopback port.
+root="$PWD/$work/root"
+state="$PWD/$work/state"
+mkdir -p "$root"
+export GREETER_PORT=${GREETER_PORT:-18080}
+trap '"$root/usr/bin/greeterctl" stop "$root" >/dev/null 2>&1 || true' EXIT
+site=(--trust "$work/keys/trust.yaml" --root "$root" --state-dir "$state")
+greeter_check() { show "$root/usr/bin/greeter" check --config "$root/etc/greeter/greeter.env" "$@"; }
+
+step "7. Install greeter 1.0.0 into the sandbox root $root"
+show "$applier" apply "$work/out/greeter-1.0.0.ferry" "${site[@]}"
+greeter_check --expect-version 1.0.0
+
+step "8. Plan the upgrade to 2.0.0: files, config diff, migrations, backups, checklist"
+show "$applier" plan "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
+
+step "9. Apply 2.0.0: back up, stop, install, merge the config, migrate, start, health check"
+show "$applier" apply "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
+greeter_check --expect-version 2.0.0
+show sqlite3 "$root/var/lib/greeter/greeter.db" \
+    'SELECT id, version FROM ferry_migrations;' 'SELECT id, language, text FROM greetings;'
+
+step "10. Apply the broken 2.1.0: its health check fails, and Ferry rolls back by itself"
+set +e
+show "$applier" apply "$work/out/greeter-2.1.0.ferry" "${site[@]}"
+rc=$?
+set -e
+if [ "$rc" -ne 5 ]; then
+    echo "demo: expected the broken bundle to fail and roll back with exit code 5, got $rc" >&2
+    exit 1
+fi
+echo "(exit code $rc: the procedure failed and the node was rolled back)"
+greeter_check --expect-version 2.0.0
+show sqlite3 "$root/var/lib/greeter/greeter.db" 'SELECT COUNT(*) AS greetings FROM greetings;'
+
+step "11. What happened, as the state database and its audit log record it"
+show "$applier" status --state-dir "$state"
+show "$applier" history --state-dir "$state"
+show "$applier" audit verify --state-dir "$state"
+
+step "Done. Bundles: $work/out; keys: $work/keys; node: $root (state in $state). The service is stopped on exit."
