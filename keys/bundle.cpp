@@ -28,7 +28,7 @@ OpenBundle open_bundle(const std::filesystem::path& path) {
 }
 
 BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, std::uint64_t size,
-                     const TrustStore* trust, UnixTime now) {
+                     const TrustStore* trust, UnixTime now, bool with_files) {
     BundleInfo info;
     info.path = path;
     info.file_size = size;
@@ -38,7 +38,8 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
             // Authenticate before the manifest reaches the YAML parser.
             info.auth = authenticate(info.head, *trust, now);
         }
-        info.manifest = schema::parse_manifest(info.head.manifest, "manifest.yaml");
+        info.manifest = with_files ? schema::parse_manifest(info.head.manifest, "manifest.yaml")
+                                   : schema::parse_manifest_summary(info.head.manifest, "manifest.yaml");
     } catch (const Error& e) {
         throw e.with_context(path.string());
     }
@@ -47,10 +48,10 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
 
 } // namespace
 
-BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust) {
+BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust, bool with_files) {
     OpenBundle b = open_bundle(path);
     EnvelopeReader reader(b.fd.get(), path.string());
-    return read_info(reader, path, b.size, trust, now());
+    return read_info(reader, path, b.size, trust, now(), with_files);
 }
 
 VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore& trust,
@@ -58,7 +59,7 @@ VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore
     OpenBundle b = open_bundle(path);
     EnvelopeReader reader(b.fd.get(), path.string());
     VerifiedBundle out;
-    out.info = read_info(reader, path, b.size, &trust, options.now);
+    out.info = read_info(reader, path, b.size, &trust, options.now, true);
     const schema::Manifest& m = out.info.manifest;
     if (m.expires <= options.now) {
         throw Error(ErrorKind::policy,

@@ -23,7 +23,9 @@ struct BundleInfo {
 };
 
 // Reads only the envelope's head and the manifest; authenticates it first when TRUST is set.
-[[nodiscard]] BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust);
+// Without WITH_FILES the manifest's file list is skipped (the components' totals remain).
+[[nodiscard]] BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust,
+                                        bool with_files = true);
 
 // How to verify.
 struct VerifyOptions {

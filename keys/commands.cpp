@@ -26,22 +26,20 @@ std::string human_size(std::uint64_t bytes) {
     return buf;
 }
 
-struct ComponentTotals {
-    std::string version;
-    std::uint64_t files = 0;
-    std::uint64_t bytes = 0;
-};
-
-std::map<std::string, ComponentTotals> component_totals(const schema::Manifest& m) {
-    std::map<std::string, ComponentTotals> totals;
+std::uint64_t file_count(const schema::Manifest& m) {
+    std::uint64_t n = 0;
     for (const auto& c : m.components) {
-        totals[c.name].version = c.version;
+        n += c.files;
     }
-    for (const auto& f : m.files) {
-        totals[f.component].files++;
-        totals[f.component].bytes += f.size;
+    return n;
+}
+
+std::uint64_t file_bytes(const schema::Manifest& m) {
+    std::uint64_t n = 0;
+    for (const auto& c : m.components) {
+        n += c.bytes;
     }
-    return totals;
+    return n;
 }
 
 void write_signatures_json(JsonWriter& j, const BundleInfo& info) {
@@ -74,12 +72,12 @@ void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
     j.end_array();
     write_signatures_json(j, info);
     j.key("components").begin_array();
-    for (const auto& [name, t] : component_totals(m)) {
-        j.begin_object().field("name", name).field("version", t.version).field("files", t.files)
-            .field("bytes", t.bytes).end_object();
+    for (const auto& c : m.components) {
+        j.begin_object().field("name", c.name).field("version", c.version).field("files", c.files)
+            .field("bytes", c.bytes).end_object();
     }
     j.end_array();
-    j.field("file_count", static_cast<std::uint64_t>(m.files.size())).field("file_bytes", m.total_file_size());
+    j.field("file_count", file_count(m)).field("file_bytes", file_bytes(m));
     j.field("payload_bytes", m.payload.size).field("chunks", static_cast<std::uint64_t>(m.payload.chunks.size()));
     if (files) {
         j.key("files").begin_array();
@@ -124,11 +122,11 @@ std::string inspect_text(const BundleInfo& info, bool files) {
         out += s + "\n";
     }
     out += "components:\n";
-    for (const auto& [name, t] : component_totals(m)) {
-        out += "  " + name + " " + t.version + ": " + std::to_string(t.files) + " files, " +
-               human_size(t.bytes) + "\n";
+    for (const auto& c : m.components) {
+        out += "  " + c.name + " " + c.version + ": " + std::to_string(c.files) + " files, " +
+               human_size(c.bytes) + "\n";
     }
-    line("files:", std::to_string(m.files.size()) + " (" + human_size(m.total_file_size()) + ")");
+    line("files:", std::to_string(file_count(m)) + " (" + human_size(file_bytes(m)) + ")");
     line("payload:", human_size(m.payload.size) + " zstd in " + std::to_string(m.payload.chunks.size()) +
                          " chunk(s) of " + human_size(m.payload.chunk_size));
     if (files) {
@@ -160,7 +158,7 @@ void setup_inspect(CLI::App& app) {
         if (!args->trust.empty()) {
             trust = std::make_unique<TrustStore>(load_trust_store(args->trust));
         }
-        const BundleInfo info = inspect_bundle(args->bundle, trust.get());
+        const BundleInfo info = inspect_bundle(args->bundle, trust.get(), args->files);
         if (args->json) {
             JsonWriter j;
             j.begin_object();

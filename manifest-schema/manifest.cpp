@@ -46,8 +46,18 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "release_notes" << YAML::Value << YAML::DoubleQuoted << m.release_notes;
     out << YAML::Key << "components" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.components) {
+        std::uint64_t files = 0;
+        std::uint64_t bytes = 0;
+        for (const auto& f : m.files) {
+            if (f.component == c.name) {
+                ++files;
+                bytes += f.size;
+            }
+        }
         out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name
-            << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version << YAML::EndMap;
+            << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
+            << YAML::Key << "files" << YAML::Value << files << YAML::Key << "bytes" << YAML::Value << bytes
+            << YAML::EndMap;
     }
     out << YAML::EndSeq;
     emit_procedure(out, m.procedure);
@@ -146,7 +156,9 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
 
 } // namespace
 
-Manifest parse_manifest(std::string_view text, const std::string& where) {
+namespace {
+
+Manifest parse(std::string_view text, const std::string& where, bool with_files) {
     const ErrorKind kind = ErrorKind::verification;
     const YAML::Node root = load_yaml(text, where, kind);
     const Fields f(root, where, "",
@@ -179,14 +191,18 @@ Manifest parse_manifest(std::string_view text, const std::string& where) {
     m.release_notes = f.opt_str("release_notes").value_or("");
     std::size_t i = 0;
     for (const auto& node : f.list("components")) {
-        const Fields c(node, where, "components[" + std::to_string(i++) + "]", {"name", "version"}, kind);
-        m.components.push_back({c.str("name"), c.str("version")});
+        const Fields c(node, where, "components[" + std::to_string(i++) + "]", {"name", "version", "files", "bytes"},
+                       kind);
+        m.components.push_back({c.str("name"), c.str("version"), c.u64("files"), c.u64("bytes")});
     }
     if (f.has("procedure")) {
         m.procedure = parse_procedure(f);
     }
     std::set<std::string> dests;
     i = 0;
+    if (with_files) {
+        (void)f.require("files");
+    }
     for (const auto& node : f.list("files")) {
         const std::string context = "files[" + std::to_string(i++) + "]";
         ManifestFile file = parse_file(node, where, context);
@@ -226,7 +242,46 @@ Manifest parse_manifest(std::string_view text, const std::string& where) {
                              " chunks, a payload of " + std::to_string(m.payload.size) +
                              " bytes has " + std::to_string((m.payload.size + cs - 1) / cs));
     }
+    if (with_files) {
+        for (const auto& c : m.components) {
+            std::uint64_t files = 0;
+            std::uint64_t bytes = 0;
+            for (const auto& file : m.files) {
+                if (file.component == c.name) {
+                    ++files;
+                    bytes += file.size;
+                }
+            }
+            if (files != c.files || bytes != c.bytes) {
+                throw Error(kind, where + ": component " + c.name + " declares " + std::to_string(c.files) +
+                                      " files of " + std::to_string(c.bytes) + " bytes, the file list has " +
+                                      std::to_string(files) + " of " + std::to_string(bytes));
+            }
+        }
+        for (const auto& file : m.files) {
+            const bool known = std::any_of(m.components.begin(), m.components.end(),
+                                           [&](const ManifestComponent& c) { return c.name == file.component; });
+            if (!known) {
+                throw Error(kind, where + ": file " + file.path + " belongs to no listed component (" + file.component + ")");
+            }
+        }
+    }
     return m;
+}
+
+} // namespace
+
+Manifest parse_manifest(std::string_view text, const std::string& where) { return parse(text, where, true); }
+
+Manifest parse_manifest_summary(std::string_view text, const std::string& where) {
+    const std::size_t files = text.find("\nfiles:\n");
+    const std::size_t payload = text.find("\npayload:\n");
+    if (files == std::string_view::npos || payload == std::string_view::npos || payload < files) {
+        return parse(text, where, true);
+    }
+    std::string head(text.substr(0, files + 1));
+    head += text.substr(payload + 1);
+    return parse(head, where, false);
 }
 
 } // namespace ferry::schema

@@ -28,6 +28,8 @@ struct ManifestFile {
 struct ManifestComponent {
     std::string name;
     std::string version;
+    std::uint64_t files = 0; // how many entries of `files` belong to it
+    std::uint64_t bytes = 0; // and their total size
 };
 
 struct Manifest {
@@ -57,5 +59,10 @@ struct Manifest {
 // Parses and validates manifest TEXT (already authenticated); errors are verification errors
 // naming WHERE and the line.
 [[nodiscard]] Manifest parse_manifest(std::string_view text, const std::string& where);
+
+// Like parse_manifest, but skips the `files` list when the manifest is in the layout Ferry
+// writes (files then payload, last): for inspecting a bundle of any size quickly. The result
+// has no files; the components' totals say how many there are.
+[[nodiscard]] Manifest parse_manifest_summary(std::string_view text, const std::string& where);
 
 } // namespace ferry::schema

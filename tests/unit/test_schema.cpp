@@ -142,6 +142,20 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
     CHECK(back.files[1].config_mode == "keep");
     CHECK(back.procedure.hooks.at("stop") == std::vector<std::string>{"/bin/true"});
 
+    SUBCASE("the summary skips the file list") {
+        const Manifest summary = parse_manifest_summary(text, "manifest.yaml");
+        CHECK(summary.files.empty());
+        REQUIRE(summary.components.size() == 1);
+        CHECK(summary.components[0].files == 2);
+        CHECK(summary.components[0].bytes == 13);
+        CHECK(summary.payload.chunks.size() == 1);
+    }
+    SUBCASE("component totals that disagree with the list") {
+        std::string wrong = text;
+        wrong.replace(wrong.find("files: 2"), 8, "files: 3");
+        CHECK_THROWS_WITH_AS(parse_manifest(wrong, "manifest.yaml"),
+                             "manifest.yaml: component app declares 3 files of 13 bytes, the file list has 2 of 13", Error);
+    }
     SUBCASE("files out of order") {
         std::string swapped = text;
         const auto a = swapped.find("app/binary/app");
