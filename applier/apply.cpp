@@ -145,12 +145,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
         if (plan->already_installed) {
             throw AlreadyInstalled{};
         }
-        try {
-            enforce(*plan);
-        } catch (const Error& e) {
-            record(state, "refused", 0, m.name, m.version.str(), e.what());
-            throw;
-        }
+        enforce(*plan);
         RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
                   "running", "", "", "", fs::absolute(options.bundle).string(),
                   previous ? state.installed()->manifest : ""};
@@ -176,6 +171,9 @@ Outcome apply_bundle(const ApplyOptions& options) {
             fs::remove_all(run->dir());
         } else if (e.kind() == ErrorKind::verification) {
             record(state, "verification failed", 0, options.bundle.filename().string(), "", e.what());
+        } else if (e.kind() == ErrorKind::policy) {
+            record(state, "refused", 0, plan ? plan->name : options.bundle.filename().string(),
+                   plan ? plan->to_version : "", e.what());
         }
         throw;
     }
@@ -238,6 +236,15 @@ Outcome rollback(const SiteOptions& options) {
     std::optional<RunInfo> info = state.interrupted_run();
     const bool interrupted = info.has_value();
     if (!interrupted) {
+        // A run whose automatic rollback failed left the node between versions: retry that
+        // rollback rather than undo the last committed run.
+        const auto runs = state.runs();
+        if (!runs.empty() && runs.back().state == "failed" &&
+            fs::exists(state.dir() / "runs" / std::to_string(runs.back().id) / "backup")) {
+            info = runs.back();
+        }
+    }
+    if (!info) {
         const auto installed = state.installed();
         if (!installed) {
             throw Error(ErrorKind::usage, "nothing is installed, so there is nothing to roll back");

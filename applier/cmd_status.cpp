@@ -71,6 +71,16 @@ void setup_status(CLI::App& app) {
         } else {
             std::printf("installed: nothing\n");
         }
+        const auto runs = state.runs();
+        if (!interrupted && !runs.empty() && runs.back().state == "failed" &&
+            std::filesystem::exists(args->state_dir / "runs" / std::to_string(runs.back().id) / "backup")) {
+            const RunInfo& r = runs.back();
+            std::printf("FAILED: run %lld, %s of %s %s, could not be rolled back: %s\n"
+                        "  the node may be between versions; retry with `ferry-applier rollback`, or restore by hand\n"
+                        "  from %s\n",
+                        static_cast<long long>(r.id), r.action.c_str(), r.name.c_str(), r.version.c_str(),
+                        r.error.c_str(), (args->state_dir / "runs" / std::to_string(r.id) / "backup").c_str());
+        }
         if (interrupted) {
             std::printf("INTERRUPTED: run %lld, %s of %s %s, started %s\n"
                         "  finish it with `ferry-applier resume`, or undo it with `ferry-applier rollback`\n",
@@ -86,7 +96,7 @@ void setup_status(CLI::App& app) {
 
 void setup_history(CLI::App& app) {
     auto args = std::make_shared<StateArgs>();
-    set_action(*state_command(app, "history", "List every run: applied, refused, rolled back", args), [args] {
+    set_action(*state_command(app, "history", "List every run: applied, failed, rolled back", args), [args] {
         StateDb state = open_existing(args->state_dir);
         const auto runs = state.runs();
         if (args->json) {

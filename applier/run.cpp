@@ -403,18 +403,33 @@ void Run::revert_migrations() {
 }
 
 void Run::restore_files() {
+    // Only what differs from the backup is touched, and every item is tried even if one
+    // fails: a file the install never reached is left alone, so a read-only folder it failed
+    // on does not stop the rest of the rollback.
+    std::string failures;
     const auto items = m_state.backup_items(m_id);
     for (auto it = items.rbegin(); it != items.rend(); ++it) {
         if (it->kind != "file") {
             continue;
         }
-        if (it->existed) {
-            struct stat st {};
-            ::stat(it->copy.c_str(), &st);
-            m_root.install_from(it->path, it->copy, st.st_mode & 0777);
-        } else {
-            m_root.remove(it->path);
+        try {
+            if (it->existed) {
+                const Digest saved = sha256_file(it->copy);
+                if (m_root.hash(it->path) == saved) {
+                    continue;
+                }
+                struct stat st {};
+                ::stat(it->copy.c_str(), &st);
+                m_root.install_from(it->path, it->copy, st.st_mode & 0777);
+            } else if (m_root.exists(it->path)) {
+                m_root.remove(it->path);
+            }
+        } catch (const Error& e) {
+            failures += (failures.empty() ? "" : "; ") + std::string(e.what());
         }
+    }
+    if (!failures.empty()) {
+        throw Error(ErrorKind::failed, "restoring files: " + failures);
     }
 }
 

@@ -1,6 +1,9 @@
 #include "sha256.hpp"
 
 #include "core/error.hpp"
+#include "core/fs.hpp"
+
+#include <vector>
 
 namespace ferry {
 
@@ -29,6 +32,19 @@ Digest sha256(std::string_view data) {
     Sha256 h;
     h.update(data);
     return h.finish();
+}
+
+Digest sha256_file(const std::filesystem::path& path) {
+    const Fd fd = open_regular_file(path);
+    Sha256 h;
+    std::vector<char> buf(1u << 20);
+    for (;;) {
+        const std::size_t n = read_full(fd.get(), buf.data(), buf.size(), path.string());
+        if (n == 0) {
+            return h.finish();
+        }
+        h.update(buf.data(), n);
+    }
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

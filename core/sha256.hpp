@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ private:
 
 // SHA-256 of a byte string.
 [[nodiscard]] Digest sha256(std::string_view data);
+
+// SHA-256 of a file's content, read in blocks.
+[[nodiscard]] Digest sha256_file(const std::filesystem::path& path);
 
 // Lower-case hex of any bytes.
 [[nodiscard]] std::string to_hex(std::span<const std::uint8_t> bytes);
