@@ -1,5 +1,7 @@
 #include "manifest.hpp"
 
+#include "manifest-schema/canonical.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -158,6 +160,33 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
 
 namespace {
 
+// The components' declared totals must match the file list, and every file must belong to one.
+void check_totals(const Manifest& m, const std::string& where) {
+    const ErrorKind kind = ErrorKind::verification;
+    for (const auto& c : m.components) {
+        std::uint64_t files = 0;
+        std::uint64_t bytes = 0;
+        for (const auto& file : m.files) {
+            if (file.component == c.name) {
+                ++files;
+                bytes += file.size;
+            }
+        }
+        if (files != c.files || bytes != c.bytes) {
+            throw Error(kind, where + ": component " + c.name + " declares " + std::to_string(c.files) +
+                                  " files of " + std::to_string(c.bytes) + " bytes, the file list has " +
+                                  std::to_string(files) + " of " + std::to_string(bytes));
+        }
+    }
+    for (const auto& file : m.files) {
+        const bool known = std::any_of(m.components.begin(), m.components.end(),
+                                       [&](const ManifestComponent& c) { return c.name == file.component; });
+        if (!known) {
+            throw Error(kind, where + ": file " + file.path + " belongs to no listed component (" + file.component + ")");
+        }
+    }
+}
+
 Manifest parse(std::string_view text, const std::string& where, bool with_files) {
     const ErrorKind kind = ErrorKind::verification;
     const YAML::Node root = load_yaml(text, where, kind);
@@ -243,45 +272,53 @@ Manifest parse(std::string_view text, const std::string& where, bool with_files)
                              " bytes has " + std::to_string((m.payload.size + cs - 1) / cs));
     }
     if (with_files) {
-        for (const auto& c : m.components) {
-            std::uint64_t files = 0;
-            std::uint64_t bytes = 0;
-            for (const auto& file : m.files) {
-                if (file.component == c.name) {
-                    ++files;
-                    bytes += file.size;
-                }
-            }
-            if (files != c.files || bytes != c.bytes) {
-                throw Error(kind, where + ": component " + c.name + " declares " + std::to_string(c.files) +
-                                      " files of " + std::to_string(c.bytes) + " bytes, the file list has " +
-                                      std::to_string(files) + " of " + std::to_string(bytes));
-            }
-        }
-        for (const auto& file : m.files) {
-            const bool known = std::any_of(m.components.begin(), m.components.end(),
-                                           [&](const ManifestComponent& c) { return c.name == file.component; });
-            if (!known) {
-                throw Error(kind, where + ": file " + file.path + " belongs to no listed component (" + file.component + ")");
-            }
-        }
+        check_totals(m, where);
     }
     return m;
 }
 
 } // namespace
 
-Manifest parse_manifest(std::string_view text, const std::string& where) { return parse(text, where, true); }
+namespace {
 
-Manifest parse_manifest_summary(std::string_view text, const std::string& where) {
+// The text before the top-level `files:` key, the list itself, and the text from `payload:`,
+// when the manifest is in the layout Ferry writes.
+struct Split {
+    std::string head_and_tail;
+    std::string_view files;
+};
+
+std::optional<Split> split_files(std::string_view text) {
     const std::size_t files = text.find("\nfiles:\n");
     const std::size_t payload = text.find("\npayload:\n");
     if (files == std::string_view::npos || payload == std::string_view::npos || payload < files) {
-        return parse(text, where, true);
+        return std::nullopt;
     }
-    std::string head(text.substr(0, files + 1));
-    head += text.substr(payload + 1);
-    return parse(head, where, false);
+    Split s;
+    s.head_and_tail = std::string(text.substr(0, files + 1));
+    s.head_and_tail += text.substr(payload + 1);
+    const std::size_t list = files + 1 + std::string_view("files:\n").size();
+    s.files = text.substr(list, payload + 1 - list);
+    return s;
+}
+
+} // namespace
+
+Manifest parse_manifest(std::string_view text, const std::string& where) {
+    if (const auto split = split_files(text)) {
+        if (auto files = parse_canonical_files(split->files)) {
+            Manifest m = parse(split->head_and_tail, where, false);
+            m.files = std::move(*files);
+            check_totals(m, where);
+            return m;
+        }
+    }
+    return parse(text, where, true);
+}
+
+Manifest parse_manifest_summary(std::string_view text, const std::string& where) {
+    const auto split = split_files(text);
+    return split ? parse(split->head_and_tail, where, false) : parse(text, where, true);
 }
 
 } // namespace ferry::schema

@@ -1,10 +1,13 @@
 #include "core/error.hpp"
+#include "manifest-schema/canonical.hpp"
 #include "manifest-schema/manifest.hpp"
 #include "manifest-schema/spec.hpp"
 #include "manifest-schema/trust.hpp"
 #include "manifest-schema/version.hpp"
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
 
 using namespace ferry;
 using namespace ferry::schema;
@@ -189,4 +192,56 @@ TEST_CASE("schema::parse_trust_store") {
                          Error);
     CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "threshold", "treshold"), "trust.yaml"),
                          "trust.yaml:1: unknown key \"treshold\" (did you mean \"threshold\"?)", Error);
+}
+
+TEST_CASE("schema::parse_canonical_files") {
+    Manifest m;
+    m.name = "app";
+    m.version = *parse_version("1.0.0");
+    m.sequence = 1;
+    m.compatible = {"app", "stable"};
+    m.upgrade_from = ">=0.0.0";
+    m.components = {{"app", "1.0.0", 0, 0}};
+    m.files = {{"app/doc/a \"quoted\" back\\slash é", "app", "doc", 3, 0644, sha256("a"), "/usr/share/doc/app/a", ""},
+               {"app/doc/b", "app", "doc", 4, 0600, sha256("b"), "", ""},
+               {"app/config/c.env", "app", "config", 5, 0644, sha256("c"), "/etc/c.env", "merge-env"}};
+    std::sort(m.files.begin(), m.files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    m.components[0] = {"app", "1.0.0", 3, 12};
+    m.payload = {100, sha256("p"), k_default_chunk_size, {sha256("c")}};
+    const std::string text = emit_manifest(m);
+    const std::size_t begin = text.find("\nfiles:\n") + 8;
+    const std::string block = text.substr(begin, text.find("\npayload:\n") + 1 - begin);
+
+    SUBCASE("reads what emit_manifest writes, as the full parser does") {
+        const auto files = parse_canonical_files(block);
+        REQUIRE(files);
+        REQUIRE(files->size() == 3);
+        for (std::size_t i = 0; i < 3; ++i) {
+            CHECK((*files)[i].path == m.files[i].path);
+            CHECK((*files)[i].dest == m.files[i].dest);
+            CHECK((*files)[i].mode == m.files[i].mode);
+            CHECK((*files)[i].size == m.files[i].size);
+            CHECK((*files)[i].sha256 == m.files[i].sha256);
+            CHECK((*files)[i].config_mode == m.files[i].config_mode);
+        }
+        CHECK(emit_manifest(parse_manifest(text, "manifest.yaml")) == text);
+    }
+    SUBCASE("declines anything else, and the full parser decides") {
+        const auto changed = [&](const std::string& from, const std::string& to) {
+            std::string b = block;
+            b.replace(b.find(from), from.size(), to);
+            return b;
+        };
+        CHECK_FALSE(parse_canonical_files(changed("    role: doc\n", "")));                 // a key missing
+        CHECK_FALSE(parse_canonical_files(changed("    type: file\n", "    type: dir\n"))); // another type
+        CHECK_FALSE(parse_canonical_files(changed("app/doc/b\"", "app/doc/\\x62\"")));      // another escape
+        CHECK_FALSE(parse_canonical_files(changed("app/doc/b\"", "app/../b\"")));           // an unsafe path
+        CHECK_FALSE(parse_canonical_files(changed("    size: 4\n", "    size: 4 # x\n")));  // a comment
+        CHECK_FALSE(parse_canonical_files(changed("app/doc/b\"", "app/config/c.env\"")));   // listed twice
+        CHECK_FALSE(parse_canonical_files(changed("    size: 4\n", "    size: 4\n    extra: 1\n")));
+        // The same manifest with an escape the fast path leaves to yaml-cpp still parses.
+        std::string escaped = text;
+        escaped.replace(escaped.find("app/doc/b\""), 10, "app/doc/\\x62\"");
+        CHECK(parse_manifest(escaped, "manifest.yaml").files[2].path == "app/doc/b");
+    }
 }
