@@ -3,6 +3,7 @@
 #include "applier/run.hpp"
 #include "applier/staging.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "core/json.hpp"
 #include "keys/bundle.hpp"
 
@@ -177,6 +178,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
         }
         throw;
     }
+    sync_filesystem(run->staging());
     state.journal(run->id(), "stage", "done");
     run->crash_point("stage:done");
     run_forward(*run, state, *plan);

@@ -160,7 +160,7 @@ void RootFs::install_fd(const std::string& dest, int source_fd, std::string_view
         } else {
             write_all(out.get(), data.data(), data.size(), host_path(dest).string());
         }
-        if (::fchmod(out.get(), mode) != 0 || ::fsync(out.get()) != 0) {
+        if (::fchmod(out.get(), mode) != 0) {
             throw_errno("writing " + host_path(dest).string());
         }
         out.close(host_path(dest).c_str());
@@ -172,8 +172,11 @@ void RootFs::install_fd(const std::string& dest, int source_fd, std::string_view
         ::unlinkat(dir.get(), temp.c_str(), 0);
         throw;
     }
-    if (::fsync(dir.get()) != 0) {
-        throw_errno("syncing the folder of " + host_path(dest).string());
+}
+
+void RootFs::sync() const {
+    if (::syncfs(m_fd.get()) != 0) {
+        throw_errno("syncing " + m_root.string());
     }
 }
 
@@ -194,7 +197,6 @@ void RootFs::remove(const std::string& dest) {
     if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
         throw_errno("removing " + host_path(dest).string());
     }
-    ::fsync(dir.get());
 }
 
 bool RootFs::copy_out(const std::string& dest, const std::filesystem::path& target) const {
@@ -219,7 +221,7 @@ bool RootFs::copy_out(const std::string& dest, const std::filesystem::path& targ
     if (::fchmod(out.fd(), st.st_mode & 0777) != 0) {
         throw_errno(target.string());
     }
-    out.commit();
+    out.commit(false);
     return true;
 }
 
@@ -230,7 +232,7 @@ void copy_host_file(const std::filesystem::path& source, const std::filesystem::
     std::filesystem::create_directories(target.parent_path());
     AtomicFile out(target, st.st_mode & 07777);
     copy_fd(in.get(), out.fd(), target.string());
-    out.commit();
+    out.commit(false);
 }
 
 } // namespace ferry::applier

@@ -2,7 +2,8 @@
 
 // File operations under the install root (--root), written by Ferry itself: every path is
 // walked component by component with O_NOFOLLOW, so nothing is read or written through a
-// symlink, and every file is replaced by rename after fsync.
+// symlink, and every file is replaced by rename, never written in place. Writes are made
+// durable in batches: call sync() once a step's files are all in place.
 
 #include "core/handles.hpp"
 #include "core/sha256.hpp"
@@ -36,7 +37,10 @@ public:
     void install_data(const std::string& dest, std::string_view data, unsigned mode);
     // Removes the file DEST if it exists.
     void remove(const std::string& dest);
-    // Copies the regular file DEST to the host path TARGET (creating folders); false if absent.
+    // Makes everything written under the root durable (syncfs).
+    void sync() const;
+    // Copies the regular file DEST to the host path TARGET (creating folders), not yet durable
+    // (see sync_filesystem); false if DEST is absent.
     bool copy_out(const std::string& dest, const std::filesystem::path& target) const;
     // Opens the folder DEST (creating it and its parents when CREATE).
     [[nodiscard]] Fd open_dir(const std::string& dest, bool create) const;

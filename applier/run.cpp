@@ -176,6 +176,8 @@ void Run::backup(const Plan& plan) {
         }
         m_state.add_backup_item(m_id, {"ledger", mig->database, true, ids});
     }
+    fs::create_directories(base);
+    sync_filesystem(base);
     say("  backed up " + std::to_string(m_state.backup_items(m_id).size()) + " item(s) to " + base.string());
 }
 
@@ -228,6 +230,7 @@ void Run::install(const Plan& plan) {
             throw Error(ErrorKind::failed, "loading image " + path + " failed: " + describe(r, spec.timeout));
         }
     }
+    m_root.sync();
     say("  installed " + std::to_string(i) + " file(s)");
 }
 
@@ -428,6 +431,7 @@ void Run::restore_files() {
             failures += (failures.empty() ? "" : "; ") + std::string(e.what());
         }
     }
+    m_root.sync();
     if (!failures.empty()) {
         throw Error(ErrorKind::failed, "restoring files: " + failures);
     }

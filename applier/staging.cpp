@@ -31,9 +31,6 @@ void StagingSink::data(const void* bytes, std::size_t size) {
 }
 
 void StagingSink::end_file() {
-    if (::fsync(m_fd.get()) != 0) {
-        throw_errno("staging " + m_current.string());
-    }
     m_fd.close(m_current.c_str());
 }
 

@@ -11,8 +11,9 @@
 
 namespace ferry::applier {
 
-// Writes each verified payload file under DIR (created 0700, must not exist); a file is
-// fsynced at its end. The payload reader checks each file's hash before end_file returns.
+// Writes each verified payload file under DIR (created 0700, must not exist). The payload
+// reader checks each file's hash before end_file returns; the caller makes the whole staging
+// durable at once (sync_filesystem) before it records staging as done.
 class StagingSink : public PayloadSink {
 public:
     explicit StagingSink(std::filesystem::path dir);

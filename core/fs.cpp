@@ -162,6 +162,13 @@ void fsync_dir(const std::filesystem::path& dir) {
     }
 }
 
+void sync_filesystem(const std::filesystem::path& path) {
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid() || ::syncfs(fd.get()) != 0) {
+        throw_errno("syncing the file system of " + path.string());
+    }
+}
+
 void install_interrupt_cleanup() {
     struct sigaction sa {};
     sa.sa_handler = on_interrupt;
@@ -214,8 +221,8 @@ void AtomicFile::write(std::string_view data) {
     write_all(m_fd.get(), data.data(), data.size(), m_temp.string());
 }
 
-void AtomicFile::commit() {
-    if (::fsync(m_fd.get()) != 0) {
+void AtomicFile::commit(bool durable) {
+    if (durable && ::fsync(m_fd.get()) != 0) {
         throw_errno("syncing " + m_temp.string());
     }
     m_fd.close(m_temp.c_str());
@@ -223,7 +230,9 @@ void AtomicFile::commit() {
         throw_errno("renaming " + m_temp.string() + " to " + m_path.string());
     }
     m_committed = true;
-    fsync_dir(m_path.parent_path());
+    if (durable) {
+        fsync_dir(m_path.parent_path());
+    }
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view data, unsigned mode) {

@@ -29,6 +29,10 @@ void copy_range(int in_fd, std::uint64_t in_offset, int out_fd, std::uint64_t si
 // fsyncs the directory DIR so a rename in it is durable.
 void fsync_dir(const std::filesystem::path& dir);
 
+// Writes everything cached for the file system holding PATH to disk (syncfs): one call makes a
+// whole batch of files, and the folders they were renamed into, durable.
+void sync_filesystem(const std::filesystem::path& path);
+
 // Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files, then die.
 void install_interrupt_cleanup();
 
@@ -57,8 +61,9 @@ public:
     [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
     [[nodiscard]] const std::filesystem::path& temp_path() const { return m_temp; }
     void write(std::string_view data);
-    // fsyncs, renames over the final path and fsyncs the directory.
-    void commit();
+    // fsyncs, renames over the final path and fsyncs the directory. With DURABLE false it only
+    // renames: the caller makes a batch of files durable at once with sync_filesystem().
+    void commit(bool durable = true);
 
 private:
     std::filesystem::path m_path;
