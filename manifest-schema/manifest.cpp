@@ -26,6 +26,23 @@ std::uint64_t Manifest::total_file_size() const {
     return total;
 }
 
+namespace {
+
+// How many of M's files belong to COMPONENT, and their total size.
+std::pair<std::uint64_t, std::uint64_t> count_files(const Manifest& m, const std::string& component) {
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    for (const auto& f : m.files) {
+        if (f.component == component) {
+            ++files;
+            bytes += f.size;
+        }
+    }
+    return {files, bytes};
+}
+
+} // namespace
+
 std::string emit_manifest(const Manifest& m) {
     YAML::Emitter out;
     out << YAML::BeginMap;
@@ -48,14 +65,7 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "release_notes" << YAML::Value << YAML::DoubleQuoted << m.release_notes;
     out << YAML::Key << "components" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.components) {
-        std::uint64_t files = 0;
-        std::uint64_t bytes = 0;
-        for (const auto& f : m.files) {
-            if (f.component == c.name) {
-                ++files;
-                bytes += f.size;
-            }
-        }
+        const auto [files, bytes] = count_files(m, c.name);
         out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name
             << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
             << YAML::Key << "files" << YAML::Value << files << YAML::Key << "bytes" << YAML::Value << bytes
@@ -164,14 +174,7 @@ namespace {
 void check_totals(const Manifest& m, const std::string& where) {
     const ErrorKind kind = ErrorKind::verification;
     for (const auto& c : m.components) {
-        std::uint64_t files = 0;
-        std::uint64_t bytes = 0;
-        for (const auto& file : m.files) {
-            if (file.component == c.name) {
-                ++files;
-                bytes += file.size;
-            }
-        }
+        const auto [files, bytes] = count_files(m, c.name);
         if (files != c.files || bytes != c.bytes) {
             throw Error(kind, where + ": component " + c.name + " declares " + std::to_string(c.files) +
                                   " files of " + std::to_string(c.bytes) + " bytes, the file list has " +
