@@ -170,7 +170,7 @@ void Run::backup(const Plan& plan) {
         }
         // The down migrations stay available after staging is gone, for a later rollback.
         for (const auto& s : mig->steps) {
-            if (!s.down.empty()) {
+            if (s.down.ends_with(".sql")) {
                 copy_host_file(staging() / s.down, base / "down" / (s.id + ".sql"));
             }
         }

@@ -82,6 +82,31 @@ expect_unchanged() {
     fi
 }
 
+# expect_output NAME TEXT: the last command's stdout contains TEXT (fixed string).
+expect_output() {
+    if grep -qF -- "$2" "$SCRATCH/out"; then
+        pass "$1"
+    else
+        fail "$1: stdout lacks \"$2\": $(cat "$SCRATCH/out")"
+    fi
+}
+
+# expect_json NAME PYTHON-EXPR: the last command's stdout is JSON and EXPR holds for it (as j).
+expect_json() {
+    if /usr/bin/python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$SCRATCH/out" "$2" 2>"$SCRATCH/json-err"; then
+        pass "$1"
+    else
+        fail "$1: $2 does not hold for: $(cat "$SCRATCH/out") $(cat "$SCRATCH/json-err")"
+    fi
+}
+
+# key_id PUB: the key id of a minisign public key file, as Ferry and minisign print it.
+key_id() {
+    sed -n 2p "$1" | base64 -d | od -An -v -tx1 -j2 -N8 | awk '{ for (i = NF; i >= 1; i--) id = id toupper($i) } END { print id }'
+}
+
 # make_keys DIR: two unencrypted test keys and a trust.yaml with threshold 1.
 make_keys() {
     bash "$FERRY_SOURCE_DIR/samples/make-test-keys.sh" "$FERRY_BUNDLER" "$1" >/dev/null 2>&1

@@ -37,26 +37,6 @@ trap 'rc=$?; set +e; cleanup; (exit $rc); finish' EXIT
 # skip NAME REASON: a case that cannot run here (not root); counted neither passed nor failed.
 skip() { echo "skip - $1 (${2%%$'\n'*})"; }
 
-# expect_output NAME TEXT: the last command's stdout contains TEXT (fixed string).
-expect_output() {
-    if grep -qF -- "$2" "$SCRATCH/out"; then
-        pass "$1"
-    else
-        fail "$1: stdout lacks \"$2\": $(cat "$SCRATCH/out")"
-    fi
-}
-
-# expect_json NAME PYTHON-EXPR: the last command's stdout is JSON and EXPR holds for it (as j).
-expect_json() {
-    if "$PY" -c 'import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$SCRATCH/out" "$2" 2>"$SCRATCH/json-err"; then
-        pass "$1"
-    else
-        fail "$1: $2 does not hold for: $(cat "$SCRATCH/out") $(cat "$SCRATCH/json-err")"
-    fi
-}
-
 # site NAME: a fresh install root R and state folder S (the state folder not yet created).
 site() {
     R=$SCRATCH/sites/$1/root

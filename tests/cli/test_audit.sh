@@ -140,11 +140,6 @@ assert i >= 0, "not found"
 print(i)' "$1" "$2"
 }
 
-# key_id PUBFILE: the minisign key id of a public key file.
-key_id() {
-    sed -n 2p "$1" | base64 -d | od -An -v -tx1 -j2 -N8 | awk '{ for (i = NF; i >= 1; i--) id = id toupper($i) } END { print id }'
-}
-
 # --- the bundles -------------------------------------------------------------------------------
 
 keys=$SCRATCH/keys

@@ -4,32 +4,6 @@
 source "$(dirname "$0")/lib.sh"
 readonly PY=/usr/bin/python3
 
-# key_id PUB: the key id of a minisign public key file, as Ferry and minisign print it.
-key_id() {
-    "$PY" -c 'import base64, sys
-print(base64.b64decode(open(sys.argv[1]).read().splitlines()[1])[2:10][::-1].hex().upper())' "$1"
-}
-
-# expect_output NAME TEXT: the last command's stdout contains TEXT (fixed string).
-expect_output() {
-    if grep -qF -- "$2" "$SCRATCH/out"; then
-        pass "$1"
-    else
-        fail "$1: stdout lacks \"$2\": $(cat "$SCRATCH/out")"
-    fi
-}
-
-# expect_json NAME PYTHON-EXPR: the last command's stdout is JSON and EXPR holds for it (as j).
-expect_json() {
-    if "$PY" -c 'import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$SCRATCH/out" "$2" 2>"$SCRATCH/json-err"; then
-        pass "$1"
-    else
-        fail "$1: $2 does not hold for: $(cat "$SCRATCH/out") $(cat "$SCRATCH/json-err")"
-    fi
-}
-
 # payload_hash BUNDLE / manifest_hash BUNDLE: sha256 of a member's bytes.
 payload_hash() { tar -xOf "$1" payload.tar.zst | sha256sum | cut -c1-64; }
 manifest_hash() { tar -xOf "$1" manifest.yaml | sha256sum | cut -c1-64; }

@@ -7,12 +7,6 @@ source "$(dirname "$0")/lib.sh"
 : "${FERRY_FORGE:?}"
 readonly PY=/usr/bin/python3
 
-# key_id PUB: the key id of a minisign public key file, as Ferry and minisign print it.
-key_id() {
-    "$PY" -c 'import base64, sys
-print(base64.b64decode(open(sys.argv[1]).read().splitlines()[1])[2:10][::-1].hex().upper())' "$1"
-}
-
 # member_offset BUNDLE NAME: the file offset of member NAME's data.
 member_offset() {
     "$PY" -c 'import sys, tarfile
