@@ -112,7 +112,8 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
         throw Error(ErrorKind::rolled_back,
                     m.name + " " + m.version.str() + " failed and was rolled back" +
                         (run.previous() ? " to " + run.previous()->version.str() : std::string(" (nothing installed)")) +
-                        ": " + e.what());
+                        ": " + e.what(),
+                    e.hint());
     }
     fs::remove_all(run.staging());
     // Keep this run's backups for `ferry-applier rollback`; older ones are no longer reachable.
