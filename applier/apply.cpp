@@ -56,6 +56,15 @@ std::optional<schema::Manifest> installed_manifest(StateDb& state) {
     return schema::parse_manifest(installed->manifest, "installed manifest");
 }
 
+// Removes staging folders that only a crash between commit and cleanup can leave behind.
+void remove_leftover_staging(StateDb& state) {
+    for (const auto& r : state.runs()) {
+        if (r.state != "running") {
+            fs::remove_all(state.dir() / "runs" / std::to_string(r.id) / "staging");
+        }
+    }
+}
+
 void refuse_if_interrupted(StateDb& state) {
     if (const auto run = state.interrupted_run()) {
         throw Error(ErrorKind::policy,
@@ -130,6 +139,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
     const StateLock lock(options.site.state_dir);
     StateDb state(options.site.state_dir);
     refuse_if_interrupted(state);
+    remove_leftover_staging(state);
     RootFs root(options.site.root);
     const keys::TrustStore trust = keys::load_trust_store(options.trust);
     const auto previous = installed_manifest(state);
@@ -196,9 +206,14 @@ Outcome resume(const SiteOptions& options) {
     const StateLock lock(options.state_dir);
     StateDb state(options.state_dir);
     RootFs root(options.root);
+    remove_leftover_staging(state);
     const auto info = state.interrupted_run();
     if (!info) {
         throw Error(ErrorKind::usage, "there is no interrupted run to resume", "see `ferry-applier history`");
+    }
+    if (info->state == "rolling_back") {
+        throw Error(ErrorKind::usage, "run " + std::to_string(info->id) + " was being rolled back on request",
+                    "finish it with `ferry-applier rollback`");
     }
     const schema::Manifest m = schema::parse_manifest(state.run_manifest(info->id), "run manifest");
     std::optional<schema::Manifest> previous;
@@ -219,6 +234,15 @@ Outcome resume(const SiteOptions& options) {
     record(state, "resumed", info->id, m.name, m.version.str(), "");
     // The plan is worked out again from the node as it is now; policy was enforced when the run began.
     Plan plan = make_plan(m, state, root, PolicyOptions{true, true, true}, options.state_dir);
+    if (run.begun("install") || (run.begun("stop") && run.previous())) {
+        // The run, or a rollback of it killed half-way, may have started a version again: stop
+        // whatever runs before installing (stop hooks must tolerate a stopped service).
+        try {
+            run.stop_service(true);
+        } catch (const Error& e) {
+            run.notes().push_back(std::string("resume: ") + e.what());
+        }
+    }
     if (run.begun("install")) {
         // Files this run already wrote look "unchanged" now; install them again from staging.
         for (auto& a : plan.files) {
@@ -236,6 +260,7 @@ Outcome rollback(const SiteOptions& options) {
     const StateLock lock(options.state_dir);
     StateDb state(options.state_dir);
     RootFs root(options.root);
+    remove_leftover_staging(state);
     std::optional<RunInfo> info = state.interrupted_run();
     const bool interrupted = info.has_value();
     if (!interrupted) {
@@ -268,6 +293,10 @@ Outcome rollback(const SiteOptions& options) {
     }
     Run run(state, root, info->id, m, previous, options.progress);
     Outcome out{"rolled back", m.name, m.version.str(), previous ? previous->version.str() : "", info->id, {}};
+    if (info->state != "running") {
+        // Until it ends, a rollback on request counts as an interrupted run.
+        state.set_rolling_back(info->id);
+    }
     try {
         run.roll_back();
     } catch (const Error& e) {

@@ -146,9 +146,22 @@ std::optional<Digest> RootFs::hash(const std::string& dest) const {
     return h.finish();
 }
 
+namespace {
+
+std::string temp_name(const std::string& name) { return "." + name + ".ferry-tmp"; }
+
+} // namespace
+
+void RootFs::remove_temp(const std::string& dest) {
+    auto [dir, name] = open_parent(dest, false);
+    if (dir.valid() && ::unlinkat(dir.get(), temp_name(name).c_str(), 0) != 0 && errno != ENOENT) {
+        throw_errno("removing a temp file beside " + host_path(dest).string());
+    }
+}
+
 void RootFs::install_fd(const std::string& dest, int source_fd, std::string_view data, unsigned mode) {
     auto [dir, name] = open_parent(dest, true);
-    const std::string temp = "." + name + ".ferry-tmp";
+    const std::string temp = temp_name(name);
     ::unlinkat(dir.get(), temp.c_str(), 0); // a leftover of an interrupted run
     Fd out(::openat(dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out.valid()) {

@@ -37,6 +37,8 @@ public:
     void install_data(const std::string& dest, std::string_view data, unsigned mode);
     // Removes the file DEST if it exists.
     void remove(const std::string& dest);
+    // Removes the temp file an interrupted install of DEST may have left beside it.
+    void remove_temp(const std::string& dest);
     // Makes everything written under the root durable (syncfs).
     void sync() const;
     // Copies the regular file DEST to the host path TARGET (creating folders), not yet durable

@@ -120,6 +120,9 @@ void Run::run_hook(const schema::Procedure& procedure, const std::string& hook, 
 
 void Run::backup(const Plan& plan) {
     const fs::path base = dir() / "backup";
+    // A backup interrupted before it was journaled as done is taken again from scratch.
+    fs::remove_all(base);
+    m_state.clear_backup_items(m_id);
     for (const auto& a : plan.files) {
         if (a.kind == FileAction::Kind::unchanged) {
             continue;
@@ -181,9 +184,9 @@ void Run::backup(const Plan& plan) {
     say("  backed up " + std::to_string(m_state.backup_items(m_id).size()) + " item(s) to " + base.string());
 }
 
-void Run::stop_service() {
-    if (m_previous) {
-        run_hook(m_manifest.procedure, "stop", m_previous->version.str());
+void Run::stop_service(bool force) {
+    if (m_previous || force) {
+        run_hook(m_manifest.procedure, "stop", m_previous ? m_previous->version.str() : m_manifest.version.str());
     }
 }
 
@@ -416,6 +419,7 @@ void Run::restore_files() {
             continue;
         }
         try {
+            m_root.remove_temp(it->path); // a file the run was writing when it was killed
             if (it->existed) {
                 const Digest saved = sha256_file(it->copy);
                 if (m_root.hash(it->path) == saved) {

@@ -41,7 +41,9 @@ public:
     void crash_point(const std::string& name) const;
 
     void backup(const Plan& plan);
-    void stop_service();
+    // Runs the stop hook if a version is installed, or always when FORCE (resume, after files
+    // of this run may already be in place and running).
+    void stop_service(bool force = false);
     void install(const Plan& plan);
     void migrate();
     void start_service(const schema::Procedure& procedure, const std::string& version);

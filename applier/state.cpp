@@ -199,7 +199,7 @@ void StateDb::end_run(std::int64_t run, const std::string& state, const std::str
 
 std::optional<RunInfo> StateDb::interrupted_run() {
     Statement s = m_db.prepare(std::string("SELECT ") + k_run_columns +
-                               " FROM runs WHERE state = 'running' ORDER BY id DESC LIMIT 1");
+                               " FROM runs WHERE state IN ('running', 'rolling_back') ORDER BY id DESC LIMIT 1");
     if (!s.step()) {
         return std::nullopt;
     }
@@ -252,6 +252,14 @@ void StateDb::add_backup_item(std::int64_t run, const BackupItem& item) {
         .bind(4, static_cast<std::int64_t>(item.existed))
         .bind(5, item.copy)
         .run();
+}
+
+void StateDb::clear_backup_items(std::int64_t run) {
+    m_db.prepare("DELETE FROM backup_items WHERE run_id = ?").bind(1, run).run();
+}
+
+void StateDb::set_rolling_back(std::int64_t run) {
+    m_db.prepare("UPDATE runs SET state = 'rolling_back' WHERE id = ?").bind(1, run).run();
 }
 
 std::vector<BackupItem> StateDb::backup_items(std::int64_t run) {

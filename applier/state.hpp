@@ -20,7 +20,7 @@ struct RunInfo {
     std::string version;
     std::string from_version;
     std::int64_t sequence = 0;
-    std::string state; // running, committed, rolled_back, failed
+    std::string state; // running, rolling_back, committed, rolled_back, failed
     std::string started;
     std::string ended;
     std::string error;
@@ -96,6 +96,9 @@ public:
     [[nodiscard]] std::vector<JournalEntry> journal_of(std::int64_t run);
 
     void add_backup_item(std::int64_t run, const BackupItem& item);
+    void clear_backup_items(std::int64_t run);
+    // Marks RUN as being rolled back on request: it counts as interrupted until it ends.
+    void set_rolling_back(std::int64_t run);
     [[nodiscard]] std::vector<BackupItem> backup_items(std::int64_t run);
 
     // Appends an audit record chained to the previous one.
