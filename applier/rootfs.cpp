@@ -154,7 +154,12 @@ std::string temp_name(const std::string& name) { return "." + name + ".ferry-tmp
 
 void RootFs::remove_temp(const std::string& dest) {
     auto [dir, name] = open_parent(dest, false);
-    if (dir.valid() && ::unlinkat(dir.get(), temp_name(name).c_str(), 0) != 0 && errno != ENOENT) {
+    struct stat st {};
+    // Look first: on a read-only file system unlinking even a missing file fails.
+    if (!dir.valid() || ::fstatat(dir.get(), temp_name(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return;
+    }
+    if (::unlinkat(dir.get(), temp_name(name).c_str(), 0) != 0 && errno != ENOENT) {
         throw_errno("removing a temp file beside " + host_path(dest).string());
     }
 }

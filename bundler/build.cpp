@@ -45,6 +45,10 @@ keys::TrustStore signer_store(const std::vector<keys::PublicKey>& signers) {
         store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {}});
     }
     store.threshold = store.keys.size();
+    // The bundler checks its own output against the format's caps; sites apply their limits.
+    store.limits = Limits{k_cap_manifest_bytes, std::numeric_limits<std::uint64_t>::max(),
+                          std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<std::uint64_t>::max(),
+                          k_cap_window_log, k_cap_path_bytes};
     return store;
 }
 

@@ -284,7 +284,7 @@ std::size_t EnvelopeReader::read_some(void* data, std::size_t size) {
     return n;
 }
 
-BundleHead read_bundle_head(EnvelopeReader& reader) {
+BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits) {
     BundleHead head;
     auto member = reader.next();
     if (!member || member->name != k_manifest_member) {
@@ -293,7 +293,7 @@ BundleHead read_bundle_head(EnvelopeReader& reader) {
                         (member ? "\"" + member->name + "\"" : std::string("missing")) +
                         ", expected \"manifest.yaml\"");
     }
-    head.manifest = reader.read_all(k_max_manifest_size);
+    head.manifest = reader.read_all(static_cast<std::size_t>(limits.manifest_bytes));
     std::set<std::string> seen;
     for (;;) {
         member = reader.next();

@@ -2,6 +2,7 @@
 
 // The bundle envelope: a strict subset of POSIX tar (see docs/format.md, "The envelope").
 
+#include "core/limits.hpp"
 #include "core/time.hpp"
 
 #include <cstdint>
@@ -16,8 +17,9 @@ inline constexpr std::string_view k_manifest_member = "manifest.yaml";
 inline constexpr std::string_view k_payload_member = "payload.tar.zst";
 inline constexpr std::string_view k_signature_prefix = "signatures/";
 inline constexpr std::string_view k_signature_suffix = ".minisig";
-inline constexpr std::size_t k_max_manifest_size = 16u << 20;
 inline constexpr std::size_t k_max_signature_size = 4096;
+// The default bound on the manifest (Limits::manifest_bytes).
+inline constexpr std::size_t k_max_manifest_size = Limits{}.manifest_bytes;
 
 // Writes envelope members to a file descriptor.
 class EnvelopeWriter {
@@ -96,8 +98,9 @@ struct BundleHead {
     std::uint64_t payload_offset = 0;
 };
 
-// Reads members up to the start of the payload's data; READER is left at that point.
-[[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader);
+// Reads members up to the start of the payload's data; READER is left at that point. The
+// manifest may be no larger than LIMITS allow.
+[[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits = {});
 
 // Checks that READER, positioned after the payload's data, is at a valid end of archive.
 void expect_bundle_end(EnvelopeReader& reader);

@@ -4,6 +4,7 @@
 // chunks (see docs/format.md, "Payload").
 
 #include "core/envelope.hpp"
+#include "core/limits.hpp"
 #include "core/progress.hpp"
 #include "core/sha256.hpp"
 
@@ -18,7 +19,8 @@ namespace ferry {
 inline constexpr std::uint64_t k_default_chunk_size = 4u << 20;
 inline constexpr std::uint64_t k_min_chunk_size = 64u << 10;
 inline constexpr std::uint64_t k_max_chunk_size = 64u << 20;
-inline constexpr int k_max_window_log = 27;
+// The default bound on the zstd window (Limits::window_log).
+inline constexpr int k_max_window_log = Limits{}.window_log;
 
 // How to compress a payload.
 struct PayloadOptions {
@@ -82,9 +84,10 @@ public:
     virtual void end_file() = 0;
 };
 
-// Reads the payload member from ENVELOPE: authenticates every chunk, decompresses, reads the
-// tar and checks every entry against INDEX. Throws a verification Error at the first fault.
+// Reads the payload member from ENVELOPE: authenticates every chunk, decompresses (with a
+// window no larger than LIMITS allow), reads the tar and checks every entry against INDEX.
+// Throws a verification Error at the first fault.
 void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
-                  Progress* progress);
+                  Progress* progress, const Limits& limits = {});
 
 } // namespace ferry

@@ -28,8 +28,8 @@ public:
         [[nodiscard]] char* data() const { return bytes.get(); }
     };
 
-    AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress)
-        : m_envelope(envelope), m_index(index), m_progress(progress) {
+    AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress, int window_log)
+        : m_envelope(envelope), m_index(index), m_progress(progress), m_window_log(window_log) {
         // The tar can be no larger than its headers, data and end marker allow.
         std::uint64_t limit = 4 * 10240;
         for (const auto& f : index.files) {
@@ -130,7 +130,7 @@ private:
             if (!dctx) {
                 throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
             }
-            ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, k_max_window_log);
+            ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, m_window_log);
             bool frame_open = false;
             std::uint64_t produced = 0;
             while (auto chunk = m_chunks.pop()) {
@@ -176,6 +176,7 @@ private:
     EnvelopeReader& m_envelope;
     const PayloadIndex& m_index;
     Progress* m_progress;
+    int m_window_log;
     std::uint64_t m_limit = 0;
     Channel<Block> m_chunks{2};
     Channel<Block> m_blocks{4};
@@ -227,7 +228,7 @@ std::string entry_kind(archive_entry* entry) {
 } // namespace
 
 void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
-                  Progress* progress) {
+                  Progress* progress, const Limits& limits) {
     if (envelope.remaining() != index.size) {
         throw Error(ErrorKind::verification,
                     "payload.tar.zst is " + std::to_string(envelope.remaining()) +
@@ -241,7 +242,7 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
                     "manifest lists " + std::to_string(index.chunks.size()) +
                         " payload chunks, the payload has " + std::to_string(expected_chunks));
     }
-    AuthenticatedStream stream(envelope, index, progress);
+    AuthenticatedStream stream(envelope, index, progress, limits.window_log);
     ReadContext ctx{&stream, nullptr};
     const ArchiveReadPtr tar(archive_read_new());
     archive* a = tar.get();

@@ -33,13 +33,16 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
     info.path = path;
     info.file_size = size;
     try {
-        info.head = read_bundle_head(reader);
+        info.head = read_bundle_head(reader, trust != nullptr ? trust->limits : Limits{});
         if (trust != nullptr) {
             // Authenticate before the manifest reaches the YAML parser.
             info.auth = authenticate(info.head, *trust, now);
         }
         info.manifest = with_files ? schema::parse_manifest(info.head.manifest, "manifest.yaml")
                                    : schema::parse_manifest_summary(info.head.manifest, "manifest.yaml");
+        if (trust != nullptr) {
+            schema::check_limits(info.manifest, trust->limits, "manifest.yaml");
+        }
     } catch (const Error& e) {
         throw e.with_context(path.string());
     }
@@ -73,7 +76,7 @@ VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore
     Progress progress(options.label.empty() ? "verifying " + path.filename().string() : options.label,
                       m.payload.size, options.progress);
     try {
-        read_payload(reader, m.payload_index(), options.sink, &progress);
+        read_payload(reader, m.payload_index(), options.sink, &progress, trust.limits);
     } catch (const Error& e) {
         throw e.with_context(path.string());
     }

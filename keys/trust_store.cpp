@@ -23,6 +23,7 @@ TrustStore parse_trust_store(std::string_view text, const std::string& file) {
     const schema::TrustStoreDoc doc = schema::parse_trust_store(text, file);
     TrustStore store;
     store.threshold = doc.threshold;
+    store.limits = doc.limits;
     for (const auto& entry : doc.keys) {
         const PublicKey key = parse_public_key_base64(entry.public_key, entry.where);
         if (key_id_hex(key.id) != entry.id) {

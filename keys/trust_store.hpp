@@ -3,6 +3,7 @@
 // The site's trust store with its keys decoded, and threshold authentication of a manifest.
 
 #include "core/envelope.hpp"
+#include "core/limits.hpp"
 #include "core/time.hpp"
 #include "keys/key.hpp"
 
@@ -22,6 +23,7 @@ struct TrustedKey {
 struct TrustStore {
     std::uint64_t threshold = 1;
     std::vector<TrustedKey> keys;
+    Limits limits;
 
     // The key with ID, or null.
     [[nodiscard]] const TrustedKey* find(const KeyId& id) const;

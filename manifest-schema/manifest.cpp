@@ -319,6 +319,38 @@ Manifest parse_manifest(std::string_view text, const std::string& where) {
     return parse(text, where, true);
 }
 
+void check_limits(const Manifest& m, const Limits& limits, const std::string& where) {
+    const auto refuse = [&](const std::string& what, const std::string& key, std::uint64_t limit) {
+        throw Error(ErrorKind::verification,
+                    where + ": " + what + ", over the site's limit of " + std::to_string(limit),
+                    "the limit is `limits." + key + "` in the trust store");
+    };
+    std::uint64_t files = 0;
+    for (const auto& c : m.components) {
+        files += c.files;
+    }
+    files = std::max<std::uint64_t>(files, m.files.size());
+    if (files > limits.files) {
+        refuse("lists " + std::to_string(files) + " files", "files", limits.files);
+    }
+    std::uint64_t total = 0;
+    for (const auto& f : m.files) {
+        if (f.size > limits.file_bytes) {
+            refuse(f.path + " is " + std::to_string(f.size) + " bytes", "file_bytes", limits.file_bytes);
+        }
+        total += f.size;
+        for (const std::string* p : {&f.path, &f.dest}) {
+            if (p->size() > limits.path_bytes) {
+                refuse("path " + p->substr(0, 64) + "... is " + std::to_string(p->size()) + " bytes", "path_bytes",
+                       limits.path_bytes);
+            }
+        }
+    }
+    if (total > limits.total_bytes) {
+        refuse("declares " + std::to_string(total) + " bytes of files", "total_bytes", limits.total_bytes);
+    }
+}
+
 Manifest parse_manifest_summary(std::string_view text, const std::string& where) {
     const auto split = split_files(text);
     return split ? parse(split->head_and_tail, where, false) : parse(text, where, true);

@@ -2,6 +2,7 @@
 
 // The manifest: the signed, complete description of a bundle (docs/format.md, "Manifest").
 
+#include "core/limits.hpp"
 #include "core/payload.hpp"
 #include "core/time.hpp"
 #include "manifest-schema/procedure.hpp"
@@ -59,6 +60,10 @@ struct Manifest {
 // Parses and validates manifest TEXT (already authenticated); errors are verification errors
 // naming WHERE and the line.
 [[nodiscard]] Manifest parse_manifest(std::string_view text, const std::string& where);
+
+// Checks M against the site's LIMITS (file count, each file's size, the total, path lengths);
+// throws a verification Error naming the limit and where it is set.
+void check_limits(const Manifest& m, const Limits& limits, const std::string& where);
 
 // Like parse_manifest, but skips the `files` list when the manifest is in the layout Ferry
 // writes (files then payload, last): for inspecting a bundle of any size quickly. The result

@@ -2,13 +2,14 @@
 
 #include "manifest-schema/yaml_fields.hpp"
 
+#include <limits>
 #include <set>
 
 namespace ferry::schema {
 
 TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) {
     const ErrorKind kind = ErrorKind::input;
-    const Fields f(load_yaml(text, file, kind), file, "", {"threshold", "keys"}, kind);
+    const Fields f(load_yaml(text, file, kind), file, "", {"threshold", "keys", "limits"}, kind);
     TrustStoreDoc doc;
     doc.threshold = f.u64("threshold");
     std::set<std::string> names;
@@ -42,6 +43,26 @@ TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) 
                    "a key counts once towards the threshold, whatever its names");
         }
         doc.keys.push_back(std::move(entry));
+    }
+    if (f.has("limits")) {
+        const Fields l = f.sub("limits", {"manifest_bytes", "files", "file_bytes", "total_bytes", "window_log", "path_bytes"});
+        const auto bounded = [&](std::string_view key, std::uint64_t fallback, std::uint64_t cap,
+                                 std::uint64_t least = 1) {
+            const std::uint64_t v = l.opt_u64(key).value_or(fallback);
+            if (v < least || v > cap) {
+                l.fail(key, "must be between " + std::to_string(least) + " and " + std::to_string(cap));
+            }
+            return v;
+        };
+        const Limits d;
+        const std::uint64_t any = std::numeric_limits<std::uint64_t>::max();
+        doc.limits.manifest_bytes = bounded("manifest_bytes", d.manifest_bytes, k_cap_manifest_bytes);
+        doc.limits.files = bounded("files", d.files, any);
+        doc.limits.file_bytes = bounded("file_bytes", d.file_bytes, any);
+        doc.limits.total_bytes = bounded("total_bytes", d.total_bytes, any);
+        doc.limits.path_bytes = bounded("path_bytes", d.path_bytes, k_cap_path_bytes);
+        doc.limits.window_log =
+            static_cast<int>(bounded("window_log", static_cast<std::uint64_t>(d.window_log), k_cap_window_log, 10));
     }
     if (doc.keys.empty()) {
         f.fail("keys", "the trust store lists no keys");

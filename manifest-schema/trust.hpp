@@ -2,6 +2,7 @@
 
 // The site's trust store, trust.yaml (docs/format.md, "Trust store").
 
+#include "core/limits.hpp"
 #include "core/time.hpp"
 
 #include <filesystem>
@@ -22,6 +23,7 @@ struct TrustedKeyEntry {
 struct TrustStoreDoc {
     std::uint64_t threshold = 0;
     std::vector<TrustedKeyEntry> keys;
+    Limits limits; // the defaults unless the document sets `limits`
 };
 
 // Parses TEXT; FILE names it in messages. Key material is checked by keys::load_trust_store.

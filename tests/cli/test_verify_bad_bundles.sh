@@ -346,3 +346,24 @@ hostile setuid-in-manifest 3 'files[0].mode: "04755" is not a mode from 0000 to 
 hostile zstd-bomb 3 "payload.tar.zst decompresses to more than the manifest's files can fill"
 # Non-zero data after the tar's end-of-archive blocks, even inside the same decompressed block.
 hostile data-after-tar 3 "payload.tar.zst: data after the end of the tar archive"
+
+# --- The site's limits (trust.yaml `limits`) ----------------------------------------------------
+
+# limited NAME LIMITS MESSAGE: with the trust store plus LIMITS (a YAML flow mapping), the real
+# bundle is refused with exit 3 and MESSAGE, and nothing is written.
+limited() {
+    local -r trust=$KEYS/trust-limits-$1.yaml
+    { cat "$TRUST"; echo "limits: $2"; } >"$trust"
+    local -r before=$(snapshot "$SCRATCH/real")
+    expect_fail "limit $1" 3 "$3" "$FERRY_APPLIER" verify "$REAL" --trust "$trust"
+    expect_unchanged "limit $1" "$SCRATCH/real" "$before"
+}
+limited files "{files: 3}" "over the site's limit of 3"
+limited file-bytes "{file_bytes: 1000}" "bytes, over the site's limit of 1000"
+limited total-bytes "{total_bytes: 5000}" "bytes of files, over the site's limit of 5000"
+limited manifest-bytes "{manifest_bytes: 1000}" "member manifest.yaml is too large"
+limited window "{window_log: 10}" "payload.tar.zst: zstd: Frame requires too much memory for decoding"
+limited path-bytes "{path_bytes: 20}" "bytes, over the site's limit of 20"
+{ cat "$TRUST"; echo "limits: {files: 100, window_log: 40}"; } >"$KEYS/trust-limits-bad.yaml"
+expect_fail "a limit beyond the format's cap is refused" 1 "limits.window_log: must be between 10 and 31" \
+    "$FERRY_APPLIER" verify "$REAL" --trust "$KEYS/trust-limits-bad.yaml"

@@ -181,6 +181,36 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
     }
 }
 
+TEST_CASE("schema::parse_trust_store limits") {
+    const std::string base = "threshold: 1\nkeys:\n  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n";
+    const TrustStoreDoc defaults = parse_trust_store(base, "trust.yaml");
+    CHECK(defaults.limits.files == Limits{}.files);
+    const TrustStoreDoc tight = parse_trust_store(base + "limits: {files: 10, window_log: 20}\n", "trust.yaml");
+    CHECK(tight.limits.files == 10);
+    CHECK(tight.limits.window_log == 20);
+    CHECK(tight.limits.manifest_bytes == Limits{}.manifest_bytes);
+    CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {path_bytes: 5000}\n", "trust.yaml"),
+                         "trust.yaml:4: limits.path_bytes: must be between 1 and 1024", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {filez: 3}\n", "trust.yaml"),
+                         "trust.yaml:4: unknown key \"filez\" in limits (did you mean \"files\"?)", Error);
+
+    Manifest m;
+    m.components = {{"app", "1.0.0", 2, 30}};
+    m.files = {{"app/doc/a", "app", "doc", 10, 0644, {}, "", ""}, {"app/doc/b", "app", "doc", 20, 0644, {}, "", ""}};
+    CHECK_NOTHROW(check_limits(m, Limits{}, "manifest.yaml"));
+    Limits few;
+    few.files = 1;
+    CHECK_THROWS_WITH_AS(check_limits(m, few, "manifest.yaml"), "manifest.yaml: lists 2 files, over the site's limit of 1", Error);
+    Limits small;
+    small.file_bytes = 15;
+    CHECK_THROWS_WITH_AS(check_limits(m, small, "manifest.yaml"),
+                         "manifest.yaml: app/doc/b is 20 bytes, over the site's limit of 15", Error);
+    Limits total;
+    total.total_bytes = 29;
+    CHECK_THROWS_WITH_AS(check_limits(m, total, "manifest.yaml"),
+                         "manifest.yaml: declares 30 bytes of files, over the site's limit of 29", Error);
+}
+
 TEST_CASE("schema::parse_trust_store") {
     const std::string good = "threshold: 1\nkeys:\n  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n";
     CHECK(parse_trust_store(good, "trust.yaml").keys.size() == 1);
