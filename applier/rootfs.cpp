@@ -203,6 +203,40 @@ void RootFs::install_from(const std::string& dest, const std::filesystem::path& 
     install_fd(dest, in.get(), {}, mode);
 }
 
+void RootFs::install_staged(const std::string& dest, const std::filesystem::path& source, unsigned mode) {
+    auto [dir, name] = open_parent(dest, true);
+    const std::string temp = temp_name(name);
+    ::unlinkat(dir.get(), temp.c_str(), 0); // a leftover of an interrupted run
+    struct stat staged {};
+    struct stat current {};
+    if (::stat(source.c_str(), &staged) == 0 &&
+        ::fstatat(dir.get(), name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 && staged.st_dev == current.st_dev &&
+        staged.st_ino == current.st_ino) {
+        // Already installed by an interrupted run of the same staging (rename would do nothing
+        // between two links of one file, and leave the temp link behind).
+        if (::fchmodat(dir.get(), name.c_str(), mode, 0) != 0) {
+            throw_errno("installing " + host_path(dest).string());
+        }
+        return;
+    }
+    if (::linkat(AT_FDCWD, source.c_str(), dir.get(), temp.c_str(), 0) != 0) {
+        install_from(dest, source, mode); // another file system, or links not allowed: copy
+        return;
+    }
+    try {
+        const Fd linked(::openat(dir.get(), temp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!linked.valid() || ::fchmod(linked.get(), mode) != 0) {
+            throw_errno("installing " + host_path(dest).string());
+        }
+        if (::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
+            throw_errno("installing " + host_path(dest).string());
+        }
+    } catch (...) {
+        ::unlinkat(dir.get(), temp.c_str(), 0);
+        throw;
+    }
+}
+
 void RootFs::install_data(const std::string& dest, std::string_view data, unsigned mode) {
     install_fd(dest, -1, data, mode);
 }

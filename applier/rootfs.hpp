@@ -33,6 +33,10 @@ public:
     [[nodiscard]] std::optional<Digest> hash(const std::string& dest) const;
     // Writes DEST atomically from the file SOURCE (a host path) with MODE; creates folders.
     void install_from(const std::string& dest, const std::filesystem::path& source, unsigned mode);
+    // Like install_from, but hard-links SOURCE into place when it is on the same file system,
+    // so a staged file is installed without copying its data. SOURCE must be a private copy
+    // nothing else writes (a staged payload file): after this it is the installed file.
+    void install_staged(const std::string& dest, const std::filesystem::path& source, unsigned mode);
     // Writes DEST atomically with DATA and MODE; creates folders.
     void install_data(const std::string& dest, std::string_view data, unsigned mode);
     // Removes the file DEST if it exists.

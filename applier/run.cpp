@@ -199,7 +199,7 @@ void Run::install(const Plan& plan) {
         case FileAction::Kind::create:
         case FileAction::Kind::replace:
         case FileAction::Kind::keep_site:
-            m_root.install_from(a.dest, staging() / a.path, a.mode);
+            m_root.install_staged(a.dest, staging() / a.path, a.mode);
             break;
         case FileAction::Kind::merge_env: {
             const std::string site = m_root.read(a.dest).value_or("");
