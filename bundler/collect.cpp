@@ -110,7 +110,7 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
                 p.entry.dest = dest_for(file, f, found.size());
                 p.entry.size = fs::file_size(f.path);
                 if (const auto problem = schema::payload_path_problem(p.entry.path)) {
-                    throw Error(ErrorKind::input, file.where + ": payload path \"" + p.entry.path + "\" " + *problem);
+                    throw Error(ErrorKind::input, file.where + ": payload path " + ferry::quoted(p.entry.path) + " " + *problem);
                 }
                 if (!p.entry.dest.empty()) {
                     if (const auto problem = schema::dest_path_problem(p.entry.dest)) {

@@ -12,6 +12,33 @@ Error Error::with_context(const std::string& context) const {
     return Error(m_kind, context + ": " + what(), m_hint);
 }
 
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            static constexpr char k_hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += k_hex[u >> 4];
+            out += k_hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string quoted(std::string_view text) {
+    std::string escaped;
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            escaped += '\\';
+        }
+        escaped += c;
+    }
+    return "\"" + printable(escaped) + "\"";
+}
+
 int exit_code(ErrorKind kind) {
     switch (kind) {
     case ErrorKind::usage:

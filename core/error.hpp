@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ferry {
 
@@ -32,6 +33,13 @@ private:
     ErrorKind m_kind;
     std::string m_hint;
 };
+
+// TEXT for a message: control characters (NUL, newline, ...) escaped as \xNN, so a name
+// from a hostile bundle can neither cut a message short nor forge a line of output.
+[[nodiscard]] std::string printable(std::string_view text);
+
+// TEXT in double quotes, escaped as printable() does (and \" and \\).
+[[nodiscard]] std::string quoted(std::string_view text);
 
 // The documented exit code of each kind (docs/exit-codes in README.md).
 [[nodiscard]] int exit_code(ErrorKind kind);

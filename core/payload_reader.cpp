@@ -2,6 +2,7 @@
 
 #include "core/channel.hpp"
 #include "core/error.hpp"
+#include "core/tar_scan.hpp"
 
 #include <thread>
 
@@ -67,6 +68,7 @@ public:
             }
         }
         m_delivered += m_current.size;
+        m_scanner.feed(m_current.data(), m_current.size);
         return {m_current.data(), m_current.size};
     }
 
@@ -181,6 +183,7 @@ private:
     Channel<Block> m_chunks{2};
     Channel<Block> m_blocks{4};
     Block m_current;
+    TarScanner m_scanner;
     std::uint64_t m_delivered = 0; // decompressed bytes handed to the tar reader
     std::uint64_t m_data_end = 0;  // offset just past the last non-zero byte delivered
     std::thread m_reader;
@@ -271,12 +274,13 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
             fail(i < index.files.size() ? "payload entry " + std::to_string(i) : "payload tar");
         }
         const char* raw_name = archive_entry_pathname(entry);
-        const std::string name = raw_name != nullptr ? raw_name : "";
+        const std::string raw = raw_name != nullptr ? raw_name : "";
+        const std::string name = printable(raw); // for messages only
         if (i >= index.files.size()) {
             throw Error(ErrorKind::verification, "payload entry " + name + " is not in the manifest");
         }
         const ExpectedFile& want = index.files[i];
-        if (name != want.path) {
+        if (raw != want.path) {
             throw Error(ErrorKind::verification,
                         "payload entry " + name + " is not the one the manifest lists next (" +
                             want.path + ")",

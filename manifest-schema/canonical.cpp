@@ -9,7 +9,7 @@ namespace ferry::schema {
 namespace {
 
 // Reads the value of "PREFIXvalue" lines: a double-quoted string with only \" and \\ escapes.
-std::optional<std::string> quoted(std::string_view v) {
+std::optional<std::string> unquote(std::string_view v) {
     if (v.size() < 2 || v.front() != '"' || v.back() != '"') {
         return std::nullopt;
     }
@@ -94,7 +94,7 @@ std::optional<std::vector<ManifestFile>> parse_canonical_files(std::string_view 
             if (!finish()) {
                 return std::nullopt;
             }
-            auto path = quoted(v);
+            auto path = unquote(v);
             if (!path) {
                 return std::nullopt;
             }
@@ -119,7 +119,7 @@ std::optional<std::vector<ManifestFile>> parse_canonical_files(std::string_view 
             return std::nullopt;
         }
         next_key = k + 1;
-        std::optional<std::string> s = (k == 4 || k == 6) ? quoted(v) : plain(v);
+        std::optional<std::string> s = (k == 4 || k == 6) ? unquote(v) : plain(v);
         if (!s) {
             return std::nullopt;
         }

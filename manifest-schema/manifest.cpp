@@ -134,7 +134,7 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
     ManifestFile out;
     out.path = f.str("path");
     if (const auto problem = payload_path_problem(out.path)) {
-        f.fail("path", "\"" + out.path + "\" " + *problem);
+        f.fail("path", ferry::quoted(out.path) + " " + *problem);
     }
     out.component = f.str("component");
     out.role = f.str("role");
@@ -155,7 +155,7 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
     out.dest = f.opt_str("dest").value_or("");
     if (!out.dest.empty()) {
         if (const auto problem = dest_path_problem(out.dest)) {
-            f.fail("dest", "\"" + out.dest + "\" " + *problem);
+            f.fail("dest", ferry::quoted(out.dest) + " " + *problem);
         }
     }
     out.config_mode = f.opt_str("config_mode").value_or("");

@@ -203,7 +203,7 @@ Procedure parse_procedure(const Fields& top) {
         for (const auto key : {"paths", "sqlite"}) {
             for (const auto& path : key == std::string_view("paths") ? p.backup_paths : p.backup_sqlite) {
                 if (const auto problem = dest_path_problem(path)) {
-                    b.fail(key, "\"" + path + "\" " + *problem);
+                    b.fail(key, ferry::quoted(path) + " " + *problem);
                 }
             }
         }

@@ -2,7 +2,9 @@
 //
 // It signs a manifest template with a payload section appended, wraps the parts with the
 // library's EnvelopeWriter and breaks exactly what the options ask for; everything else is
-// as ferry-bundler writes it, so each hostile bundle fails for one reason only.
+// as ferry-bundler writes it, so each hostile bundle fails for one reason only. A signature
+// made elsewhere can be reused as it is (--signature-file), and the written envelope damaged
+// afterwards (--patch-header, --flip-byte, --cut-at).
 
 #include "core/envelope.hpp"
 #include "core/error.hpp"
@@ -16,8 +18,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +46,10 @@ struct Options {
     bool no_signature = false;
     std::uint64_t trailing_bytes = 0;
     bool manifest_raw = false;
+    std::vector<std::string> signature_files;
+    std::vector<std::uint64_t> flip_bytes;
+    std::vector<std::string> patch_headers;
+    std::optional<std::int64_t> cut_at;
 };
 
 // The compressed payload and what the manifest says of it.
@@ -103,6 +112,73 @@ std::string sign(const keys::SecretKey& key, const std::string& manifest, UnixTi
         "signature from ferry key " + keys::key_id_hex(key.id())));
 }
 
+// The byte at OFFSET of the bundle being written.
+std::uint8_t read_byte(int fd, std::uint64_t offset, const std::string& what) {
+    std::uint8_t b = 0;
+    if (::pread(fd, &b, 1, static_cast<off_t>(offset)) != 1) {
+        throw Error(ErrorKind::usage, what + ": no byte at offset " + std::to_string(offset));
+    }
+    return b;
+}
+
+// Overwrites the bundle being written at OFFSET.
+void write_bytes(int fd, std::uint64_t offset, const std::string& bytes, const std::string& what) {
+    if (::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes.size())) {
+        throw_errno("writing " + what);
+    }
+}
+
+// Recomputes the ustar checksum of the 512-byte header block that holds OFFSET.
+void fix_header_checksum(int fd, std::uint64_t offset, const std::string& what) {
+    const std::uint64_t start = offset / 512 * 512;
+    std::string block(512, '\0');
+    if (::pread(fd, block.data(), block.size(), static_cast<off_t>(start)) != 512) {
+        throw Error(ErrorKind::usage, what + ": no header block at offset " + std::to_string(start));
+    }
+    unsigned sum = 0;
+    for (std::size_t i = 0; i < block.size(); ++i) {
+        sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(block[i]);
+    }
+    char field[8];
+    std::snprintf(field, sizeof field, "%06o", sum);
+    field[7] = ' ';
+    write_bytes(fd, start + 148, std::string(field, 8), what);
+}
+
+// Breaks the written envelope as asked: patched header fields (checksum kept valid), flipped
+// bytes (checksum left wrong) and a cut.
+void damage(const Options& o, int fd, const std::string& what) {
+    for (const auto& patch : o.patch_headers) {
+        const auto colon = patch.find(':');
+        const std::string hex = colon == std::string::npos ? "" : patch.substr(colon + 1);
+        if (colon == std::string::npos || hex.empty() || hex.size() % 2 != 0) {
+            throw Error(ErrorKind::usage, "--patch-header " + patch + ": expected OFFSET:HEXBYTES");
+        }
+        const std::uint64_t offset = std::stoull(patch.substr(0, colon));
+        std::string bytes;
+        for (std::size_t i = 0; i < hex.size(); i += 2) {
+            bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+        }
+        if (offset % 512 + bytes.size() > 512) {
+            throw Error(ErrorKind::usage, "--patch-header " + patch + ": crosses a header block");
+        }
+        write_bytes(fd, offset, bytes, what);
+        fix_header_checksum(fd, offset, what);
+    }
+    for (const std::uint64_t offset : o.flip_bytes) {
+        const auto b = static_cast<char>(read_byte(fd, offset, what) ^ 0x01);
+        write_bytes(fd, offset, std::string(1, b), what);
+    }
+    if (o.cut_at) {
+        const off_t end = ::lseek(fd, 0, SEEK_END);
+        const off_t keep = *o.cut_at >= 0 ? static_cast<off_t>(*o.cut_at) : end + static_cast<off_t>(*o.cut_at);
+        if (keep < 0 || keep > end || ::ftruncate(fd, keep) != 0) {
+            throw Error(ErrorKind::usage, "--cut-at " + std::to_string(*o.cut_at) + ": outside the " +
+                                              std::to_string(end) + "-byte bundle");
+        }
+    }
+}
+
 int forge(const Options& o) {
     const UnixTime when = build_time();
     const Payload payload = make_payload(o);
@@ -127,10 +203,20 @@ int forge(const Options& o) {
             first_id = id;
         }
     }
+    // Signatures made elsewhere, filed under the key id inside them: a real release's
+    // signature reused over other bytes, as an attacker without the key can.
+    for (const auto& path : o.signature_files) {
+        const std::string text = read_file(path, 1u << 20);
+        const std::string id = keys::key_id_hex(keys::parse_signature(text, path).id);
+        signatures[id] = text;
+        if (first_id.empty()) {
+            first_id = id;
+        }
+    }
     if (o.no_signature) {
         signatures.clear();
     } else if (first_id.empty()) {
-        throw Error(ErrorKind::usage, "no signing key given", "pass --key, or --no-signature");
+        throw Error(ErrorKind::usage, "no signing key given", "pass --key or --signature-file, or --no-signature");
     }
     if (!o.signature_as.empty()) {
         if (o.no_signature) {
@@ -165,6 +251,7 @@ int forge(const Options& o) {
     writer.finish();
     const std::string trailing(o.trailing_bytes, 'Z');
     write_all(out.fd(), trailing.data(), trailing.size(), out.temp_path().string());
+    damage(o, out.fd(), out.temp_path().string());
     out.commit();
     std::printf("forged %s: manifest %zu bytes, payload %llu bytes in %zu chunk(s), %zu signature member(s)\n",
                 o.out.c_str(), manifest.size(), static_cast<unsigned long long>(payload.summary.size),
@@ -195,6 +282,12 @@ int main(int argc, char** argv) {
     app.add_flag("--no-signature", o.no_signature, "Write no signature member");
     app.add_option("--trailing-bytes", o.trailing_bytes, "Append this many bytes after the end marker");
     app.add_flag("--manifest-raw", o.manifest_raw, "Sign the template as it is, without a payload section");
+    app.add_option("--signature-file", o.signature_files,
+                   "Add this signature as it is, filed under the key id inside it (repeatable)");
+    app.add_option("--patch-header", o.patch_headers,
+                   "OFFSET:HEX: write these bytes at OFFSET of the bundle and fix that header's checksum");
+    app.add_option("--flip-byte", o.flip_bytes, "Flip the low bit of the bundle's byte at OFFSET (repeatable)");
+    app.add_option("--cut-at", o.cut_at, "Keep only the first N bytes of the bundle (negative: drop -N from the end)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

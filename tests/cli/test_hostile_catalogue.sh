@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The hostile-bundle catalogue: every case gen_hostile.py --catalogue writes (hostile paths,
+# links, special files, headers, entries, zstd frames, envelopes, mixed bundles, chunk and
+# signature lists, huge manifests and sizes) is forged with ferry-forge, then both verified and
+# applied onto an empty root. Each must exit with its code and message, quickly, write nothing
+# to the root or outside the scratch folder (a canary outside the root stays as it was) and
+# leave no staging folder behind. The table lives in gen_hostile.py; this script only runs it.
+source "$(dirname "$0")/lib.sh"
+: "${FERRY_FORGE:?}"
+readonly PY=/usr/bin/python3
+# Seconds a refusal may take: the 2^32-byte cases must not read, write or allocate that much.
+readonly MAX_SECONDS=10
+# Bytes a root plus state folder may hold after a refused apply.
+readonly MAX_STATE_BYTES=$((4 << 20))
+
+KEYS=$SCRATCH/keys
+make_keys "$KEYS"
+"$FERRY_BUNDLER" key generate --name outsider --out "$KEYS" --unencrypted >/dev/null 2>&1
+readonly TRUST=$KEYS/trust.yaml
+
+# B is the release the cases start from (greeter 1.0.0: it applies to an empty node), A another
+# release whose payload and files get mixed in.
+TREE=$(sample_tree)
+mkdir "$SCRATCH/real"
+"$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
+
+# The canary the links aim at, outside every root.
+readonly OUTSIDE=$SCRATCH/outside
+mkdir "$OUTSIDE"
+echo "canary" >"$OUTSIDE/victim"
+
+readonly CATALOGUE=$SCRATCH/catalogue
+"$PY" "$FERRY_SOURCE_DIR/tests/cli/gen_hostile.py" --catalogue "$SCRATCH/real/greeter-1.0.0.ferry" \
+    "$SCRATCH/real/greeter-2.0.0.ferry" "$TREE" "$OUTSIDE" "$CATALOGUE" >"$SCRATCH/cases"
+mkdir "$SCRATCH/bundles" "$SCRATCH/nodes"
+
+# scratch_listing: everything in the scratch folder but the nodes (checked on their own) and
+# run()'s output files, with size, mode and mtime.
+scratch_listing() {
+    find "$SCRATCH" -mindepth 1 \( -path "$SCRATCH/nodes" -o -path "$SCRATCH/out" -o -path "$SCRATCH/err" \) -prune \
+        -o -printf '%y %m %s %T@ %p\n' | sort
+}
+
+# forge_bundle CASE BUNDLE: builds the case's bundle from the arguments in its forge file.
+forge_bundle() {
+    local arg args=()
+    while IFS= read -r arg; do
+        arg=${arg//@KEY@/$KEYS/test-release-1.key}
+        args+=("${arg//@OUTSIDER_KEY@/$KEYS/outsider.key}")
+    done <"$CATALOGUE/$1/forge"
+    env -C "$CATALOGUE/$1" "$FERRY_FORGE" -o "$2" "${args[@]}" >"$SCRATCH/forge.out" 2>&1
+}
+
+# outcome NAME CODE MESSAGE CMD...: runs CMD, which must exit with CODE within MAX_SECONDS,
+# MESSAGE in stderr (in stdout for a success), and leave the scratch folder as it was.
+outcome() {
+    local name=$1 code=$2 message=$3 before start elapsed stream=err
+    shift 3
+    before=$(scratch_listing)
+    start=$(date +%s%N)
+    run "$@"
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    [ "$code" -eq 0 ] && stream=out
+    if [ "$RC" -ne "$code" ]; then
+        fail "$name: expected exit $code, got $RC; stderr: $(head -c 600 "$SCRATCH/err")"
+    elif ! grep -qF -- "$message" "$SCRATCH/$stream"; then
+        fail "$name: $stream lacks \"$message\": $(head -c 600 "$SCRATCH/$stream")"
+    else
+        pass "$name (${elapsed} ms)"
+    fi
+    if [ "$elapsed" -gt $((MAX_SECONDS * 1000)) ]; then
+        fail "$name: took $elapsed ms"
+    fi
+    if [ "$(scratch_listing)" != "$before" ]; then
+        fail "$name: wrote outside its node: $(diff <(echo "$before") <(scratch_listing) | head -5)"
+    fi
+    if [ "$(cat "$OUTSIDE/victim")" != "canary" ] || [ "$(ls -A "$OUTSIDE")" != "victim" ]; then
+        fail "$name: the canary outside the root changed: $(ls -la "$OUTSIDE")"
+    fi
+}
+
+# node_clean NAME NODE: after a refused apply the root is empty, the state folder holds no run
+# (so no staging), nothing else appeared beside them, and it all stays small.
+node_clean() {
+    local name=$1 node=$2 extra
+    extra=$(find "$node" -mindepth 1 ! -path "$node/root" ! -path "$node/state" \
+        ! -path "$node/state/lock" ! -path "$node/state/state.db" ! -path "$node/state/runs" \
+        ! -path "$node/state/state.db-*")
+    if [ -n "$(ls -A "$node/root")" ]; then
+        fail "$name: wrote to the root: $(find "$node/root" -mindepth 1 | head -5)"
+    elif [ -n "$extra" ]; then
+        fail "$name: left behind: $(echo "$extra" | head -5)"
+    elif [ "$(du -sb "$node" | cut -f1)" -gt "$MAX_STATE_BYTES" ]; then
+        fail "$name: the node holds $(du -sb "$node" | cut -f1) bytes"
+    else
+        pass "$name: root empty, no staging left"
+    fi
+}
+
+while read -r name; do
+    failed_before=$FAILED
+    bundle=$SCRATCH/bundles/$name.ferry
+    if ! forge_bundle "$name" "$bundle"; then
+        fail "$name: ferry-forge failed: $(cat "$SCRATCH/forge.out")"
+        continue
+    fi
+    while read -r tool code message; do
+        if [ "$code" == "skip" ]; then
+            continue
+        fi
+        if [ "$tool" == "verify" ]; then
+            outcome "$name: verify" "$code" "$message" "$FERRY_APPLIER" verify -q "$bundle" --trust "$TRUST"
+        else
+            node=$SCRATCH/nodes/$name
+            mkdir -p "$node/root" "$node/state"
+            outcome "$name: apply" "$code" "$message" "$FERRY_APPLIER" apply -q "$bundle" --trust "$TRUST" \
+                --root "$node/root" --state-dir "$node/state"
+            node_clean "$name: apply" "$node"
+            if [ "$RC" -eq 0 ] && [ -x "$node/root/usr/bin/greeterctl" ]; then
+                "$node/root/usr/bin/greeterctl" stop "$node/root" >/dev/null 2>&1 || true
+            fi
+            if [ "$FAILED" -eq "$failed_before" ]; then
+                rm -rf "$node"
+            fi
+        fi
+    done <"$CATALOGUE/$name/expect"
+    rm -f "$bundle"
+    # Only the inputs and nodes of failed cases are worth keeping (a payload is 2 MiB).
+    if [ "$FAILED" -eq "$failed_before" ]; then
+        rm -rf "${CATALOGUE:?}/$name"
+    fi
+done <"$SCRATCH/cases"
