@@ -19,7 +19,11 @@ StagingSink::StagingSink(std::filesystem::path dir) : m_dir(std::move(dir)) {
 void StagingSink::begin_file(const ExpectedFile& file) {
     // Payload paths were checked when the manifest was parsed: relative, no "." or "..".
     m_current = m_dir / file.path;
-    std::filesystem::create_directories(m_current.parent_path());
+    std::error_code ec;
+    std::filesystem::create_directories(m_current.parent_path(), ec);
+    if (ec) {
+        throw Error(ErrorKind::io, "staging " + m_current.string() + ": " + ec.message());
+    }
     m_fd = Fd(::open(m_current.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!m_fd.valid()) {
         throw_errno("staging " + m_current.string());

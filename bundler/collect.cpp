@@ -133,6 +133,16 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
     }
     std::sort(planned.begin(), planned.end(),
               [](const PlannedFile& a, const PlannedFile& b) { return a.entry.path < b.entry.path; });
+    for (const auto& [dest, where] : dests) {
+        for (std::size_t slash = dest.find('/', 1); slash != std::string::npos; slash = dest.find('/', slash + 1)) {
+            const auto parent = dests.find(dest.substr(0, slash));
+            if (parent != dests.end()) {
+                throw Error(ErrorKind::input, where + ": destination " + ferry::quoted(dest) + " lies below " +
+                                                  ferry::quoted(parent->first) + ", which another file installs to (" +
+                                                  parent->second + ")");
+            }
+        }
+    }
     if (spec.procedure.migrations) {
         for (auto& step : spec.procedure.migrations->steps) {
             for (std::string* name : {&step.up, &step.down}) {

@@ -253,7 +253,8 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
         if (ctx.error) {
             std::rethrow_exception(ctx.error);
         }
-        throw Error(ErrorKind::verification, context + ": " + archive_error_string(a));
+        const char* message = archive_error_string(a);
+        throw Error(ErrorKind::verification, context + ": " + (message != nullptr ? message : "unreadable tar data"));
     };
     if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
         archive_read_open(a, &ctx, nullptr, on_read, nullptr) != ARCHIVE_OK) {

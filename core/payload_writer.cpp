@@ -85,7 +85,7 @@ struct PayloadWriter::Impl {
         }
         if (rc != ARCHIVE_OK) {
             throw Error(ErrorKind::internal,
-                        context + ": " + archive_error_string(tar.get()));
+                        context + ": " + (archive_error_string(tar.get()) != nullptr ? archive_error_string(tar.get()) : "libarchive error"));
         }
     }
 };

@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include <utility>
 
 namespace ferry::keys {
@@ -62,10 +64,23 @@ std::optional<std::size_t> decode_base64_into(std::string_view text, std::span<s
     if (out.size() < text.size()) {
         throw Error(ErrorKind::internal, "decode_base64_into: output buffer too small");
     }
+    // libsodium 1.0.18 reads some bytes above 0x7f as base64 digits, and wants a non-null
+    // pointer even for no input: accept only the base64 alphabet, and no empty text.
+    const bool alphabet = std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+               c == '=';
+    });
+    if (text.empty() || !alphabet) {
+        return std::nullopt;
+    }
     std::size_t length = 0;
     // No characters ignored and no end pointer: anything but canonical base64 is an error.
     if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &length,
                           nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        return std::nullopt;
+    }
+    // Non-canonical encodings (stray bits in the last digit) would not format back the same.
+    if (encode_base64(out.first(length)) != text) {
         return std::nullopt;
     }
     return length;

@@ -170,8 +170,31 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
 
 namespace {
 
+// No listed path, and no destination, may lie below another: one of them would have to be a
+// folder and a file at once, and installing would fail half-way.
+void check_nesting(const Manifest& m, const std::string& where) {
+    for (const bool dests : {false, true}) {
+        std::set<std::string> all;
+        for (const auto& f : m.files) {
+            if (!(dests ? f.dest : f.path).empty()) {
+                all.insert(dests ? f.dest : f.path);
+            }
+        }
+        for (const auto& p : all) {
+            for (std::size_t slash = p.find('/', 1); slash != std::string::npos; slash = p.find('/', slash + 1)) {
+                if (all.count(p.substr(0, slash)) != 0) {
+                    throw Error(ErrorKind::verification,
+                                where + ": " + (dests ? "destination " : "payload path ") + ferry::quoted(p) +
+                                    " lies below " + ferry::quoted(p.substr(0, slash)) + ", which is a file");
+                }
+            }
+        }
+    }
+}
+
 // The components' declared totals must match the file list, and every file must belong to one.
 void check_totals(const Manifest& m, const std::string& where) {
+    check_nesting(m, where);
     const ErrorKind kind = ErrorKind::verification;
     for (const auto& c : m.components) {
         const auto [files, bytes] = count_files(m, c.name);
@@ -288,6 +311,7 @@ namespace {
 // when the manifest is in the layout Ferry writes.
 struct Split {
     std::string head_and_tail;
+    std::size_t tail_size = 0; // the part of head_and_tail from `payload:` on
     std::string_view files;
 };
 
@@ -300,6 +324,7 @@ std::optional<Split> split_files(std::string_view text) {
     Split s;
     s.head_and_tail = std::string(text.substr(0, files + 1));
     s.head_and_tail += text.substr(payload + 1);
+    s.tail_size = text.size() - (payload + 1);
     const std::size_t list = files + 1 + std::string_view("files:\n").size();
     s.files = text.substr(list, payload + 1 - list);
     return s;
@@ -307,9 +332,33 @@ std::optional<Split> split_files(std::string_view text) {
 
 } // namespace
 
+// Whether the text around the cut really is the top level: in the parsed head and tail, the
+// `payload` key must start exactly where the cut put it (not inside a scalar that swallowed
+// the `files:` line), and there must be no other `files` key.
+bool cut_at_top_level(const Split& split) {
+    const YAML::Node root = YAML::Load(split.head_and_tail);
+    if (!root.IsMap() || root["files"]) {
+        return false;
+    }
+    const std::size_t expected = split.head_and_tail.size() - split.tail_size;
+    for (const auto& item : root) {
+        if (item.first.IsScalar() && item.first.Scalar() == "payload") {
+            return static_cast<std::size_t>(item.first.Mark().pos) == expected;
+        }
+    }
+    return false;
+}
+
 Manifest parse_manifest(std::string_view text, const std::string& where) {
     if (const auto split = split_files(text)) {
-        if (auto files = parse_canonical_files(split->files)) {
+        auto files = parse_canonical_files(split->files);
+        bool top_level = false;
+        try {
+            top_level = files && cut_at_top_level(*split);
+        } catch (const YAML::Exception&) {
+            top_level = false; // the full parser reports it
+        }
+        if (top_level) {
             Manifest m = parse(split->head_and_tail, where, false);
             m.files = std::move(*files);
             check_totals(m, where);
@@ -352,8 +401,18 @@ void check_limits(const Manifest& m, const Limits& limits, const std::string& wh
 }
 
 Manifest parse_manifest_summary(std::string_view text, const std::string& where) {
-    const auto split = split_files(text);
-    return split ? parse(split->head_and_tail, where, false) : parse(text, where, true);
+    if (const auto split = split_files(text)) {
+        bool top_level = false;
+        try {
+            top_level = cut_at_top_level(*split);
+        } catch (const YAML::Exception&) {
+            top_level = false; // the full parser reports it
+        }
+        if (top_level) {
+            return parse(split->head_and_tail, where, false);
+        }
+    }
+    return parse(text, where, true);
 }
 
 } // namespace ferry::schema

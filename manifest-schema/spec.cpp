@@ -63,7 +63,8 @@ SpecFile parse_file(const YAML::Node& node, const std::string& file, const std::
         f.fail("dest", "a " + out.role + " file needs an install destination (dest)");
     }
     if (out.dest) {
-        if (const auto problem = dest_path_problem(out.dest->back() == '/' ? out.dest->substr(0, out.dest->size() - 1) : *out.dest)) {
+        const bool folder = !out.dest->empty() && out.dest->back() == '/';
+        if (const auto problem = dest_path_problem(folder ? out.dest->substr(0, out.dest->size() - 1) : *out.dest)) {
             f.fail("dest", "\"" + *out.dest + "\" " + *problem);
         }
     }

@@ -72,8 +72,15 @@ Fields::Fields(const YAML::Node& node, std::string file, std::string context,
                                 (m_context.empty() ? std::string("document") : m_context) +
                                 ": expected a mapping of keys to values");
     }
+    std::vector<std::string> seen;
     for (const auto& item : m_node) {
         const std::string key = item.first.IsScalar() ? item.first.Scalar() : "?";
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+            // YAML readers disagree on which of two equal keys counts: refuse them all.
+            throw Error(m_kind, location(m_file, item.first) + ": duplicate key \"" + key + "\"" +
+                                    (m_context.empty() ? std::string() : " in " + m_context));
+        }
+        seen.push_back(key);
         if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
             continue;
         }
