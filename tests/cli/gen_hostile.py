@@ -359,7 +359,8 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     # The link's own name listed as a regular file too: the type check has to catch it.
     listed_both = sorted(listed_through + [doc_entry(f"{doc_dir}/x", b"", "/usr/share/doc/greeter/x")],
                          key=lambda f: f["path"].encode())
-    case("symlink-listed-write-through", (3, only_regular(f"{doc_dir}/x", "a symlink")),
+    # Listing both the link and a file below it is refused before the payload is read.
+    case("symlink-listed-write-through", (3, f'payload path "{doc_dir}/x/victim" lies below "{doc_dir}/x", which is a file'),
          files_=listed_both, entries=through_entries([("x", outside)]))
 
     # Hardlinks: out of the root, carrying data, to themselves.
