@@ -65,6 +65,16 @@ void remove_leftover_staging(StateDb& state) {
     }
 }
 
+// A recorded run, with the manifest it applied and the one installed before it.
+Run load_run(StateDb& state, RootFs& root, const RunInfo& info, bool progress) {
+    std::optional<schema::Manifest> previous;
+    if (!info.from_manifest.empty()) {
+        previous = schema::parse_manifest(info.from_manifest, "previous manifest");
+    }
+    return Run(state, root, info.id, schema::parse_manifest(state.run_manifest(info.id), "run manifest"),
+               std::move(previous), progress);
+}
+
 void refuse_if_interrupted(StateDb& state) {
     if (const auto run = state.interrupted_run()) {
         throw Error(ErrorKind::policy,
@@ -215,12 +225,8 @@ Outcome resume(const SiteOptions& options) {
         throw Error(ErrorKind::usage, "run " + std::to_string(info->id) + " was being rolled back on request",
                     "finish it with `ferry-applier rollback`");
     }
-    const schema::Manifest m = schema::parse_manifest(state.run_manifest(info->id), "run manifest");
-    std::optional<schema::Manifest> previous;
-    if (!info->from_manifest.empty()) {
-        previous = schema::parse_manifest(info->from_manifest, "previous manifest");
-    }
-    Run run(state, root, info->id, m, previous, options.progress);
+    Run run = load_run(state, root, *info, options.progress);
+    const schema::Manifest& m = run.manifest();
     Outcome out{"resumed", m.name, info->from_version, m.version.str(), info->id, {}};
     if (!run.done("stage")) {
         // Staging never finished: nothing on the node changed.
@@ -286,12 +292,9 @@ Outcome rollback(const SiteOptions& options) {
             throw Error(ErrorKind::usage, "the backups of the last applied run are gone; cannot roll back");
         }
     }
-    const schema::Manifest m = schema::parse_manifest(state.run_manifest(info->id), "run manifest");
-    std::optional<schema::Manifest> previous;
-    if (!info->from_manifest.empty()) {
-        previous = schema::parse_manifest(info->from_manifest, "previous manifest");
-    }
-    Run run(state, root, info->id, m, previous, options.progress);
+    Run run = load_run(state, root, *info, options.progress);
+    const schema::Manifest& m = run.manifest();
+    const std::optional<schema::Manifest>& previous = run.previous();
     Outcome out{"rolled back", m.name, m.version.str(), previous ? previous->version.str() : "", info->id, {}};
     if (info->state != "running") {
         // Until it ends, a rollback on request counts as an interrupted run.

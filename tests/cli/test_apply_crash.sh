@@ -199,15 +199,6 @@ expect_code() {
     fi
 }
 
-# expect_output LABEL TEXT: the last command's stdout contains TEXT.
-expect_output() {
-    if grep -qF -- "$2" "$SCRATCH/out"; then
-        pass "$1"
-    else
-        fail "$1: stdout lacks \"$2\": $(cat "$SCRATCH/out")"
-    fi
-}
-
 # expect_last_run LABEL STATE: `history --json` gives the last run as STATE.
 expect_last_run() {
     run "$FERRY_APPLIER" history --state-dir "$STATE" --json
