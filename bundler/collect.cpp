@@ -133,13 +133,16 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
     }
     std::sort(planned.begin(), planned.end(),
               [](const PlannedFile& a, const PlannedFile& b) { return a.entry.path < b.entry.path; });
-    for (const auto& [dest, where] : dests) {
-        for (std::size_t slash = dest.find('/', 1); slash != std::string::npos; slash = dest.find('/', slash + 1)) {
-            const auto parent = dests.find(dest.substr(0, slash));
-            if (parent != dests.end()) {
-                throw Error(ErrorKind::input, where + ": destination " + ferry::quoted(dest) + " lies below " +
-                                                  ferry::quoted(parent->first) + ", which another file installs to (" +
-                                                  parent->second + ")");
+    // No path may lie below another file's: it would have to be a folder and a file at once.
+    for (const auto* paths : {&dests, &payload_paths}) {
+        const char* what = paths == &dests ? "destination " : "payload path ";
+        for (const auto& [path, where] : *paths) {
+            for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+                const auto parent = paths->find(path.substr(0, slash));
+                if (parent != paths->end()) {
+                    throw Error(ErrorKind::input, where + ": " + what + ferry::quoted(path) + " lies below " +
+                                                      ferry::quoted(parent->first) + ", a file from " + parent->second);
+                }
             }
         }
     }

@@ -120,3 +120,37 @@ else
     fail "interrupted build left: $left"
 fi
 rm -f "$T/big.bin"
+
+# A file below another file's path: payload paths and destinations must each be a file or a
+# folder, not both.
+NEST=$SCRATCH/nest
+mkdir -p "$NEST/d/x" "$NEST/out"
+printf 'a\n' >"$NEST/d/x/y"
+printf 'b\n' >"$NEST/x"
+write_nest() {
+    cat >"$NEST/nest.yaml" <<YAML
+name: nest
+version: 1.0.0
+sequence: 1
+expires_in_days: 3
+compatible: {product: nest, channel: test}
+upgrade_from: ">=0.0.0"
+components:
+  - name: nest
+    version: 1.0.0
+    files:
+      - {source: x, role: doc, dest: $1}
+      - {source: d/, role: doc, dest: $2}
+YAML
+}
+write_nest /opt/nest/a /opt/nest/b/
+expect_fail "a payload path below another file" 1 \
+    'nest.yaml:12: payload path "nest/doc/x/y" lies below "nest/doc/x", a file from' \
+    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" -o "$NEST/out"
+mv "$NEST/x" "$NEST/z"
+sed -i 's/source: x,/source: z,/' "$NEST/nest.yaml"
+sed -i 's#dest: /opt/nest/a#dest: /opt/nest/b/x#' "$NEST/nest.yaml"
+expect_fail "a destination below another file's" 1 \
+    'destination "/opt/nest/b/x/y" lies below "/opt/nest/b/x", a file from' \
+    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" -o "$NEST/out"
+[ -z "$(find "$NEST/out" -mindepth 1)" ] && pass "nested paths: nothing written" || fail "nested paths left files"
