@@ -30,13 +30,17 @@ std::string printable(std::string_view text) {
 
 std::string quoted(std::string_view text) {
     std::string escaped;
+    escaped.reserve(text.size() + 2);
     for (const char c : text) {
         if (c == '"' || c == '\\') {
-            escaped += '\\';
+            escaped.push_back('\\');
         }
-        escaped += c;
+        escaped.push_back(c);
     }
-    return "\"" + printable(escaped) + "\"";
+    std::string out(1, '"');
+    out.append(printable(escaped));
+    out.push_back('"');
+    return out;
 }
 
 int exit_code(ErrorKind kind) {
