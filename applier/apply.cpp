@@ -65,6 +65,17 @@ void remove_leftover_staging(StateDb& state) {
     }
 }
 
+// The node as one run sees it: the lock held for the whole run, the state, the install root.
+struct Site {
+    explicit Site(const SiteOptions& options)
+        : lock(options.state_dir), state(options.state_dir), root(options.root) {
+        remove_leftover_staging(state);
+    }
+    StateLock lock;
+    StateDb state;
+    RootFs root;
+};
+
 // A recorded run, with the manifest it applied and the one installed before it.
 Run load_run(StateDb& state, RootFs& root, const RunInfo& info, bool progress) {
     std::optional<schema::Manifest> previous;
@@ -146,11 +157,10 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
 } // namespace
 
 Outcome apply_bundle(const ApplyOptions& options) {
-    const StateLock lock(options.site.state_dir);
-    StateDb state(options.site.state_dir);
+    Site site(options.site);
+    StateDb& state = site.state;
+    RootFs& root = site.root;
     refuse_if_interrupted(state);
-    remove_leftover_staging(state);
-    RootFs root(options.site.root);
     const keys::TrustStore trust = keys::load_trust_store(options.trust);
     const auto previous = installed_manifest(state);
 
@@ -213,10 +223,9 @@ Outcome apply_bundle(const ApplyOptions& options) {
 }
 
 Outcome resume(const SiteOptions& options) {
-    const StateLock lock(options.state_dir);
-    StateDb state(options.state_dir);
-    RootFs root(options.root);
-    remove_leftover_staging(state);
+    Site site(options);
+    StateDb& state = site.state;
+    RootFs& root = site.root;
     const auto info = state.interrupted_run();
     if (!info) {
         throw Error(ErrorKind::usage, "there is no interrupted run to resume", "see `ferry-applier history`");
@@ -263,10 +272,9 @@ Outcome resume(const SiteOptions& options) {
 }
 
 Outcome rollback(const SiteOptions& options) {
-    const StateLock lock(options.state_dir);
-    StateDb state(options.state_dir);
-    RootFs root(options.root);
-    remove_leftover_staging(state);
+    Site site(options);
+    StateDb& state = site.state;
+    RootFs& root = site.root;
     std::optional<RunInfo> info = state.interrupted_run();
     const bool interrupted = info.has_value();
     if (!interrupted) {
