@@ -116,7 +116,7 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
         run.step("migrate", [&] { run.migrate(); });
         run.step("start", [&] { run.start_service(m.procedure, m.version.str()); });
         run.step("health", [&] { run.check_health(m.procedure, m.version.str()); });
-        run.step("commit", [&] { run.commit(plan); });
+        run.step("commit", [&] { run.commit(); });
     } catch (const Error& e) {
         if (!run.begun("stop")) {
             // Nothing on the node changed yet.

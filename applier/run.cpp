@@ -315,14 +315,13 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
     }
 }
 
-void Run::commit(const Plan& plan) {
+void Run::commit() {
     std::map<std::string, InstalledFile> files;
     for (const auto& f : m_manifest.files) {
         if (!f.dest.empty()) {
             files[f.dest] = {to_hex(f.sha256), f.component, f.role};
         }
     }
-    (void)plan;
     Transaction tx(m_state.db());
     InstalledInfo info{m_manifest.name, m_manifest.version.str(), static_cast<std::int64_t>(m_manifest.sequence),
                        m_id, m_state.run_manifest(m_id), format_time(now())};

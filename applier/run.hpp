@@ -48,7 +48,7 @@ public:
     void migrate();
     void start_service(const schema::Procedure& procedure, const std::string& version);
     void check_health(const schema::Procedure& procedure, const std::string& version);
-    void commit(const Plan& plan);
+    void commit();
 
     // Undoes whatever this run changed, from its backups; throws if that fails.
     void roll_back();

@@ -18,14 +18,6 @@ PayloadIndex Manifest::payload_index() const {
     return index;
 }
 
-std::uint64_t Manifest::total_file_size() const {
-    std::uint64_t total = 0;
-    for (const auto& f : files) {
-        total += f.size;
-    }
-    return total;
-}
-
 namespace {
 
 // How many of M's files belong to COMPONENT, and their total size.

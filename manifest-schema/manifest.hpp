@@ -50,8 +50,6 @@ struct Manifest {
 
     // The part of the manifest the payload reader checks.
     [[nodiscard]] PayloadIndex payload_index() const;
-    // Sum of all file sizes.
-    [[nodiscard]] std::uint64_t total_file_size() const;
 };
 
 // The manifest's YAML text; the same model always gives the same bytes.

@@ -87,7 +87,21 @@ std::string emit_trust_store(const TrustStoreDoc& doc) {
         out << YAML::Key << "roles" << YAML::Value << YAML::Flow << k.roles;
         out << YAML::EndMap;
     }
-    out << YAML::EndSeq << YAML::EndMap;
+    out << YAML::EndSeq;
+    const Limits& l = doc.limits;
+    const Limits d;
+    if (l.manifest_bytes != d.manifest_bytes || l.files != d.files || l.file_bytes != d.file_bytes ||
+        l.total_bytes != d.total_bytes || l.window_log != d.window_log || l.path_bytes != d.path_bytes) {
+        out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "manifest_bytes" << YAML::Value << l.manifest_bytes;
+        out << YAML::Key << "files" << YAML::Value << l.files;
+        out << YAML::Key << "file_bytes" << YAML::Value << l.file_bytes;
+        out << YAML::Key << "total_bytes" << YAML::Value << l.total_bytes;
+        out << YAML::Key << "window_log" << YAML::Value << l.window_log;
+        out << YAML::Key << "path_bytes" << YAML::Value << l.path_bytes;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }
 

@@ -104,21 +104,25 @@ class Entry:
         self.patch = patch  # edits the ustar header block in place (catalogue only)
 
 
+def tar_info(e):
+    """The tar header of entry E, as the bundler writes them (owner 0, fixed mtime)."""
+    info = tarfile.TarInfo(e.name)
+    info.type, info.mode, info.mtime = e.kind, e.mode, MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.linkname = e.link
+    if e.kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        info.devmajor, info.devminor = 1, 3  # /dev/null
+    if e.pax_path is not None:
+        info.pax_headers = {"path": e.pax_path}
+    return info
+
+
 def write_tar(path, entries, after=b""):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for e in entries:
-            info = tarfile.TarInfo(e.name)
-            info.type = e.kind
-            info.mode = e.mode
-            info.mtime = MTIME
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.linkname = e.link
-            if e.kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
-                info.devmajor, info.devminor = 1, 3  # /dev/null
-            if e.pax_path is not None:
-                info.pax_headers = {"path": e.pax_path}
+            info = tar_info(e)
             if e.kind == tarfile.REGTYPE:
                 info.size = len(e.data)
                 tar.addfile(info, io.BytesIO(e.data))
@@ -161,15 +165,7 @@ def tar_bytes(entries, after=b""):
     """A pax tar of ENTRIES written header by header, so headers can lie about sizes and sums."""
     out = bytearray()
     for e in entries:
-        info = tarfile.TarInfo(e.name)
-        info.type, info.mode, info.mtime = e.kind, e.mode, MTIME
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        info.linkname = e.link
-        if e.kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
-            info.devmajor, info.devminor = 1, 3  # /dev/null
-        if e.pax_path is not None:
-            info.pax_headers = {"path": e.pax_path}
+        info = tar_info(e)
         info.size = len(e.data) if e.size is None else e.size
         buf = bytearray(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         if e.patch is not None:

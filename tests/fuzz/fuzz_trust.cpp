@@ -2,8 +2,8 @@
 //
 // Oracles, besides "no crash, only ferry::Error": an accepted store has a threshold between 1
 // and the number of keys, and distinct names, ids and public keys, each id matching its key;
-// and the document as emit_trust_store writes it (as `trust add` rewrites trust.yaml) parses
-// again and emits the same bytes.
+// and the document as emit_trust_store writes it (limits included) parses again and emits the
+// same bytes.
 
 #include "fuzz.hpp"
 

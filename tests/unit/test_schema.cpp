@@ -189,6 +189,10 @@ TEST_CASE("schema::parse_trust_store limits") {
     CHECK(tight.limits.files == 10);
     CHECK(tight.limits.window_log == 20);
     CHECK(tight.limits.manifest_bytes == Limits{}.manifest_bytes);
+    const TrustStoreDoc again = parse_trust_store(emit_trust_store(tight), "emitted.yaml");
+    CHECK(again.limits.files == 10);
+    CHECK(again.limits.window_log == 20);
+    CHECK(emit_trust_store(defaults).find("limits") == std::string::npos);
     CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {path_bytes: 5000}\n", "trust.yaml"),
                          "trust.yaml:4: limits.path_bytes: must be between 1 and 1024", Error);
     CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {filez: 3}\n", "trust.yaml"),
