@@ -7,6 +7,7 @@
 #include "core/json.hpp"
 #include "keys/bundle.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -45,9 +46,6 @@ private:
     Fd m_fd;
 };
 
-// Thrown from the verifier's callback when the bundle is already installed: nothing to do.
-struct AlreadyInstalled {};
-
 std::optional<schema::Manifest> installed_manifest(StateDb& state) {
     const auto installed = state.installed();
     if (!installed) {
@@ -63,6 +61,16 @@ void remove_leftover_staging(StateDb& state) {
             fs::remove_all(state.dir() / "runs" / std::to_string(r.id) / "staging");
         }
     }
+}
+
+// Refuses a state folder with no state database: resume and rollback never create one.
+const SiteOptions& existing_node(const SiteOptions& options) {
+    if (!fs::exists(options.state_dir / "state.db")) {
+        throw Error(ErrorKind::usage,
+                    (options.state_dir / "state.db").string() + ": no state database: nothing was ever applied here",
+                    "check --state-dir (the default is /var/lib/ferry)");
+    }
+    return options;
 }
 
 // The node as one run sees it: the lock held for the whole run, the state, the install root.
@@ -86,6 +94,20 @@ Run load_run(StateDb& state, RootFs& root, const RunInfo& info, bool progress) {
                std::move(previous), progress);
 }
 
+// A bundle with the installed name, version and sequence is "nothing to do" only when its
+// manifest is byte for byte the installed one; any other is refused.
+void refuse_if_another_manifest(Plan& plan, StateDb& state, const std::string& manifest) {
+    const auto installed = state.installed();
+    const std::string installed_hash = to_hex(sha256(installed->manifest));
+    const std::string bundle_hash = to_hex(sha256(manifest));
+    if (installed_hash != bundle_hash) {
+        plan.refusals.push_back(plan.name + " " + plan.to_version + " (sequence " + std::to_string(plan.sequence) +
+                                ") is installed from another manifest (sha256 " + installed_hash +
+                                "); this bundle's manifest is sha256 " + bundle_hash +
+                                ": one release was built twice; ask the release team which is genuine");
+    }
+}
+
 void refuse_if_interrupted(StateDb& state) {
     if (const auto run = state.interrupted_run()) {
         throw Error(ErrorKind::policy,
@@ -106,18 +128,25 @@ void record(StateDb& state, const std::string& action, std::int64_t run, const s
 void run_forward(Run& run, StateDb& state, const Plan& plan) {
     const schema::Manifest& m = run.manifest();
     try {
-        if (!run.done("backup")) {
-            run.step("backup", [&] { run.backup(plan); });
-        }
+        // The copy is taken after the stop, so what the service writes is consistent in it.
         if (!run.done("stop")) {
             run.step("stop", [&] { run.stop_service(); });
         }
+        if (!run.done("backup")) {
+            run.step("backup", [&] { run.backup(plan); });
+        }
+        run.step("pre_install", [&] { run.run_hook(m.procedure, "pre_install", m.version.str()); });
         run.step("install", [&] { run.install(plan); });
         run.step("migrate", [&] { run.migrate(); });
+        run.step("images", [&] { run.load_images(plan); });
+        run.step("post_install", [&] { run.run_hook(m.procedure, "post_install", m.version.str()); });
         run.step("start", [&] { run.start_service(m.procedure, m.version.str()); });
         run.step("health", [&] { run.check_health(m.procedure, m.version.str()); });
         run.step("commit", [&] { run.commit(); });
     } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) {
+            throw; // journaled by the step: resume or rollback finishes the run
+        }
         if (!run.begun("stop")) {
             // Nothing on the node changed yet.
             state.end_run(run.id(), "failed", e.what());
@@ -129,6 +158,9 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
         try {
             run.roll_back();
         } catch (const Error& undo_error) {
+            if (undo_error.kind() == ErrorKind::interrupted) {
+                throw;
+            }
             const std::string message = std::string(e.what()) + "; the rollback failed too: " + undo_error.what();
             state.end_run(run.id(), "failed", message);
             record(state, "rollback failed", run.id(), m.name, m.version.str(), message);
@@ -175,9 +207,12 @@ Outcome apply_bundle(const ApplyOptions& options) {
         const schema::Manifest& m = info.manifest;
         plan = make_plan(m, state, root, options.policy, options.site.state_dir);
         if (plan->already_installed) {
-            throw AlreadyInstalled{};
+            refuse_if_another_manifest(*plan, state, info.head.manifest);
         }
         enforce(*plan);
+        if (plan->already_installed) {
+            return; // verified to the last byte below, with no sink: nothing is staged
+        }
         RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
                   "running", "", "", "", fs::absolute(options.bundle).string(),
                   previous ? state.installed()->manifest : ""};
@@ -191,11 +226,6 @@ Outcome apply_bundle(const ApplyOptions& options) {
     try {
         // verify_bundle reads verify.sink after before_payload has set it.
         (void)keys::verify_bundle(options.bundle, trust, verify);
-    } catch (const AlreadyInstalled&) {
-        out.result = "already installed";
-        out.name = plan->name;
-        out.from_version = out.to_version = plan->to_version;
-        return out;
     } catch (const Error& e) {
         if (run) {
             state.end_run(run->id(), "failed", e.what());
@@ -208,6 +238,13 @@ Outcome apply_bundle(const ApplyOptions& options) {
                    plan ? plan->to_version : "", e.what());
         }
         throw;
+    }
+    if (!run) {
+        record(state, "verified", 0, plan->name, plan->to_version, "already installed; nothing to do");
+        out.result = "already installed";
+        out.name = plan->name;
+        out.from_version = out.to_version = plan->to_version;
+        return out;
     }
     sync_filesystem(run->staging());
     state.journal(run->id(), "stage", "done");
@@ -223,7 +260,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
 }
 
 Outcome resume(const SiteOptions& options) {
-    Site site(options);
+    Site site(existing_node(options));
     StateDb& state = site.state;
     RootFs& root = site.root;
     const auto info = state.interrupted_run();
@@ -271,48 +308,88 @@ Outcome resume(const SiteOptions& options) {
     return out;
 }
 
-Outcome rollback(const SiteOptions& options) {
-    Site site(options);
+namespace {
+
+// The run `rollback` undoes: an interrupted one, one whose automatic rollback failed, or the
+// committed run the operator named.
+RunInfo run_to_undo(StateDb& state, std::optional<std::int64_t> named) {
+    if (const auto interrupted = state.interrupted_run()) {
+        if (named && *named != interrupted->id) {
+            throw Error(ErrorKind::usage,
+                        "run " + std::to_string(interrupted->id) + " was interrupted; finish it before undoing run " +
+                            std::to_string(*named),
+                        "undo it with `ferry-applier rollback`, or finish it with `ferry-applier resume`");
+        }
+        return *interrupted;
+    }
+    const auto runs = state.runs();
+    // A run whose automatic rollback failed left the node between versions: retry that rollback.
+    if (!runs.empty() && runs.back().state == "failed" &&
+        fs::exists(state.dir() / "runs" / std::to_string(runs.back().id) / "backup") &&
+        (!named || *named == runs.back().id)) {
+        return runs.back();
+    }
+    const auto installed = state.installed();
+    if (!named) {
+        if (!installed) {
+            throw Error(ErrorKind::usage, "there is no interrupted run to roll back, and nothing is installed");
+        }
+        throw Error(ErrorKind::usage, "there is no interrupted run to roll back",
+                    "to undo run " + std::to_string(installed->run_id) + ", which installed " + installed->name + " " +
+                        installed->version + ", name it: `ferry-applier rollback --run " +
+                        std::to_string(installed->run_id) + "`");
+    }
+    if (!installed || installed->run_id != *named) {
+        throw Error(ErrorKind::usage,
+                    "run " + std::to_string(*named) + " is not the run that installed what is here" +
+                        (installed ? " (run " + std::to_string(installed->run_id) + " installed " + installed->name +
+                                         " " + installed->version + ")"
+                                   : std::string(" (nothing is installed)")),
+                    "only the last applied run can be undone; see `ferry-applier history`");
+    }
+    for (const auto& r : runs) {
+        if (r.id == *named && fs::exists(state.dir() / "runs" / std::to_string(r.id) / "backup")) {
+            return r;
+        }
+    }
+    throw Error(ErrorKind::usage, "the backups of run " + std::to_string(*named) + " are gone; cannot roll back");
+}
+
+} // namespace
+
+Outcome rollback(const RollbackOptions& options) {
+    Site site(existing_node(options.site));
     StateDb& state = site.state;
     RootFs& root = site.root;
-    std::optional<RunInfo> info = state.interrupted_run();
-    const bool interrupted = info.has_value();
-    if (!interrupted) {
-        // A run whose automatic rollback failed left the node between versions: retry that
-        // rollback rather than undo the last committed run.
-        const auto runs = state.runs();
-        if (!runs.empty() && runs.back().state == "failed" &&
-            fs::exists(state.dir() / "runs" / std::to_string(runs.back().id) / "backup")) {
-            info = runs.back();
-        }
-    }
-    if (!info) {
-        const auto installed = state.installed();
-        if (!installed) {
-            throw Error(ErrorKind::usage, "nothing is installed, so there is nothing to roll back");
-        }
-        for (const auto& r : state.runs()) {
-            if (r.id == installed->run_id) {
-                info = r;
-            }
-        }
-        if (!info || !fs::exists(state.dir() / "runs" / std::to_string(info->id) / "backup")) {
-            throw Error(ErrorKind::usage, "the backups of the last applied run are gone; cannot roll back");
-        }
-    }
-    Run run = load_run(state, root, *info, options.progress);
+    const RunInfo info = run_to_undo(state, options.run);
+    const bool interrupted = info.state == "running";
+    Run run = load_run(state, root, info, options.site.progress);
     const schema::Manifest& m = run.manifest();
     const std::optional<schema::Manifest>& previous = run.previous();
-    Outcome out{"rolled back", m.name, m.version.str(), previous ? previous->version.str() : "", info->id, {}};
-    if (info->state != "running") {
-        // Until it ends, a rollback on request counts as an interrupted run.
-        state.set_rolling_back(info->id);
+    Outcome out{"rolled back", m.name, m.version.str(), previous ? previous->version.str() : "", info.id, {}};
+    run.say("undoing run " + std::to_string(info.id) + " (" + info.action + " of " + m.name + " " + m.version.str() +
+            ", " + info.state + "): back to " +
+            (previous ? m.name + " " + previous->version.str() : std::string("nothing installed")));
+    for (const auto& line : run.undo_summary()) {
+        run.say("  " + line);
     }
+    if (info.state != "running") {
+        // Until it ends, a rollback on request counts as an interrupted run.
+        state.set_rolling_back(info.id);
+    }
+    // What the site wrote since a run ended is kept before it is changed back (a run that was
+    // still running when it was interrupted served no one in between).
+    const std::optional<fs::path> keep =
+        interrupted ? std::nullopt
+                    : std::optional<fs::path>(state.dir() / "kept" / ("before-rollback-of-run-" + std::to_string(info.id)));
     try {
-        run.roll_back();
+        run.roll_back(keep);
     } catch (const Error& e) {
-        state.end_run(info->id, "failed", std::string("rollback failed: ") + e.what());
-        record(state, "rollback failed", info->id, m.name, m.version.str(), e.what());
+        if (e.kind() == ErrorKind::interrupted) {
+            throw;
+        }
+        state.end_run(info.id, "failed", std::string("rollback failed: ") + e.what());
+        record(state, "rollback failed", info.id, m.name, m.version.str(), e.what());
         throw Error(ErrorKind::failed, std::string("rollback failed: ") + e.what());
     }
     Transaction tx(state.db());
@@ -324,16 +401,73 @@ Outcome rollback(const SiteOptions& options) {
             }
         }
         state.set_installed({previous->name, previous->version.str(), static_cast<std::int64_t>(previous->sequence),
-                             info->id, info->from_manifest, format_time(now())},
+                             info.id, info.from_manifest, format_time(now())},
                             files);
     } else {
         state.db().exec("DELETE FROM installed; DELETE FROM installed_files;");
     }
-    state.end_run(info->id, "rolled_back", interrupted ? "interrupted; rolled back on request" : "rolled back on request");
-    record(state, "rolled back", info->id, m.name, m.version.str(), "on request");
+    state.end_run(info.id, "rolled_back", interrupted ? "interrupted; rolled back on request" : "rolled back on request");
+    record(state, "rolled back", info.id, m.name, m.version.str(),
+           keep ? "on request; the data before it kept in " + keep->string() : "on request");
     tx.commit();
     fs::remove_all(run.dir());
     out.notes = run.notes();
+    if (keep) {
+        out.notes.push_back("the databases, paths and files as they were before this rollback are kept in " +
+                            keep->string() + " (`ferry-applier prune` removes them)");
+    }
+    return out;
+}
+
+PruneResult prune(const PruneOptions& options) {
+    Site site(existing_node(options.site));
+    StateDb& state = site.state;
+    PruneResult out;
+    // Newest first: the run folders of ended runs, then the copies kept before rollbacks.
+    // The installed run's backups stay: `rollback --run` needs them.
+    const auto installed = state.installed();
+    std::vector<std::pair<std::int64_t, fs::path>> runs;
+    for (const auto& r : state.runs()) {
+        const fs::path dir = state.dir() / "runs" / std::to_string(r.id);
+        if (r.state != "running" && r.state != "rolling_back" && fs::exists(dir) &&
+            !(installed && installed->run_id == r.id)) {
+            runs.emplace_back(r.id, dir);
+        }
+    }
+    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<fs::path> kept;
+    if (fs::exists(state.dir() / "kept")) {
+        for (const auto& e : fs::directory_iterator(state.dir() / "kept")) {
+            kept.push_back(e.path());
+        }
+    }
+    std::sort(kept.begin(), kept.end(), [](const fs::path& a, const fs::path& b) {
+        return fs::last_write_time(a) > fs::last_write_time(b);
+    });
+    const auto drop = [&](const fs::path& dir) {
+        std::uint64_t bytes = 0;
+        for (const auto& e : fs::recursive_directory_iterator(dir)) {
+            if (e.is_regular_file()) {
+                bytes += e.file_size();
+            }
+        }
+        fs::remove_all(dir);
+        out.removed.push_back(dir.string());
+        out.bytes += bytes;
+    };
+    for (std::size_t i = options.keep; i < runs.size(); ++i) {
+        drop(runs[i].second);
+    }
+    for (std::size_t i = options.keep; i < kept.size(); ++i) {
+        drop(kept[i]);
+    }
+    JsonWriter j;
+    j.begin_object().field("keep", static_cast<std::uint64_t>(options.keep)).field("bytes", out.bytes).key("removed").begin_array();
+    for (const auto& r : out.removed) {
+        j.value(r);
+    }
+    j.end_array().end_object();
+    state.audit("pruned", j.str());
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include "applier/plan.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,28 @@ struct Outcome {
 // Finishes an interrupted run: forward if it had stopped the service, else discards it.
 [[nodiscard]] Outcome resume(const SiteOptions& options);
 
-// Undoes an interrupted run, or else the last committed one, from its backups.
-[[nodiscard]] Outcome rollback(const SiteOptions& options);
+struct RollbackOptions {
+    SiteOptions site;
+    std::optional<std::int64_t> run; // a committed run to undo, named by the operator
+};
+
+// Undoes an interrupted run (or one whose automatic rollback failed) from its backups; a
+// committed run only when named, after keeping a copy of everything it changes back.
+[[nodiscard]] Outcome rollback(const RollbackOptions& options);
+
+struct PruneOptions {
+    SiteOptions site;
+    std::size_t keep = 1; // run folders (and copies kept before rollbacks) to keep, newest first
+};
+
+struct PruneResult {
+    std::vector<std::string> removed; // the folders removed
+    std::uint64_t bytes = 0;          // what they held
+};
+
+// Removes the backups of ended runs, and the copies kept before rollbacks, but for the KEEP
+// newest of each; the installed run's backups and an interrupted run's are never touched.
+// Logged in the audit log.
+[[nodiscard]] PruneResult prune(const PruneOptions& options);
 
 } // namespace ferry::applier

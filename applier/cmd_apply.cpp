@@ -74,10 +74,48 @@ void setup_apply(CLI::App& app) {
     res->add_flag("--json", *json, "Print the outcome as JSON");
     set_action(*res, [site, json] { return print_outcome(resume(*site), *json); });
 
-    CLI::App* back = app.add_subcommand("rollback", "Undo an interrupted run, or else the last applied bundle");
-    add_site_options(back, *site);
+    auto back_opts = std::make_shared<RollbackOptions>();
+    auto back_run = std::make_shared<std::int64_t>(0);
+    CLI::App* back = app.add_subcommand("rollback", "Undo an interrupted run, or the committed run named by --run");
+    add_site_options(back, back_opts->site);
+    back->add_option("--run", *back_run,
+                     "Undo this committed run (the last applied; see `history`), after keeping a copy of what it "
+                     "changes back")
+        ->check(CLI::PositiveNumber);
     back->add_flag("--json", *json, "Print the outcome as JSON");
-    set_action(*back, [site, json] { return print_outcome(rollback(*site), *json); });
+    set_action(*back, [back_opts, back_run, json] {
+        if (*back_run > 0) {
+            back_opts->run = *back_run;
+        }
+        return print_outcome(rollback(*back_opts), *json);
+    });
+}
+
+void setup_prune(CLI::App& app) {
+    auto opts = std::make_shared<PruneOptions>();
+    auto json = std::make_shared<bool>(false);
+    CLI::App* cmd = app.add_subcommand("prune", "Remove the backups of old and failed runs, keeping the newest");
+    add_site_options(cmd, opts->site);
+    cmd->add_option("--keep", opts->keep, "How many run backups (and copies kept before rollbacks) to keep (default 1)");
+    cmd->add_flag("--json", *json, "Print the outcome as JSON");
+    set_action(*cmd, [opts, json] {
+        const PruneResult r = prune(*opts);
+        if (*json) {
+            JsonWriter j;
+            j.begin_object().field("result", "pruned").field("bytes", r.bytes).key("removed").begin_array();
+            for (const auto& d : r.removed) {
+                j.value(d);
+            }
+            j.end_array().end_object();
+            std::fputs(j.str().c_str(), stdout);
+            return 0;
+        }
+        for (const auto& d : r.removed) {
+            std::printf("removed %s\n", d.c_str());
+        }
+        std::printf("pruned %zu folder(s), %llu MiB\n", r.removed.size(), static_cast<unsigned long long>(r.bytes >> 20));
+        return 0;
+    });
 }
 
 } // namespace ferry::applier

@@ -43,7 +43,7 @@ std::string unified_diff(const TempDir& tmp, const std::string& dest, const std:
     fs::remove(log);
     (void)run_command({{"diff", "-u", "--label", "installed " + dest, "--label", "bundle " + dest,
                         (tmp.path / "a").string(), (tmp.path / "b").string()},
-                       std::chrono::seconds(10), {}, log});
+                       std::chrono::seconds(10), {}, log, {}});
     return read_file(log);
 }
 

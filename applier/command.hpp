@@ -23,10 +23,19 @@ struct CommandSpec {
     std::chrono::milliseconds timeout{10000};
     std::map<std::string, std::string> env; // added to the applier's environment
     std::filesystem::path log;              // stdout and stderr are appended here
+    std::string label; // names the command in a header and a footer with the time in the log; none if empty
 };
 
-// Runs a command and waits for it (or for its timeout).
+// Runs a command and waits for it (or for its timeout), with a header and a footer naming it
+// and the time in the log. A SIGINT or SIGTERM ends the command's process group and throws an
+// interrupted Error.
 [[nodiscard]] CommandResult run_command(const CommandSpec& spec);
+
+// "SIGINT", "SIGTERM", "SIGHUP" or "signal N".
+[[nodiscard]] std::string signal_name(int sig);
+
+// ARGV as a shell would need it typed: each argument single-quoted where it has to be.
+[[nodiscard]] std::string shell_quoted(const std::vector<std::string>& argv);
 
 // ARGV with every "{NAME}" replaced by VARS[NAME].
 [[nodiscard]] std::vector<std::string> expand(const std::vector<std::string>& argv,

@@ -11,6 +11,8 @@ void setup_trust(CLI::App& app);
 void setup_plan(CLI::App& app);
 // `apply`, `resume` and `rollback`.
 void setup_apply(CLI::App& app);
+// `prune [--keep N]`.
+void setup_prune(CLI::App& app);
 // `status`.
 void setup_status(CLI::App& app);
 // `history`.

@@ -45,6 +45,11 @@ void check_policy(Plan& plan, const schema::Manifest& m, StateDb& state, const s
                                 ", before the newest bundle this site has applied (" +
                                 format_time(std::stoll(*latest)) + "); pass --allow-downgrade to go back on purpose");
     }
+    if (plan.already_installed) {
+        // Nothing changes version: the upgrade path, a major step and breaking changes were
+        // all judged when this very release was applied.
+        return;
+    }
     const schema::Version from = installed ? *schema::parse_version(installed->version) : schema::Version{};
     const auto range = schema::parse_range(m.upgrade_from);
     if (!range || !range->contains(from)) {
@@ -171,7 +176,7 @@ Plan make_plan(const schema::Manifest& m, StateDb& state, const RootFs& root, co
     }
     plan.free_bytes = free_space(where);
     const std::uint64_t needed = plan.stage_bytes + plan.backup_bytes + (16u << 20);
-    if (plan.free_bytes < needed) {
+    if (plan.free_bytes < needed && !plan.already_installed) {
         plan.refusals.push_back("not enough disk space in " + space_dir.string() + ": staging and backups need " +
                                 mib(needed) + ", " + mib(plan.free_bytes) + " free");
     }

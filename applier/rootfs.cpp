@@ -44,7 +44,7 @@ void copy_fd(int in, int out, const std::string& what) {
 
 } // namespace
 
-RootFs::RootFs(const std::filesystem::path& root) : m_root(root) {
+RootFs::RootFs(const std::filesystem::path& root) : m_root(std::filesystem::absolute(root)) {
     m_fd = Fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!m_fd.valid()) {
         throw Error(ErrorKind::input, root.string() + ": the install root is not an existing folder");
@@ -248,6 +248,17 @@ void RootFs::remove(const std::string& dest) {
     }
     if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
         throw_errno("removing " + host_path(dest).string());
+    }
+}
+
+void RootFs::remove_dir_if_empty(const std::string& dest) {
+    auto [dir, name] = open_parent(dest, false);
+    if (!dir.valid()) {
+        return;
+    }
+    if (::unlinkat(dir.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+        errno != EEXIST && errno != ENOTDIR) {
+        throw_errno("removing the folder " + host_path(dest).string());
     }
 }
 

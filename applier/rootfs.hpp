@@ -41,6 +41,8 @@ public:
     void install_data(const std::string& dest, std::string_view data, unsigned mode);
     // Removes the file DEST if it exists.
     void remove(const std::string& dest);
+    // Removes the folder DEST if it exists and is empty.
+    void remove_dir_if_empty(const std::string& dest);
     // Removes the temp file an interrupted install of DEST may have left beside it.
     void remove_temp(const std::string& dest);
     // Makes everything written under the root durable (syncfs).

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <set>
 #include <sys/stat.h>
 #include <thread>
@@ -26,6 +27,21 @@ std::string join(const std::vector<std::string>& items) {
         out += (out.empty() ? "" : ", ") + s;
     }
     return out;
+}
+
+std::string without_slash(const std::string& path) {
+    return path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+}
+
+// Hard-links SOURCE to TARGET (same file system), or copies it.
+void link_or_copy(const fs::path& source, const fs::path& target) {
+    fs::create_directories(target.parent_path());
+    fs::remove(target);
+    std::error_code ec;
+    fs::create_hard_link(source, target, ec);
+    if (ec) {
+        copy_host_file(source, target);
+    }
 }
 
 const schema::ManifestFile* find_file(const schema::Manifest& m, const std::string& path) {
@@ -62,7 +78,20 @@ void Run::crash_point(const std::string& name) const {
 void Run::step(const std::string& name, const std::function<void()>& fn) {
     m_state.journal(m_id, name, "begin");
     crash_point(name + ":begin");
-    fn();
+    try {
+        fn();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::interrupted) {
+            throw;
+        }
+        // The run stays as it is, journaled up to here, for resume or rollback to finish.
+        m_state.journal(m_id, name, "interrupted", signal_name(interrupted_by()));
+        throw Error(ErrorKind::interrupted,
+                    std::string(e.what()) + "; run " + std::to_string(m_id) + " of " + m_manifest.name + " " +
+                        m_manifest.version.str() + " stopped there, and the node may be between versions",
+                    "finish the run with `ferry-applier resume`, or undo it with `ferry-applier rollback`; "
+                    "`ferry-applier status` shows where it stopped");
+    }
     m_state.journal(m_id, name, "done");
     crash_point(name + ":done");
 }
@@ -105,13 +134,73 @@ std::map<std::string, std::string> Run::env(const std::string& version) const {
     return e;
 }
 
+fs::path Run::image_store() const { return m_state.dir() / "images"; }
+
+// An image kept for a rollback, by content, under its own name (a load command may use it).
+fs::path kept_image_name(const schema::ManifestFile& f) {
+    return fs::path(to_hex(f.sha256)) / fs::path(f.path).filename();
+}
+
+std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m) {
+    std::vector<const schema::ManifestFile*> out;
+    if (!m.procedure.image_load.empty()) {
+        for (const auto& f : m.files) {
+            if (f.role == "image") {
+                out.push_back(&f);
+            }
+        }
+    }
+    return out;
+}
+
+void Run::keep_images_of(const schema::Manifest& m, const std::function<fs::path(const schema::ManifestFile&)>& source) {
+    std::set<std::string> wanted;
+    for (const auto* f : loaded_images(m)) {
+        const fs::path from = source(*f);
+        if (fs::exists(from)) {
+            link_or_copy(from, image_store() / kept_image_name(*f));
+            wanted.insert(to_hex(f->sha256));
+        }
+    }
+    if (fs::exists(image_store())) {
+        for (const auto& e : fs::directory_iterator(image_store())) {
+            if (wanted.count(e.path().filename().string()) == 0) {
+                fs::remove_all(e.path());
+            }
+        }
+    }
+}
+
+std::set<std::string> Run::dirs_to_create(const Plan& plan) const {
+    std::vector<std::string> dests;
+    for (const auto& a : plan.files) {
+        if (a.kind == FileAction::Kind::create || a.kind == FileAction::Kind::keep_site) {
+            dests.push_back(a.dest);
+        }
+    }
+    if (m_manifest.procedure.migrations) {
+        dests.push_back(m_manifest.procedure.migrations->database);
+    }
+    std::set<std::string> missing;
+    for (const auto& dest : dests) {
+        for (std::size_t slash = dest.find('/', 1); slash != std::string::npos; slash = dest.find('/', slash + 1)) {
+            const std::string dir = dest.substr(0, slash);
+            if (missing.count(dir) != 0 || !m_root.exists(dir)) {
+                missing.insert(dir);
+            }
+        }
+    }
+    return missing;
+}
+
 void Run::run_hook(const schema::Procedure& procedure, const std::string& hook, const std::string& version) {
     const auto it = procedure.hooks.find(hook);
     if (it == procedure.hooks.end()) {
         return;
     }
-    say("  " + hook + " hook: " + join(expand(it->second, vars())));
-    CommandSpec spec{expand(it->second, vars()), std::chrono::seconds(120), env(version), dir() / "commands.log"};
+    const auto argv = expand(it->second, vars());
+    say("  " + hook + " hook: " + shell_quoted(argv));
+    const CommandSpec spec{argv, std::chrono::seconds(120), env(version), dir() / "commands.log", hook + " hook"};
     const CommandResult r = run_command(spec);
     if (r.exit_code != 0) {
         throw Error(ErrorKind::failed, hook + " hook failed: " + describe(r, spec.timeout));
@@ -179,6 +268,20 @@ void Run::backup(const Plan& plan) {
         }
         m_state.add_backup_item(m_id, {"ledger", mig->database, true, ids});
     }
+    for (const auto& d : dirs_to_create(plan)) {
+        m_state.add_backup_item(m_id, {"dir", d, false, ""});
+    }
+    if (m_previous && !m_previous->procedure.image_load.empty()) {
+        for (const auto* f : loaded_images(*m_previous)) {
+            const fs::path kept = image_store() / kept_image_name(*f);
+            const fs::path copy = base / "images" / kept_image_name(*f);
+            const bool existed = fs::exists(kept);
+            if (existed) {
+                link_or_copy(kept, copy);
+            }
+            m_state.add_backup_item(m_id, {"image", f->path, existed, existed ? copy.string() : ""});
+        }
+    }
     fs::create_directories(base);
     sync_filesystem(base);
     say("  backed up " + std::to_string(m_state.backup_items(m_id).size()) + " item(s) to " + base.string());
@@ -224,17 +327,25 @@ void Run::install(const Plan& plan) {
         }
         crash_point("install:item:" + std::to_string(++i));
     }
-    for (const auto& path : plan.image_loads) {
-        const auto argv = expand(expand(m_manifest.procedure.image_load, {{"path", (staging() / path).string()}}), vars());
-        say("  loading image " + path);
-        CommandSpec spec{argv, std::chrono::seconds(600), env(m_manifest.version.str()), dir() / "commands.log"};
-        const CommandResult r = run_command(spec);
-        if (r.exit_code != 0) {
-            throw Error(ErrorKind::failed, "loading image " + path + " failed: " + describe(r, spec.timeout));
-        }
-    }
     m_root.sync();
     say("  installed " + std::to_string(i) + " file(s)");
+}
+
+void Run::load_image(const schema::Procedure& procedure, const std::string& name, const fs::path& file,
+                     const std::string& version) {
+    const auto argv = expand(expand(procedure.image_load, {{"path", file.string()}}), vars());
+    say("  loading image " + name + ": " + shell_quoted(argv));
+    const CommandSpec spec{argv, std::chrono::seconds(600), env(version), dir() / "commands.log", "image load " + name};
+    const CommandResult r = run_command(spec);
+    if (r.exit_code != 0) {
+        throw Error(ErrorKind::failed, "loading image " + name + " failed: " + describe(r, spec.timeout));
+    }
+}
+
+void Run::load_images(const Plan& plan) {
+    for (const auto& path : plan.image_loads) {
+        load_image(m_manifest.procedure, path, staging() / path, m_manifest.version.str());
+    }
 }
 
 void Run::migrate() {
@@ -267,8 +378,8 @@ void Run::migrate() {
         } else {
             const fs::path script = staging() / s.up;
             ::chmod(script.c_str(), 0700);
-            CommandSpec spec{{script.string()}, std::chrono::seconds(600), env(m_manifest.version.str()),
-                             dir() / "commands.log"};
+            const CommandSpec spec{{script.string()}, std::chrono::seconds(600), env(m_manifest.version.str()),
+                                   dir() / "commands.log", "migration " + s.id};
             const CommandResult r = run_command(spec);
             if (r.exit_code != 0) {
                 throw Error(ErrorKind::failed, "migration " + s.id + " failed: " + describe(r, spec.timeout));
@@ -289,7 +400,7 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
         const std::uint64_t attempts = check.retries + 1;
         CommandResult last;
         const CommandSpec spec{expand(check.command, vars()), std::chrono::seconds(check.timeout), env(version),
-                               dir() / "commands.log"};
+                               dir() / "commands.log", "health check " + check.name};
         bool ok = false;
         for (std::uint64_t attempt = 1; attempt <= attempts && !ok; ++attempt) {
             last = run_command(spec);
@@ -306,7 +417,7 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
     }
     for (const auto& check : procedure.smoke) {
         const CommandSpec spec{expand(check.command, vars()), std::chrono::seconds(check.timeout), env(version),
-                               dir() / "commands.log"};
+                               dir() / "commands.log", "smoke check " + check.name};
         const CommandResult r = run_command(spec);
         if (r.exit_code != 0) {
             throw Error(ErrorKind::failed, "smoke check \"" + check.name + "\" failed: " + describe(r, spec.timeout));
@@ -316,6 +427,8 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
 }
 
 void Run::commit() {
+    // The images stay at hand so that a later rollback can load them again.
+    keep_images_of(m_manifest, [&](const schema::ManifestFile& f) { return staging() / f.path; });
     std::map<std::string, InstalledFile> files;
     for (const auto& f : m_manifest.files) {
         if (!f.dest.empty()) {
@@ -365,6 +478,14 @@ void Run::revert_migrations() {
     const fs::path host = m_root.host_path(mig->database);
     if (!have_ledger || !fs::exists(host)) {
         return; // the run never got as far as backing up: it migrated nothing
+    }
+    if (db_backup && !db_backup->existed) {
+        // The run created the database: without it the node is exactly as it was.
+        say("  removing " + host.string() + " (it did not exist before)");
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            fs::remove(host.string() + suffix);
+        }
+        return;
     }
     std::vector<const schema::MigrationStep*> to_revert;
     {
@@ -440,25 +561,141 @@ void Run::restore_files() {
     }
 }
 
-void Run::roll_back() {
+void Run::restore_paths() {
+    // Declared paths come back byte for byte as they were before the run: replaced whole.
+    for (const auto& item : m_state.backup_items(m_id)) {
+        if (item.kind != "path") {
+            continue;
+        }
+        const fs::path live = m_root.host_path(without_slash(item.path));
+        fs::remove_all(live);
+        if (!item.existed) {
+            continue;
+        }
+        std::error_code ec;
+        if (fs::is_directory(item.copy)) {
+            fs::create_directories(live.parent_path(), ec);
+            fs::copy(item.copy, live, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+        } else {
+            fs::create_directories(live.parent_path(), ec);
+            fs::copy(item.copy, live, fs::copy_options::copy_symlinks, ec);
+        }
+        if (ec) {
+            throw Error(ErrorKind::failed, "restoring " + live.string() + " from " + item.copy + ": " + ec.message());
+        }
+    }
+}
+
+void Run::remove_created_dirs() {
+    auto items = m_state.backup_items(m_id);
+    std::erase_if(items, [](const BackupItem& i) { return i.kind != "dir"; });
+    // Deepest first, and only where the rollback left them empty.
+    std::sort(items.begin(), items.end(), [](const BackupItem& a, const BackupItem& b) { return a.path > b.path; });
+    for (const auto& item : items) {
+        m_root.remove_dir_if_empty(item.path);
+    }
+}
+
+void Run::reload_images() {
+    if (!m_previous || m_previous->procedure.image_load.empty()) {
+        return;
+    }
+    for (const auto& item : m_state.backup_items(m_id)) {
+        if (item.kind != "image") {
+            continue;
+        }
+        if (!item.existed) {
+            m_notes.push_back("image " + item.path + " of " + m_previous->version.str() +
+                              " was not kept on this node; load it again by hand");
+            continue;
+        }
+        load_image(m_previous->procedure, item.path, item.copy, m_previous->version.str());
+    }
+    keep_images_of(*m_previous, [&](const schema::ManifestFile& f) { return dir() / "backup" / "images" / kept_image_name(f); });
+}
+
+void Run::keep_current(const fs::path& into) {
+    fs::remove_all(into);
+    fs::create_directories(into);
+    for (const auto& item : m_state.backup_items(m_id)) {
+        const fs::path live = m_root.host_path(without_slash(item.path));
+        const fs::path copy = into / item.kind / without_slash(item.path).substr(1);
+        if (item.kind == "file") {
+            (void)m_root.copy_out(item.path, copy);
+        } else if (item.kind == "path" && fs::exists(live)) {
+            fs::create_directories(copy.parent_path());
+            fs::copy(live, copy, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        } else if (item.kind == "sqlite" && fs::exists(live)) {
+            backup_database(live, copy);
+        }
+    }
+    sync_filesystem(into);
+    say("  kept the data as it is now in " + into.string());
+}
+
+std::vector<std::string> Run::undo_summary() {
+    std::vector<std::string> lines;
+    const bool changed = begun("pre_install") || begun("install");
+    if (changed) {
+        lines.push_back("stop " + m_manifest.name + " " + m_manifest.version.str());
+    }
+    if (begun("migrate") && m_manifest.procedure.migrations) {
+        lines.push_back("undo the migrations it applied to " + m_manifest.procedure.migrations->database);
+    }
+    std::size_t files = 0;
+    for (const auto& item : m_state.backup_items(m_id)) {
+        if (item.kind == "file") {
+            ++files;
+        } else if (item.kind == "path" && changed) {
+            lines.push_back("restore " + item.path + " as it was before the run");
+        }
+    }
+    if (changed) {
+        lines.push_back("restore the " + std::to_string(files) + " file(s) it installed, replaced or removed");
+    }
+    if (begun("images") && m_previous && !m_previous->procedure.image_load.empty()) {
+        lines.push_back("load the images of " + m_previous->version.str() + " again");
+    }
+    lines.push_back(m_previous ? "start " + m_previous->version.str() + " and check its health"
+                               : std::string("leave nothing installed"));
+    return lines;
+}
+
+void Run::roll_back(const std::optional<fs::path>& keep) {
     say("rolling back run " + std::to_string(m_id));
     const auto undo = [&](const std::string& name, const std::function<void()>& fn) {
-        m_state.journal(m_id, "rollback:" + name, "begin");
-        crash_point("rollback:" + name + ":begin");
-        fn();
-        m_state.journal(m_id, "rollback:" + name, "done");
+        step("rollback:" + name, fn);
     };
-    if (begun("start") || begun("install")) {
+    // Until the install (or the hook before it) begins, the node's files are as they were.
+    const bool changed = begun("pre_install") || begun("install");
+    if (changed || begun("start")) {
         undo("stop", [&] {
             try {
                 run_hook(m_manifest.procedure, "stop", m_manifest.version.str());
             } catch (const Error& e) {
+                if (e.kind() == ErrorKind::interrupted) {
+                    throw;
+                }
                 m_notes.push_back(std::string("while rolling back: ") + e.what());
             }
         });
     }
+    // Taken once: a second attempt must not copy over it what the first one changed back.
+    if (keep && !done("rollback:keep")) {
+        undo("keep", [&] { keep_current(*keep); });
+    }
     undo("migrations", [&] { revert_migrations(); });
-    undo("files", [&] { restore_files(); });
+    if (changed) {
+        undo("files", [&] {
+            restore_files();
+            restore_paths();
+            remove_created_dirs();
+            m_root.sync();
+        });
+    }
+    if (begun("images")) {
+        undo("images", [&] { reload_images(); });
+    }
     if (m_previous) {
         undo("start", [&] { start_service(m_previous->procedure, m_previous->version.str()); });
         undo("health", [&] { check_health(m_previous->procedure, m_previous->version.str()); });

@@ -11,14 +11,19 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace ferry::applier {
 
 // The steps of an apply, in order.
-inline const std::vector<std::string> k_steps = {"stage", "backup", "stop",  "install",
-                                                 "migrate", "start", "health", "commit"};
+inline const std::vector<std::string> k_steps = {"stage",   "stop",   "backup",       "pre_install", "install",
+                                                 "migrate", "images", "post_install", "start",       "health",
+                                                 "commit"};
+
+// The files of M that its image load command loads.
+[[nodiscard]] std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m);
 
 class Run {
 public:
@@ -40,18 +45,27 @@ public:
     // A point where the tests may kill the applier (FERRY_TEST_CRASH_AT=NAME).
     void crash_point(const std::string& name) const;
 
+    // Copies what the run will change (files, declared paths, databases, the images to load
+    // again on rollback) and records the folders the install will create.
     void backup(const Plan& plan);
+    // Runs the procedure's HOOK (stop, pre_install, post_install, start), if it has one.
+    void run_hook(const schema::Procedure& procedure, const std::string& hook, const std::string& version);
     // Runs the stop hook if a version is installed, or always when FORCE (resume, after files
     // of this run may already be in place and running).
     void stop_service(bool force = false);
     void install(const Plan& plan);
     void migrate();
+    // Loads the plan's image files with the bundle's load command.
+    void load_images(const Plan& plan);
     void start_service(const schema::Procedure& procedure, const std::string& version);
     void check_health(const schema::Procedure& procedure, const std::string& version);
     void commit();
 
-    // Undoes whatever this run changed, from its backups; throws if that fails.
-    void roll_back();
+    // Undoes whatever this run changed, from its backups; throws if that fails. With KEEP, the
+    // databases, paths and files it changes back are first copied there, after the stop.
+    void roll_back(const std::optional<std::filesystem::path>& keep = std::nullopt);
+    // What roll_back will do, a line each, for the operator to read before it starts.
+    [[nodiscard]] std::vector<std::string> undo_summary();
 
     // Logs a line of progress for the operator.
     void say(const std::string& line) const;
@@ -59,9 +73,21 @@ public:
 private:
     [[nodiscard]] std::map<std::string, std::string> vars() const;
     [[nodiscard]] std::map<std::string, std::string> env(const std::string& version) const;
-    void run_hook(const schema::Procedure& procedure, const std::string& hook, const std::string& version);
     void revert_migrations();
     void restore_files();
+    void restore_paths();
+    void remove_created_dirs();
+    void reload_images();
+    void keep_current(const std::filesystem::path& into);
+    void load_image(const schema::Procedure& procedure, const std::string& name, const std::filesystem::path& file,
+                    const std::string& version);
+    // Where the installed release's images are kept, by SHA-256, for a later rollback.
+    [[nodiscard]] std::filesystem::path image_store() const;
+    // Keeps M's loaded images in the image store, each taken from SOURCE(file); drops the rest.
+    void keep_images_of(const schema::Manifest& m,
+                        const std::function<std::filesystem::path(const schema::ManifestFile&)>& source);
+    // The folders below the root that installing PLAN will create.
+    [[nodiscard]] std::set<std::string> dirs_to_create(const Plan& plan) const;
 
     StateDb& m_state;
     RootFs& m_root;

@@ -96,7 +96,7 @@ std::filesystem::path prepare_dir(const std::filesystem::path& dir) {
 } // namespace
 
 StateDb::StateDb(const std::filesystem::path& state_dir)
-    : m_dir(state_dir), m_db(prepare_dir(state_dir), true, ErrorKind::input) {
+    : m_dir(std::filesystem::absolute(state_dir)), m_db(prepare_dir(m_dir), true, ErrorKind::input) {
     try {
         m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
         const std::string check = m_db.query_text("PRAGMA quick_check").value_or("?");

@@ -59,6 +59,8 @@ int exit_code(ErrorKind kind) {
         return 5;
     case ErrorKind::failed:
         return 6;
+    case ErrorKind::interrupted:
+        return 7;
     }
     return 1;
 }

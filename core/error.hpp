@@ -15,6 +15,7 @@ enum class ErrorKind {
     policy,       // the bundle is authentic but refused (expired, other product, downgrade)
     rolled_back,  // the procedure failed and the node was rolled back
     failed,       // the procedure failed and the node was not rolled back
+    interrupted,  // a signal stopped the procedure; the run waits for resume or rollback
     internal,     // a bug
 };
 

@@ -26,12 +26,21 @@ struct TempSlot {
 };
 
 std::array<TempSlot, k_max_temp_slots> g_temp_slots;
+std::atomic<pid_t> g_child_group{0};
+std::atomic<int> g_interrupted{0};
 
 extern "C" void on_interrupt(int sig) {
     for (auto& slot : g_temp_slots) {
         if (slot.used.load()) {
             ::unlink(slot.path.data());
         }
+    }
+    g_interrupted.store(sig);
+    const pid_t group = g_child_group.load();
+    if (group > 0) {
+        // The command's waiter ends the group and unwinds, so the journal records where it stopped.
+        ::kill(-group, SIGTERM);
+        return;
     }
     std::signal(sig, SIG_DFL);
     std::raise(sig);
@@ -177,6 +186,12 @@ void install_interrupt_cleanup() {
         ::sigaction(sig, &sa, nullptr);
     }
 }
+
+ChildGroup::ChildGroup(pid_t group) { g_child_group.store(group); }
+
+ChildGroup::~ChildGroup() { g_child_group.store(0); }
+
+int interrupted_by() { return g_interrupted.load(); }
 
 TempRegistration::TempRegistration(const std::filesystem::path& path) : m_slot(-1) {
     const std::string& s = path.native();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace ferry {
 
@@ -33,8 +34,21 @@ void fsync_dir(const std::filesystem::path& dir);
 // whole batch of files, and the folders they were renamed into, durable.
 void sync_filesystem(const std::filesystem::path& path);
 
-// Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files, then die.
+// Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files, then die; while a
+// ChildGroup is registered they instead end that process group and let the caller unwind.
 void install_interrupt_cleanup();
+
+// The signal that interrupted the process while a ChildGroup was registered, or 0.
+[[nodiscard]] int interrupted_by();
+
+// Registers the process group of the command being waited for, for the interrupt handler.
+class ChildGroup {
+public:
+    explicit ChildGroup(pid_t group);
+    ~ChildGroup();
+    ChildGroup(const ChildGroup&) = delete;
+    ChildGroup& operator=(const ChildGroup&) = delete;
+};
 
 // Registers PATH for removal if the process is interrupted; unregisters when destroyed.
 class TempRegistration {

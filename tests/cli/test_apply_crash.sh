@@ -343,9 +343,11 @@ crash_case() {
         expect_state "$p: after resume" new 2.0.0
     fi
 
-    # rollback on the same crash -> the old state.
+    # rollback on the same crash -> the old state (a committed run only when named).
     restore_node
-    run "$FERRY_APPLIER" rollback --root "$ROOT" --state-dir "$STATE"
+    local named=()
+    [ "$committed" = 1 ] && named=(--run 2)
+    run "$FERRY_APPLIER" rollback "${named[@]}" --root "$ROOT" --state-dir "$STATE"
     wait_hooks
     expect_code "$p: rollback succeeds" 0
     expect_output "$p: rollback reports it" "rolled back greeter 2.0.0 to 1.0.0"
@@ -353,7 +355,8 @@ crash_case() {
     expect_state "$p: after rollback" old 1.0.0
 }
 
-for p in stage:begin stage:done backup:begin backup:done stop:begin stop:done install:begin; do
+for p in stage:begin stage:done stop:begin stop:done backup:begin backup:done pre_install:begin pre_install:done \
+    install:begin; do
     crash_case "$p"
 done
 N=0
@@ -369,8 +372,8 @@ if [ "$N" -eq "$FILE_ACTIONS" ] && [ "$N" -gt 0 ]; then
 else
     fail "install:item: $N crash points, but the plan lists $FILE_ACTIONS file actions"
 fi
-for p in install:done migrate:begin migrate:item:0002_add_language migrate:done start:begin start:done health:begin health:done \
-    commit:begin commit:done; do
+for p in install:done migrate:begin migrate:item:0002_add_language migrate:done images:begin images:done \
+    post_install:begin post_install:done start:begin start:done health:begin health:done commit:begin commit:done; do
     crash_case "$p"
 done
 
@@ -385,7 +388,8 @@ done
 # Killed at the last instant of each step (commit's end is its transaction: commit:done above).
 # A step killed just before its end was journaled runs again on resume: the backup is taken
 # again from scratch, over the partial copy the killed run made.
-for p in stage:end backup:end stop:end install:end migrate:end start:end health:end; do
+for p in stage:end stop:end backup:end pre_install:end install:end migrate:end images:end post_install:end start:end \
+    health:end; do
     crash_case "$p"
 done
 
@@ -456,7 +460,9 @@ print("interrupted" if j["interrupted"] else ("none" if not j["installed"] else 
     esac
     restore_node
     if [ "$where" != 1.0.0 ]; then
-        run "$FERRY_APPLIER" rollback --root "$ROOT" --state-dir "$STATE"
+        named=()
+        [ "$where" == 2.0.0 ] && named=(--run 2)
+        run "$FERRY_APPLIER" rollback "${named[@]}" --root "$ROOT" --state-dir "$STATE"
         wait_hooks
         expect_code "$label: rollback succeeds" 0
         expect_state "$label: after rollback" old 1.0.0
@@ -540,10 +546,10 @@ done
 
 # `rollback` of the committed 2.0.0 (no interrupted run), killed part-way: the node is between
 # versions, so the next invocation must report it, and `rollback` again must finish it.
-for p in "${ROLLBACK_POINTS[@]}"; do
+for p in "${ROLLBACK_POINTS[@]}" rollback:keep:begin; do
     label="rollback of committed 2.0.0 killed at $p"
     node_from "$TPL2"
-    run_quiet env FERRY_TEST_CRASH_AT="$p" "$FERRY_APPLIER" rollback --root "$ROOT" --state-dir "$STATE"
+    run_quiet env FERRY_TEST_CRASH_AT="$p" "$FERRY_APPLIER" rollback --run 2 --root "$ROOT" --state-dir "$STATE"
     expect_code "$label: killed" 137
     wait_hooks
     run "$FERRY_APPLIER" status --state-dir "$STATE"

@@ -184,29 +184,6 @@ expect_runs_empty() {
     fi
 }
 
-# variant FROM TO PYTHON: writes spec TO (in the sample tree) from spec FROM, changed by the
-# Python statements PYTHON acting on the spec as s.
-variant() {
-    "$PY" - "$TREE/$1" "$TREE/$2" "$3" <<'EOF'
-import sys, yaml
-s = yaml.safe_load(open(sys.argv[1]))
-exec(sys.argv[3])
-yaml.safe_dump(s, open(sys.argv[2], "w"), sort_keys=False)
-EOF
-}
-
-# build SPEC DIR: builds TREE/SPEC into SCRATCH/bundles/DIR; sets BUILT to the bundle.
-build() {
-    mkdir -p "$SCRATCH/bundles/$2"
-    if "$FERRY_BUNDLER" build -q "$TREE/$1" --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles/$2" \
-        >"$SCRATCH/build.out" 2>&1; then
-        BUILT=$(find "$SCRATCH/bundles/$2" -name '*.ferry')
-    else
-        fail "building $1: $(cat "$SCRATCH/build.out")"
-        exit 1
-    fi
-}
-
 # --- Bundles ---------------------------------------------------------------------------------
 
 START=$(date +%s)

@@ -89,7 +89,7 @@ run sqlite3 "$R/var/lib/app/app.db" "SELECT COUNT(*) FROM t; SELECT id FROM ferr
 [ "$(cat "$SCRATCH/out")" == "$(printf '1\n0001_init\n0002_more')" ] &&
     pass "the applied script migration was skipped, 0002 ran" || fail "ledger: $(cat "$SCRATCH/out")"
 
-expect_ok "rollback to 1.0.0" "$FERRY_APPLIER" rollback --root "$R" --state-dir "$S"
+expect_ok "rollback to 1.0.0" "$FERRY_APPLIER" rollback --run 2 --root "$R" --state-dir "$S"
 [ -e "$R/usr/lib/app/old-helper" ] && [ "$("$R/usr/bin/tool")" == "tool 1" ] &&
     pass "rollback restores the dropped file and the old binary" || fail "rollback did not restore the files"
 run sqlite3 "$R/var/lib/app/app.db" "SELECT id FROM ferry_migrations ORDER BY id; SELECT COUNT(*) FROM pragma_table_info('t');"
@@ -112,3 +112,52 @@ after=$(snapshot "$R")
     pass "changed migration: installed files as before" || fail "changed migration: files changed"
 run "$FERRY_APPLIER" status --json --state-dir "$S"
 expect_json "changed migration: 1.0.0 still installed" "j['installed']['version'] == '1.0.0' and j['interrupted'] is None"
+
+# --- Hooks at their points; a failed release's images are reverted --------------------------
+
+# 1.2.0 loads a new app image; pre_install sees the old files, post_install the new files and
+# the loaded image; its health check fails, so the rollback must load 1.0.0's images again.
+mkdir -p "$SRC/images3"
+printf 'IMAGE-THREE\n' >"$SRC/images3/app-image.tar"
+hooks_spec() {
+    cat >"$SRC/app-$1.yaml" <<YAML
+name: app
+version: $1
+sequence: $2
+expires_in_days: 30
+compatible: {product: app, channel: test}
+upgrade_from: ">=0.0.0 <9.0.0"
+components:
+  - name: app
+    version: $1
+    files:
+      - {source: v2/tool, role: binary, dest: /usr/bin/tool}
+      - {source: images3/app-image.tar, role: image}
+procedure:
+  hooks:
+    pre_install: ["/bin/sh", "-c", "echo pre_install \$(tail -1 \"\$1/usr/bin/tool\") >>\"\$1/hooks.log\"", "sh", "{root}"]
+    post_install: $3
+    start: ["/bin/sh", "-c", "echo start >>\"\$1/hooks.log\"", "sh", "{root}"]
+  health:
+    - {name: never, command: ["/bin/false"], timeout: 5}
+  images:
+    load: ["/bin/sh", "-c", "cp \"\$1\" \"\$FERRY_ROOT/loaded-\$(basename \"\$1\")\"", "sh", "{path}"]
+YAML
+}
+hooks_spec 1.2.0 4 '["/bin/sh", "-c", "echo post_install $(tail -1 \"$1/usr/bin/tool\") $(cat \"$1/loaded-app-image.tar\") >>\"$1/hooks.log\"", "sh", "{root}"]'
+hooks_spec 1.2.1 5 '["/bin/sh", "-c", "echo post_install failing >&2; exit 9"]'
+for v in 1.2.0 1.2.1; do
+    expect_ok "build app $v" "$FERRY_BUNDLER" build -q "$SRC/app-$v.yaml" --key "$K" -o "$SCRATCH"
+done
+rm -f "$R/hooks.log"
+expect_fail "1.2.0 fails its health check and is rolled back" 5 "failed and was rolled back to 1.0.0" \
+    apply "$SCRATCH/app-1.2.0.ferry"
+[ "$(cat "$R/hooks.log")" == "$(printf 'pre_install echo tool 1\npost_install echo tool 2 IMAGE-THREE\nstart')" ] &&
+    pass "pre_install ran before the install, post_install after the install and the image load, then start" ||
+    fail "hooks.log: $(cat "$R/hooks.log")"
+[ "$(cat "$R/loaded-app-image.tar")" == "IMAGE-ONE" ] && [ "$(cat "$R/loaded-base-image.tar")" == "IMAGE-TWO" ] &&
+    pass "the rollback loaded 1.0.0's images again" || fail "images after rollback: $(cat "$R"/loaded-*)"
+[ "$("$R/usr/bin/tool")" == "tool 1" ] && pass "the rollback restored the old binary" || fail "tool: $("$R/usr/bin/tool")"
+expect_fail "a failing post_install hook rolls back" 5 "post_install hook failed: exit code 9; output: post_install failing" \
+    apply "$SCRATCH/app-1.2.1.ferry"
+[ "$("$R/usr/bin/tool")" == "tool 1" ] && pass "after the failed post_install: the old binary" || fail "tool: $("$R/usr/bin/tool")"

@@ -4,6 +4,7 @@
 #include "applier/rootfs.hpp"
 #include "applier/state.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
@@ -63,25 +64,39 @@ TEST_CASE("applier::merge_env") {
 TEST_CASE("applier::run_command") {
     const test::Scratch dir;
     SUBCASE("exit code and output") {
-        const CommandResult r = run_command({{"sh", "-c", "echo hello; exit 3"}, std::chrono::seconds(5), {}, dir / "log"});
+        const CommandResult r = run_command({{"sh", "-c", "echo hello; exit 3"}, std::chrono::seconds(5), {}, dir / "log", {}});
         CHECK(r.exit_code == 3);
         CHECK_FALSE(r.timed_out);
         CHECK(r.output_tail == "hello");
         CHECK(describe(r, std::chrono::seconds(5)) == "exit code 3; output: hello");
     }
     SUBCASE("timeout ends the process group") {
-        const CommandResult r = run_command({{"sh", "-c", "sleep 30 & sleep 30"}, std::chrono::milliseconds(200), {}, dir / "log"});
+        const CommandResult r = run_command({{"sh", "-c", "sleep 30 & sleep 30"}, std::chrono::milliseconds(200), {}, dir / "log", {}});
         CHECK(r.timed_out);
         CHECK(describe(r, std::chrono::seconds(1)) == "timed out after 1 s");
     }
     SUBCASE("environment and missing program") {
-        const CommandResult r = run_command({{"sh", "-c", "echo $FERRY_X"}, std::chrono::seconds(5), {{"FERRY_X", "42"}}, dir / "log"});
+        const CommandResult r = run_command({{"sh", "-c", "echo $FERRY_X"}, std::chrono::seconds(5), {{"FERRY_X", "42"}}, dir / "log", {}});
         CHECK(r.output_tail == "42");
-        const CommandResult missing = run_command({{"/nonexistent/x"}, std::chrono::seconds(5), {}, dir / "log"});
+        const CommandResult missing = run_command({{"/nonexistent/x"}, std::chrono::seconds(5), {}, dir / "log", {}});
         CHECK(missing.exit_code == 127);
         CHECK(missing.output_tail == "cannot run /nonexistent/x: No such file or directory");
     }
+    SUBCASE("a labelled command gets a header and a footer in the log, not in its output") {
+        const CommandResult r = run_command({{"sh", "-c", "echo hi"}, std::chrono::seconds(5), {}, dir / "log", "stop hook"});
+        CHECK(r.output_tail == "hi");
+        const std::string log = read_file(dir / "log");
+        CHECK(log.starts_with("--- "));
+        CHECK(log.find(" stop hook: sh -c 'echo hi'\nhi\n--- ") != std::string::npos);
+        CHECK(log.find(" stop hook: exit code 0, after ") != std::string::npos);
+    }
     CHECK(expand({"{root}/bin", "x{root}y{root}"}, {{"root", "/r"}}) == std::vector<std::string>{"/r/bin", "x/ry/r"});
+}
+
+TEST_CASE("applier::shell_quoted") {
+    CHECK(shell_quoted({"/usr/bin/greeterctl", "stop", "/srv/root"}) == "/usr/bin/greeterctl stop /srv/root");
+    CHECK(shell_quoted({"sh", "-c", "echo a, b"}) == "sh -c 'echo a, b'");
+    CHECK(shell_quoted({"printf", "it's", ""}) == "printf 'it'\\''s' ''");
 }
 
 TEST_CASE("applier::apply_sql_migration") {
