@@ -1,4 +1,4 @@
-#include "applier/apply.hpp"
+#include "applier/node/apply.hpp"
 #include "applier/commands.hpp"
 
 #include "core/cli.hpp"

@@ -1,8 +1,8 @@
 #include "applier/commands.hpp"
-#include "applier/command.hpp"
-#include "applier/envfile.hpp"
-#include "applier/plan.hpp"
-#include "applier/staging.hpp"
+#include "applier/node/command.hpp"
+#include "applier/node/envfile.hpp"
+#include "applier/node/plan.hpp"
+#include "applier/node/staging.hpp"
 
 #include "core/cli.hpp"
 #include "core/error.hpp"

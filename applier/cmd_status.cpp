@@ -1,5 +1,5 @@
 #include "applier/commands.hpp"
-#include "applier/state.hpp"
+#include "applier/state/state.hpp"
 
 #include "core/cli.hpp"
 #include "core/error.hpp"

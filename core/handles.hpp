@@ -6,7 +6,6 @@
 
 #include <archive.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <zstd.h>
 
 namespace ferry {
@@ -32,12 +31,6 @@ struct ZstdCCtxDeleter {
 struct ZstdDCtxDeleter {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
 };
-struct SqliteDeleter {
-    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct SqliteStmtDeleter {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
 
 using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
 using ArchiveWritePtr = std::unique_ptr<archive, ArchiveWriteDeleter>;
@@ -46,8 +39,6 @@ using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
 using ZstdCCtxPtr = std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter>;
 using ZstdDCtxPtr = std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter>;
-using SqlitePtr = std::unique_ptr<sqlite3, SqliteDeleter>;
-using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtDeleter>;
 
 // An owned file descriptor; close() reports errors, the destructor ignores them.
 class Fd {

@@ -21,7 +21,7 @@
 
 #include "fuzz.hpp"
 
-#include "applier/staging.hpp"
+#include "applier/node/staging.hpp"
 #include "core/envelope.hpp"
 #include "core/handles.hpp"
 #include "core/payload.hpp"

@@ -3,10 +3,10 @@
 // One run of the single-node procedure: every step journaled before and after it runs, so an
 // interrupted run can be finished (resume) or undone (rollback) from what the journal says.
 
-#include "applier/command.hpp"
-#include "applier/plan.hpp"
-#include "applier/rootfs.hpp"
-#include "applier/state.hpp"
+#include "applier/node/command.hpp"
+#include "applier/node/plan.hpp"
+#include "applier/node/rootfs.hpp"
+#include "applier/state/state.hpp"
 #include "manifest-schema/manifest.hpp"
 
 #include <functional>

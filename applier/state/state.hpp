@@ -3,7 +3,7 @@
 // The applier's state database: what is installed, every run and its step journal, the
 // migration ledger and the hash-chained audit log. SQLite in WAL mode with synchronous=FULL.
 
-#include "applier/sqlite.hpp"
+#include "applier/state/sqlite.hpp"
 
 #include <filesystem>
 #include <map>

@@ -3,8 +3,8 @@
 // What an apply would do, worked out without changing anything: the policy checks
 // (compatibility, sequence, upgrade path, breaking changes, disk space) and each file's fate.
 
-#include "applier/rootfs.hpp"
-#include "applier/state.hpp"
+#include "applier/node/rootfs.hpp"
+#include "applier/state/state.hpp"
 #include "manifest-schema/manifest.hpp"
 
 #include <optional>

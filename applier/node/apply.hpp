@@ -2,7 +2,7 @@
 
 // The single-node procedure's entry points: apply, resume and rollback.
 
-#include "applier/plan.hpp"
+#include "applier/node/plan.hpp"
 
 #include <filesystem>
 #include <optional>

@@ -7,11 +7,23 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <sqlite3.h>
+
 namespace ferry::applier {
+
+struct SqliteDeleter {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct SqliteStmtDeleter {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using SqlitePtr = std::unique_ptr<sqlite3, SqliteDeleter>;
+using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtDeleter>;
 
 class Statement;
 

@@ -1,7 +1,8 @@
 #include "apply.hpp"
 
-#include "applier/run.hpp"
-#include "applier/staging.hpp"
+#include "applier/node/run.hpp"
+#include "applier/state/lock.hpp"
+#include "applier/node/staging.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
@@ -18,33 +19,6 @@ namespace ferry::applier {
 namespace fs = std::filesystem;
 
 namespace {
-
-// An exclusive lock on the state folder, held for the whole run.
-class StateLock {
-public:
-    explicit StateLock(const fs::path& state_dir) {
-        fs::create_directories(state_dir);
-        const fs::path path = state_dir / "lock";
-        m_fd = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!m_fd.valid()) {
-            throw_errno(path.string());
-        }
-        if (::flock(m_fd.get(), LOCK_EX | LOCK_NB) != 0) {
-            std::string holder(32, '\0');
-            holder.resize(static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(m_fd.get(), holder.data(), holder.size(), 0))));
-            throw Error(ErrorKind::policy,
-                        "another ferry-applier is working on " + state_dir.string() +
-                            (holder.empty() ? "" : " (pid " + holder.substr(0, holder.find('\n')) + ")"),
-                        "wait for it to finish; never run two at once on one node");
-        }
-        const std::string pid = std::to_string(::getpid()) + "\n";
-        (void)!::ftruncate(m_fd.get(), 0);
-        (void)!::pwrite(m_fd.get(), pid.data(), pid.size(), 0);
-    }
-
-private:
-    Fd m_fd;
-};
 
 std::optional<schema::Manifest> installed_manifest(StateDb& state) {
     const auto installed = state.installed();

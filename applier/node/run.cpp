@@ -1,7 +1,7 @@
 #include "run.hpp"
 
-#include "applier/envfile.hpp"
-#include "applier/migrations.hpp"
+#include "applier/node/envfile.hpp"
+#include "applier/node/migrations.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"

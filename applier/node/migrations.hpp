@@ -2,7 +2,7 @@
 
 // SQL migrations of a SQLite database, each in one transaction with its ledger record.
 
-#include "applier/sqlite.hpp"
+#include "applier/state/sqlite.hpp"
 
 #include <map>
 #include <optional>
