@@ -91,21 +91,15 @@ void setup_plan(CLI::App& app) {
         const bool have_state = fs::exists(args->state_dir / "state.db");
         StateDb state(have_state ? args->state_dir : tmp.path / "state");
         std::map<std::string, std::string> configs;
-        std::optional<Plan> plan;
-        CaptureSink sink(configs);
-        keys::VerifyOptions verify;
-        verify.now = now();
-        verify.progress = !args->json;
-        verify.sink = &sink;
-        verify.before_payload = [&](const keys::BundleInfo& info) {
-            plan = make_plan(info.manifest, state, root, args->policy, args->state_dir);
-            for (const auto& a : plan->files) {
-                if (a.role == "config") {
-                    configs[a.path];
-                }
+        keys::BundleReader bundle(args->bundle, trust, now());
+        const std::optional<Plan> plan = make_plan(bundle.info().manifest, state, root, args->policy, args->state_dir);
+        for (const auto& a : plan->files) {
+            if (a.role == "config") {
+                configs[a.path];
             }
-        };
-        const keys::VerifiedBundle v = keys::verify_bundle(args->bundle, trust, verify);
+        }
+        CaptureSink sink(configs);
+        const keys::VerifiedBundle v = bundle.read_payload(&sink, !args->json);
         const schema::Manifest& m = v.info.manifest;
         std::map<std::string, std::string> diffs;
         for (const auto& a : plan->files) {

@@ -49,6 +49,12 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
     return info;
 }
 
+// The payload reader of core, by a name that does not clash with the member function.
+void read_payload_member(EnvelopeReader& reader, const PayloadIndex& index, PayloadSink* sink, Progress* progress,
+                         const Limits& limits) {
+    read_payload(reader, index, sink, progress, limits);
+}
+
 } // namespace
 
 BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust, bool with_files) {
@@ -57,32 +63,47 @@ BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* t
     return read_info(reader, path, b.size, trust, now(), with_files);
 }
 
-VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore& trust,
-                             const VerifyOptions& options) {
-    OpenBundle b = open_bundle(path);
-    EnvelopeReader reader(b.fd.get(), path.string());
-    VerifiedBundle out;
-    out.info = read_info(reader, path, b.size, &trust, options.now, true);
-    const schema::Manifest& m = out.info.manifest;
-    if (m.expires <= options.now) {
+struct BundleReader::Open {
+    explicit Open(const std::filesystem::path& path) : file(open_bundle(path)), reader(file.fd.get(), path.string()) {}
+    OpenBundle file;
+    EnvelopeReader reader;
+    bool payload_read = false;
+};
+
+BundleReader::BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now)
+    : m_open(std::make_unique<Open>(path)), m_trust(trust) {
+    m_info = read_info(m_open->reader, path, m_open->file.size, &trust, now, true);
+    const schema::Manifest& m = m_info.manifest;
+    if (m.expires <= now) {
         throw Error(ErrorKind::policy,
                     path.string() + ": bundle " + m.name + " " + m.version.str() + " expired at " +
                         format_time(m.expires),
                     "ask the release team for a fresh bundle; an expired one is never applied");
     }
-    if (options.before_payload) {
-        options.before_payload(out.info);
+}
+
+BundleReader::~BundleReader() = default;
+
+VerifiedBundle BundleReader::read_payload(PayloadSink* sink, bool progress, const std::string& label) {
+    if (m_open->payload_read) {
+        throw Error(ErrorKind::internal, "the payload of " + m_info.path.string() + " was read already");
     }
-    Progress progress(options.label.empty() ? "verifying " + path.filename().string() : options.label,
-                      m.payload.size, options.progress);
+    m_open->payload_read = true;
+    const schema::Manifest& m = m_info.manifest;
+    Progress bar(label.empty() ? "verifying " + m_info.path.filename().string() : label, m.payload.size, progress);
     try {
-        read_payload(reader, m.payload_index(), options.sink, &progress, trust.limits);
+        read_payload_member(m_open->reader, m.payload_index(), sink, &bar, m_trust.limits);
     } catch (const Error& e) {
-        throw e.with_context(path.string());
+        throw e.with_context(m_info.path.string());
     }
-    progress.finish();
-    out.chunks = m.payload.chunks.size();
-    return out;
+    bar.finish();
+    return {m_info, m.payload.chunks.size()};
+}
+
+VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore& trust,
+                             const VerifyOptions& options) {
+    BundleReader bundle(path, trust, options.now);
+    return bundle.read_payload(options.sink, options.progress, options.label);
 }
 
 } // namespace ferry::keys

@@ -8,7 +8,7 @@
 #include "manifest-schema/manifest.hpp"
 
 #include <filesystem>
-#include <functional>
+#include <memory>
 #include <optional>
 
 namespace ferry::keys {
@@ -33,9 +33,6 @@ struct VerifyOptions {
     bool progress = true;
     std::string label; // names the work in progress output; the file name when empty
     PayloadSink* sink = nullptr; // receives the payload's files, e.g. for staging
-    // Called once the manifest is authenticated and unexpired, before any payload byte is
-    // read: the place for policy checks that need the manifest.
-    std::function<void(const BundleInfo&)> before_payload;
 };
 
 // The result of a successful verification.
@@ -44,8 +41,31 @@ struct VerifiedBundle {
     std::uint64_t chunks = 0;
 };
 
-// Verifies signatures (threshold), expiry, then every chunk and file in one pass. Throws a
-// verification Error for a forged or damaged bundle, a policy Error for an expired one.
+// A bundle verified in steps: opening it reads the head and authenticates the manifest
+// (threshold, expiry) and reads nothing of the payload, so the caller decides (plan, policy)
+// before read_payload() streams the payload, every chunk authenticated, into a sink.
+class BundleReader {
+public:
+    // Throws a verification Error for a forged or damaged head, a policy Error for an expired one.
+    BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now);
+    ~BundleReader();
+    BundleReader(const BundleReader&) = delete;
+    BundleReader& operator=(const BundleReader&) = delete;
+
+    [[nodiscard]] const BundleInfo& info() const { return m_info; }
+    // Checks every chunk and file, handing them to SINK (nullptr: check only); call it once.
+    [[nodiscard]] VerifiedBundle read_payload(PayloadSink* sink, bool progress, const std::string& label = {});
+
+private:
+    struct Open;
+    std::unique_ptr<Open> m_open;
+    const TrustStore& m_trust;
+    BundleInfo m_info;
+};
+
+// Opens and reads the whole bundle: signatures (threshold), expiry, then every chunk and file
+// in one pass. Throws a verification Error for a forged or damaged bundle, a policy Error for
+// an expired one.
 [[nodiscard]] VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore& trust,
                                            const VerifyOptions& options);
 

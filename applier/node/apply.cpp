@@ -1,7 +1,7 @@
 #include "apply.hpp"
 
 #include "applier/node/run.hpp"
-#include "applier/state/lock.hpp"
+#include "applier/node/site.hpp"
 #include "applier/node/staging.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -28,36 +28,6 @@ std::optional<schema::Manifest> installed_manifest(StateDb& state) {
     return schema::parse_manifest(installed->manifest, "installed manifest");
 }
 
-// Removes staging folders that only a crash between commit and cleanup can leave behind.
-void remove_leftover_staging(StateDb& state) {
-    for (const auto& r : state.runs()) {
-        if (r.state != "running") {
-            fs::remove_all(state.dir() / "runs" / std::to_string(r.id) / "staging");
-        }
-    }
-}
-
-// Refuses a state folder with no state database: resume and rollback never create one.
-const SiteOptions& existing_node(const SiteOptions& options) {
-    if (!fs::exists(options.state_dir / "state.db")) {
-        throw Error(ErrorKind::usage,
-                    (options.state_dir / "state.db").string() + ": no state database: nothing was ever applied here",
-                    "check --state-dir (the default is /var/lib/ferry)");
-    }
-    return options;
-}
-
-// The node as one run sees it: the lock held for the whole run, the state, the install root.
-struct Site {
-    explicit Site(const SiteOptions& options)
-        : lock(options.state_dir), state(options.state_dir), root(options.root) {
-        remove_leftover_staging(state);
-    }
-    StateLock lock;
-    StateDb state;
-    RootFs root;
-};
-
 // A recorded run, with the manifest it applied and the one installed before it.
 Run load_run(StateDb& state, RootFs& root, const RunInfo& info, bool progress) {
     std::optional<schema::Manifest> previous;
@@ -66,20 +36,6 @@ Run load_run(StateDb& state, RootFs& root, const RunInfo& info, bool progress) {
     }
     return Run(state, root, info.id, schema::parse_manifest(state.run_manifest(info.id), "run manifest"),
                std::move(previous), progress);
-}
-
-// A bundle with the installed name, version and sequence is "nothing to do" only when its
-// manifest is byte for byte the installed one; any other is refused.
-void refuse_if_another_manifest(Plan& plan, StateDb& state, const std::string& manifest) {
-    const auto installed = state.installed();
-    const std::string installed_hash = to_hex(sha256(installed->manifest));
-    const std::string bundle_hash = to_hex(sha256(manifest));
-    if (installed_hash != bundle_hash) {
-        plan.refusals.push_back(plan.name + " " + plan.to_version + " (sequence " + std::to_string(plan.sequence) +
-                                ") is installed from another manifest (sha256 " + installed_hash +
-                                "); this bundle's manifest is sha256 " + bundle_hash +
-                                ": one release was built twice; ask the release team which is genuine");
-    }
 }
 
 void refuse_if_interrupted(StateDb& state) {
@@ -91,12 +47,6 @@ void refuse_if_interrupted(StateDb& state) {
     }
 }
 
-void record(StateDb& state, const std::string& action, std::int64_t run, const std::string& name,
-            const std::string& version, const std::string& detail) {
-    JsonWriter j;
-    j.begin_object().field("run", run).field("bundle", name).field("version", version).field("detail", detail).end_object();
-    state.audit(action, j.str());
-}
 
 // Runs the steps after staging; on failure rolls back and throws rolled_back or failed.
 void run_forward(Run& run, StateDb& state, const Plan& plan) {
@@ -172,35 +122,9 @@ Outcome apply_bundle(const ApplyOptions& options) {
 
     Outcome out;
     std::optional<Plan> plan;
-    std::unique_ptr<StagingSink> sink;
     std::unique_ptr<Run> run;
-    keys::VerifyOptions verify;
-    verify.now = now();
-    verify.progress = options.site.progress;
-    verify.before_payload = [&](const keys::BundleInfo& info) {
-        const schema::Manifest& m = info.manifest;
-        plan = make_plan(m, state, root, options.policy, options.site.state_dir);
-        if (plan->already_installed) {
-            refuse_if_another_manifest(*plan, state, info.head.manifest);
-        }
-        enforce(*plan);
-        if (plan->already_installed) {
-            return; // verified to the last byte below, with no sink: nothing is staged
-        }
-        RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
-                  "running", "", "", "", fs::absolute(options.bundle).string(),
-                  previous ? state.installed()->manifest : ""};
-        const std::int64_t id = state.begin_run(r, info.head.manifest);
-        run = std::make_unique<Run>(state, root, id, m, previous, options.site.progress);
-        state.journal(id, "stage", "begin");
-        run->crash_point("stage:begin");
-        sink = std::make_unique<StagingSink>(run->staging());
-        verify.sink = sink.get();
-    };
-    try {
-        // verify_bundle reads verify.sink after before_payload has set it.
-        (void)keys::verify_bundle(options.bundle, trust, verify);
-    } catch (const Error& e) {
+    // Open and authenticate, then decide, then stream the payload: the steps of verification.
+    const auto on_error = [&](const Error& e) {
         if (run) {
             state.end_run(run->id(), "failed", e.what());
             record(state, "failed", run->id(), run->manifest().name, run->manifest().version.str(), e.what());
@@ -211,6 +135,31 @@ Outcome apply_bundle(const ApplyOptions& options) {
             record(state, "refused", 0, plan ? plan->name : options.bundle.filename().string(),
                    plan ? plan->to_version : "", e.what());
         }
+    };
+    try {
+        keys::BundleReader bundle(options.bundle, trust, now());
+        const schema::Manifest& m = bundle.info().manifest;
+        plan = make_plan(m, state, root, options.policy, options.site.state_dir);
+        if (plan->already_installed) {
+            refuse_if_another_manifest(*plan, state, bundle.info().head.manifest);
+        }
+        enforce(*plan);
+        if (plan->already_installed) {
+            // Verified to the last byte, with no sink: nothing is staged.
+            (void)bundle.read_payload(nullptr, options.site.progress);
+        } else {
+            RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
+                      "running", "", "", "", fs::absolute(options.bundle).string(),
+                      previous ? state.installed()->manifest : ""};
+            const std::int64_t id = state.begin_run(r, bundle.info().head.manifest);
+            run = std::make_unique<Run>(state, root, id, m, previous, options.site.progress);
+            state.journal(id, "stage", "begin");
+            run->crash_point("stage:begin");
+            StagingSink sink(run->staging());
+            (void)bundle.read_payload(&sink, options.site.progress);
+        }
+    } catch (const Error& e) {
+        on_error(e);
         throw;
     }
     if (!run) {

@@ -3,6 +3,7 @@
 // The single-node procedure's entry points: apply, resume and rollback.
 
 #include "applier/node/plan.hpp"
+#include "applier/node/site.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -10,12 +11,6 @@
 #include <vector>
 
 namespace ferry::applier {
-
-struct SiteOptions {
-    std::filesystem::path root = "/";
-    std::filesystem::path state_dir = "/var/lib/ferry";
-    bool progress = true;
-};
 
 struct ApplyOptions {
     SiteOptions site;

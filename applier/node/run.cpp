@@ -68,12 +68,14 @@ void Run::say(const std::string& line) const {
     }
 }
 
-void Run::crash_point(const std::string& name) const {
+void crash_point(const std::string& name) {
     const char* at = std::getenv("FERRY_TEST_CRASH_AT");
     if (at != nullptr && name == at) {
         ::kill(::getpid(), SIGKILL);
     }
 }
+
+void Run::crash_point(const std::string& name) const { applier::crash_point(name); }
 
 void Run::step(const std::string& name, const std::function<void()>& fn) {
     m_state.journal(m_id, name, "begin");

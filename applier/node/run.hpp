@@ -22,6 +22,9 @@ inline const std::vector<std::string> k_steps = {"stage",   "stop",   "backup", 
                                                  "migrate", "images", "post_install", "start",       "health",
                                                  "commit"};
 
+// A point where the tests may kill the applier (FERRY_TEST_CRASH_AT=NAME).
+void crash_point(const std::string& name);
+
 // The files of M that its image load command loads.
 [[nodiscard]] std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m);
 

@@ -9,7 +9,30 @@ namespace ferry::applier {
 
 namespace {
 
-constexpr int k_schema_version = 1;
+// The state database's schema versions this applier reads: it upgrades any version from the
+// oldest supported to the current one when it opens the database, and refuses any other.
+constexpr int k_oldest_schema_version = 1;
+constexpr int k_schema_version = 2;
+
+// What each version adds to the one before it: version 2 keeps bundles staged for later.
+const char* const k_schema_upgrades[] = {
+    nullptr,
+    nullptr,
+    R"sql(
+CREATE TABLE IF NOT EXISTS staged(
+    manifest_sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    head_sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    chunks_done INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    updated TEXT NOT NULL);
+)sql",
+};
 
 const char* const k_schema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,13 +127,24 @@ StateDb::StateDb(const std::filesystem::path& state_dir)
             throw Error(ErrorKind::input, m_db.name() + ": " + check);
         }
         m_db.exec(k_schema);
-        const auto version = meta("schema_version");
-        if (!version) {
+        const auto recorded = meta("schema_version");
+        const int version = recorded ? std::atoi(recorded->c_str()) : k_schema_version;
+        if (version < k_oldest_schema_version || version > k_schema_version) {
+            throw Error(ErrorKind::input, m_db.name() + ": state schema version " + recorded.value_or("?") +
+                                              " is not one this ferry-applier reads (" +
+                                              std::to_string(k_oldest_schema_version) + " to " +
+                                              std::to_string(k_schema_version) + ")" +
+                                              (version > k_schema_version ? ": it was written by a newer one" : ""));
+        }
+        if (!recorded || version != k_schema_version) {
+            Transaction tx(m_db);
+            for (int v = recorded ? version + 1 : 1; v <= k_schema_version; ++v) {
+                if (k_schema_upgrades[v] != nullptr) {
+                    m_db.exec(k_schema_upgrades[v]);
+                }
+            }
             set_meta("schema_version", std::to_string(k_schema_version));
-        } else if (*version != std::to_string(k_schema_version)) {
-            throw Error(ErrorKind::input, m_db.name() + ": state schema version " + *version +
-                                              " is not the one this ferry-applier knows (" +
-                                              std::to_string(k_schema_version) + ")");
+            tx.commit();
         }
     } catch (const Error& e) {
         throw Error(ErrorKind::input, std::string("the state database is damaged or unreadable: ") + e.what(),
@@ -204,6 +238,56 @@ std::optional<RunInfo> StateDb::interrupted_run() {
         return std::nullopt;
     }
     return read_run(s);
+}
+
+namespace {
+
+const char* const k_staged_columns = "manifest_sha256, name, version, sequence, source, head_sha256, size, chunks, "
+                                     "chunks_done, state, updated";
+
+StagedBundle read_staged(const Statement& s) {
+    return {s.text(0),    s.text(1),    s.text(2),    s.integer(3), s.text(4), s.text(5),
+            s.integer(6), s.integer(7), s.integer(8), s.text(9),    s.text(10)};
+}
+
+} // namespace
+
+void StateDb::put_staged(const StagedBundle& b) {
+    m_db.prepare(std::string("INSERT OR REPLACE INTO staged(") + k_staged_columns +
+                 ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, b.manifest_sha256).bind(2, b.name).bind(3, b.version).bind(4, b.sequence).bind(5, b.source)
+        .bind(6, b.head_sha256).bind(7, b.size).bind(8, b.chunks).bind(9, b.chunks_done).bind(10, b.state)
+        .bind(11, format_time(now()))
+        .run();
+}
+
+void StateDb::set_staged_progress(const std::string& manifest_sha256, std::int64_t chunks_done,
+                                  const std::string& state) {
+    m_db.prepare("UPDATE staged SET chunks_done = ?, state = ?, updated = ? WHERE manifest_sha256 = ?")
+        .bind(1, chunks_done).bind(2, state).bind(3, format_time(now())).bind(4, manifest_sha256)
+        .run();
+}
+
+std::optional<StagedBundle> StateDb::staged(const std::string& manifest_sha256) {
+    Statement s = m_db.prepare(std::string("SELECT ") + k_staged_columns + " FROM staged WHERE manifest_sha256 = ?");
+    s.bind(1, manifest_sha256);
+    if (!s.step()) {
+        return std::nullopt;
+    }
+    return read_staged(s);
+}
+
+std::vector<StagedBundle> StateDb::staged_bundles() {
+    std::vector<StagedBundle> out;
+    Statement s = m_db.prepare(std::string("SELECT ") + k_staged_columns + " FROM staged ORDER BY updated");
+    while (s.step()) {
+        out.push_back(read_staged(s));
+    }
+    return out;
+}
+
+void StateDb::drop_staged(const std::string& manifest_sha256) {
+    m_db.prepare("DELETE FROM staged WHERE manifest_sha256 = ?").bind(1, manifest_sha256).run();
 }
 
 std::vector<RunInfo> StateDb::runs() {

@@ -68,6 +68,45 @@ struct AuditRecord {
     std::string hash;
 };
 
+// A bundle staged on the node ahead of its apply: a copy of the bundle file in the state
+// folder, its chunks checked as they were copied, then verified as a whole.
+struct StagedBundle {
+    std::string manifest_sha256;
+    std::string name;
+    std::string version;
+    std::int64_t sequence = 0;
+    std::string source;      // where it was staged from
+    std::string head_sha256; // of the bytes before the payload (manifest, signatures)
+    std::int64_t size = 0;   // of the bundle file
+    std::int64_t chunks = 0;
+    std::int64_t chunks_done = 0;
+    std::string state; // copying, verified
+    std::string updated;
+};
+
+// Where things live in a state folder, named once.
+class StateLayout {
+public:
+    explicit StateLayout(std::filesystem::path dir) : m_dir(std::move(dir)) {}
+    [[nodiscard]] const std::filesystem::path& dir() const { return m_dir; }
+    [[nodiscard]] std::filesystem::path database() const { return m_dir / "state.db"; }
+    [[nodiscard]] std::filesystem::path run(std::int64_t id) const { return m_dir / "runs" / std::to_string(id); }
+    [[nodiscard]] std::filesystem::path staging(std::int64_t id) const { return run(id) / "staging"; }
+    [[nodiscard]] std::filesystem::path backup(std::int64_t id) const { return run(id) / "backup"; }
+    [[nodiscard]] std::filesystem::path commands_log(std::int64_t id) const { return run(id) / "commands.log"; }
+    [[nodiscard]] std::filesystem::path staged(const std::string& manifest_sha256) const {
+        return m_dir / "staged" / manifest_sha256;
+    }
+    [[nodiscard]] std::filesystem::path staged_bundle(const std::string& manifest_sha256) const {
+        return staged(manifest_sha256) / "bundle.ferry";
+    }
+    [[nodiscard]] std::filesystem::path images() const { return m_dir / "images"; }
+    [[nodiscard]] std::filesystem::path kept() const { return m_dir / "kept"; }
+
+private:
+    std::filesystem::path m_dir;
+};
+
 class StateDb {
 public:
     // Opens (creating) STATE_DIR/state.db; a damaged database is an input Error naming it.
@@ -75,6 +114,7 @@ public:
 
     [[nodiscard]] Database& db() { return m_db; }
     [[nodiscard]] const std::filesystem::path& dir() const { return m_dir; }
+    [[nodiscard]] StateLayout layout() const { return StateLayout(m_dir); }
 
     [[nodiscard]] std::optional<std::string> meta(const std::string& key);
     void set_meta(const std::string& key, const std::string& value);
@@ -100,6 +140,14 @@ public:
     // Marks RUN as being rolled back on request: it counts as interrupted until it ends.
     void set_rolling_back(std::int64_t run);
     [[nodiscard]] std::vector<BackupItem> backup_items(std::int64_t run);
+
+    // Records a bundle being staged (replacing any record of the same manifest).
+    void put_staged(const StagedBundle& staged);
+    // Records how far the copy of a staged bundle got, and its state.
+    void set_staged_progress(const std::string& manifest_sha256, std::int64_t chunks_done, const std::string& state);
+    [[nodiscard]] std::optional<StagedBundle> staged(const std::string& manifest_sha256);
+    [[nodiscard]] std::vector<StagedBundle> staged_bundles();
+    void drop_staged(const std::string& manifest_sha256);
 
     // Appends an audit record chained to the previous one.
     void audit(const std::string& action, const std::string& detail_json);

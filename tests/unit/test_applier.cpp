@@ -53,6 +53,29 @@ TEST_CASE("applier::StateDb refuses a damaged database") {
     CHECK_THROWS_WITH_AS(StateDb(dir.path()), doctest::Contains("the state database is damaged or unreadable"), Error);
 }
 
+TEST_CASE("applier::StateDb schema versions") {
+    const test::Scratch dir;
+    {
+        StateDb state(dir.path());
+        state.db().exec("DROP TABLE staged; UPDATE meta SET value = '1' WHERE key = 'schema_version';");
+    }
+    SUBCASE("the oldest supported version is upgraded to the current one") {
+        StateDb state(dir.path());
+        CHECK(state.meta("schema_version") == "2");
+        CHECK(state.staged_bundles().empty());
+    }
+    SUBCASE("a newer version is refused, naming the range") {
+        {
+            StateDb state(dir.path());
+            state.set_meta("schema_version", "9");
+        }
+        CHECK_THROWS_WITH_AS(StateDb(dir.path()),
+                             doctest::Contains("state schema version 9 is not one this ferry-applier reads (1 to 2): it "
+                                               "was written by a newer one"),
+                             Error);
+    }
+}
+
 TEST_CASE("applier::merge_env") {
     const EnvMerge m = merge_env("# site\nPORT=9000\nOLD=1\n", "PORT=8080\nGREETING=hi\nLANGUAGE=en\n");
     CHECK(m.text == "# site\nPORT=9000\nOLD=1\n# added by ferry-applier from the new version's defaults\nGREETING=hi\nLANGUAGE=en\n");
