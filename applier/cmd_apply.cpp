@@ -1,4 +1,5 @@
 #include "applier/node/apply.hpp"
+#include "applier/node/stage.hpp"
 #include "applier/commands.hpp"
 
 #include "core/cli.hpp"
@@ -97,6 +98,7 @@ void setup_prune(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("prune", "Remove the backups of old and failed runs, keeping the newest");
     add_site_options(cmd, opts->site);
     cmd->add_option("--keep", opts->keep, "How many run backups (and copies kept before rollbacks) to keep (default 1)");
+    cmd->add_flag("--staged", opts->staged, "Also remove every staged bundle");
     cmd->add_flag("--json", *json, "Print the outcome as JSON");
     set_action(*cmd, [opts, json] {
         const PruneResult r = prune(*opts);
@@ -114,6 +116,47 @@ void setup_prune(CLI::App& app) {
             std::printf("removed %s\n", d.c_str());
         }
         std::printf("pruned %zu folder(s), %llu MiB\n", r.removed.size(), static_cast<unsigned long long>(r.bytes >> 20));
+        return 0;
+    });
+}
+
+void setup_stage(CLI::App& app) {
+    auto opts = std::make_shared<StageOptions>();
+    auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
+    CLI::App* cmd = app.add_subcommand("stage", "Verify a bundle and copy it to this node ahead of apply, resumably");
+    cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
+    cmd->add_option("--trust", opts->trust, "Trust store (trust.yaml)")->required();
+    add_site_options(cmd, opts->site);
+    cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "As apply would be given it");
+    cmd->add_flag("--allow-major", opts->policy.allow_major, "As apply would be given it");
+    cmd->add_flag("--ack-breaking", opts->policy.ack_breaking, "As apply would be given it");
+    cmd->add_flag("--json", flags->first, "Print the outcome as JSON");
+    cmd->add_flag("-q,--quiet", flags->second, "No progress output");
+    set_action(*cmd, [opts, flags] {
+        opts->site.progress = !flags->second && !flags->first;
+        const StageOutcome o = stage_bundle(*opts);
+        if (flags->first) {
+            JsonWriter j;
+            j.begin_object().field("result", result_name(o.result)).field("bundle", o.name).field("version", o.version)
+                .field("manifest_sha256", o.manifest_sha256).field("copy", o.copy.string()).field("chunks", o.chunks)
+                .field("resumed_at_chunk", o.resumed_at).field("media_bytes", o.media_bytes).end_object();
+            std::fputs(j.str().c_str(), stdout);
+            return 0;
+        }
+        switch (o.result) {
+        case StageOutcome::Result::already_installed:
+            std::printf("%s %s is already installed; nothing to stage\n", o.name.c_str(), o.version.c_str());
+            break;
+        case StageOutcome::Result::already_staged:
+            std::printf("%s %s is already staged in %s\n", o.name.c_str(), o.version.c_str(), o.copy.c_str());
+            break;
+        case StageOutcome::Result::staged:
+            std::printf("staged %s %s in %s (%llu chunk(s)%s; %llu MiB read from the media)\n", o.name.c_str(),
+                        o.version.c_str(), o.copy.c_str(), static_cast<unsigned long long>(o.chunks),
+                        o.resumed_at > 0 ? (", resumed after " + std::to_string(o.resumed_at) + " intact").c_str() : "",
+                        static_cast<unsigned long long>(o.media_bytes >> 20));
+            break;
+        }
         return 0;
     });
 }

@@ -11,7 +11,9 @@ void setup_trust(CLI::App& app);
 void setup_plan(CLI::App& app);
 // `apply`, `resume` and `rollback`.
 void setup_apply(CLI::App& app);
-// `prune [--keep N]`.
+// `stage BUNDLE --trust T [--root R] [--state-dir S] [--json]`.
+void setup_stage(CLI::App& app);
+// `prune [--keep N] [--staged]`.
 void setup_prune(CLI::App& app);
 // `status`.
 void setup_status(CLI::App& app);

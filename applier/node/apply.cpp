@@ -2,6 +2,7 @@
 
 #include "applier/node/run.hpp"
 #include "applier/node/site.hpp"
+#include "applier/node/stage.hpp"
 #include "applier/node/staging.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -136,8 +137,18 @@ Outcome apply_bundle(const ApplyOptions& options) {
                    plan ? plan->to_version : "", e.what());
         }
     };
+    std::string manifest_sha256;
+    bool from_staged = false;
     try {
-        keys::BundleReader bundle(options.bundle, trust, now());
+        keys::BundleReader media(options.bundle, trust, now());
+        manifest_sha256 = to_hex(sha256(media.info().head.manifest));
+        // A copy staged before the window is read instead of the media, and verified again.
+        std::optional<keys::BundleReader> staged;
+        if (const auto copy = staged_copy(state, manifest_sha256)) {
+            staged.emplace(*copy, trust, now());
+            from_staged = true;
+        }
+        keys::BundleReader& bundle = staged ? *staged : media;
         const schema::Manifest& m = bundle.info().manifest;
         plan = make_plan(m, state, root, options.policy, options.site.state_dir);
         if (plan->already_installed) {
@@ -173,6 +184,10 @@ Outcome apply_bundle(const ApplyOptions& options) {
     state.journal(run->id(), "stage", "done");
     run->crash_point("stage:done");
     run_forward(*run, state, *plan);
+    if (from_staged) {
+        drop_staged(state, manifest_sha256);
+        run->notes().push_back("applied from the copy staged before; the media was not read again");
+    }
     out.result = "applied";
     out.name = run->manifest().name;
     out.from_version = plan->from_version;
@@ -383,6 +398,14 @@ PruneResult prune(const PruneOptions& options) {
     }
     for (std::size_t i = options.keep; i < kept.size(); ++i) {
         drop(kept[i]);
+    }
+    if (options.staged) {
+        for (const auto& b : state.staged_bundles()) {
+            if (fs::exists(state.layout().staged(b.manifest_sha256))) {
+                drop(state.layout().staged(b.manifest_sha256));
+            }
+            state.drop_staged(b.manifest_sha256);
+        }
     }
     JsonWriter j;
     j.begin_object().field("keep", static_cast<std::uint64_t>(options.keep)).field("bytes", out.bytes).key("removed").begin_array();

@@ -49,6 +49,7 @@ struct RollbackOptions {
 struct PruneOptions {
     SiteOptions site;
     std::size_t keep = 1; // run folders (and copies kept before rollbacks) to keep, newest first
+    bool staged = false;  // also drop every staged bundle
 };
 
 struct PruneResult {
