@@ -91,7 +91,7 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
             record(state, "rollback failed", run.id(), m.name, m.version.str(), message);
             throw Error(ErrorKind::failed, message,
                         "the node may be between versions: see `ferry-applier status` and the backups in " +
-                            (run.dir() / "backup").string());
+                            state.layout().backup(run.id()).string());
         }
         state.end_run(run.id(), "rolled_back", e.what());
         record(state, "rolled back", run.id(), m.name, m.version.str(), e.what());
@@ -106,7 +106,7 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
     // Keep this run's backups for `ferry-applier rollback`; older ones are no longer reachable.
     for (const auto& old : state.runs()) {
         if (old.id != run.id() && old.state != "running") {
-            fs::remove_all(state.dir() / "runs" / std::to_string(old.id));
+            fs::remove_all(state.layout().run(old.id));
         }
     }
 }
@@ -263,7 +263,7 @@ RunInfo run_to_undo(StateDb& state, std::optional<std::int64_t> named) {
     const auto runs = state.runs();
     // A run whose automatic rollback failed left the node between versions: retry that rollback.
     if (!runs.empty() && runs.back().state == "failed" &&
-        fs::exists(state.dir() / "runs" / std::to_string(runs.back().id) / "backup") &&
+        fs::exists(state.layout().backup(runs.back().id)) &&
         (!named || *named == runs.back().id)) {
         return runs.back();
     }
@@ -286,7 +286,7 @@ RunInfo run_to_undo(StateDb& state, std::optional<std::int64_t> named) {
                     "only the last applied run can be undone; see `ferry-applier history`");
     }
     for (const auto& r : runs) {
-        if (r.id == *named && fs::exists(state.dir() / "runs" / std::to_string(r.id) / "backup")) {
+        if (r.id == *named && fs::exists(state.layout().backup(r.id))) {
             return r;
         }
     }
@@ -319,7 +319,7 @@ Outcome rollback(const RollbackOptions& options) {
     // still running when it was interrupted served no one in between).
     const std::optional<fs::path> keep =
         interrupted ? std::nullopt
-                    : std::optional<fs::path>(state.dir() / "kept" / ("before-rollback-of-run-" + std::to_string(info.id)));
+                    : std::optional<fs::path>(state.layout().kept_before_rollback(info.id));
     try {
         run.roll_back(keep);
     } catch (const Error& e) {
@@ -366,7 +366,7 @@ PruneResult prune(const PruneOptions& options) {
     const auto installed = state.installed();
     std::vector<std::pair<std::int64_t, fs::path>> runs;
     for (const auto& r : state.runs()) {
-        const fs::path dir = state.dir() / "runs" / std::to_string(r.id);
+        const fs::path dir = state.layout().run(r.id);
         if (r.state != "running" && r.state != "rolling_back" && fs::exists(dir) &&
             !(installed && installed->run_id == r.id)) {
             runs.emplace_back(r.id, dir);
@@ -374,8 +374,8 @@ PruneResult prune(const PruneOptions& options) {
     }
     std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<fs::path> kept;
-    if (fs::exists(state.dir() / "kept")) {
-        for (const auto& e : fs::directory_iterator(state.dir() / "kept")) {
+    if (fs::exists(state.layout().kept())) {
+        for (const auto& e : fs::directory_iterator(state.layout().kept())) {
             kept.push_back(e.path());
         }
     }

@@ -60,7 +60,7 @@ Run::Run(StateDb& state, RootFs& root, std::int64_t id, schema::Manifest manifes
     : m_state(state), m_root(root), m_id(id), m_manifest(std::move(manifest)), m_previous(std::move(previous)),
       m_progress(progress) {}
 
-fs::path Run::dir() const { return m_state.dir() / "runs" / std::to_string(m_id); }
+fs::path Run::dir() const { return m_state.layout().run(m_id); }
 
 void Run::say(const std::string& line) const {
     if (m_progress) {
@@ -136,7 +136,7 @@ std::map<std::string, std::string> Run::env(const std::string& version) const {
     return e;
 }
 
-fs::path Run::image_store() const { return m_state.dir() / "images"; }
+fs::path Run::image_store() const { return m_state.layout().images(); }
 
 // An image kept for a rollback, by content, under its own name (a load command may use it).
 fs::path kept_image_name(const schema::ManifestFile& f) {
@@ -202,7 +202,7 @@ void Run::run_hook(const schema::Procedure& procedure, const std::string& hook, 
     }
     const auto argv = expand(it->second, vars());
     say("  " + hook + " hook: " + shell_quoted(argv));
-    const CommandSpec spec{argv, std::chrono::seconds(120), env(version), dir() / "commands.log", hook + " hook"};
+    const CommandSpec spec{argv, std::chrono::seconds(120), env(version), m_state.layout().commands_log(m_id), hook + " hook"};
     const CommandResult r = run_command(spec);
     if (r.exit_code != 0) {
         throw Error(ErrorKind::failed, hook + " hook failed: " + describe(r, spec.timeout));
@@ -210,7 +210,7 @@ void Run::run_hook(const schema::Procedure& procedure, const std::string& hook, 
 }
 
 void Run::backup(const Plan& plan) {
-    const fs::path base = dir() / "backup";
+    const fs::path base = m_state.layout().backup(m_id);
     // A backup interrupted before it was journaled as done is taken again from scratch.
     fs::remove_all(base);
     m_state.clear_backup_items(m_id);
@@ -337,7 +337,7 @@ void Run::load_image(const schema::Procedure& procedure, const std::string& name
                      const std::string& version) {
     const auto argv = expand(expand(procedure.image_load, {{"path", file.string()}}), vars());
     say("  loading image " + name + ": " + shell_quoted(argv));
-    const CommandSpec spec{argv, std::chrono::seconds(600), env(version), dir() / "commands.log", "image load " + name};
+    const CommandSpec spec{argv, std::chrono::seconds(600), env(version), m_state.layout().commands_log(m_id), "image load " + name};
     const CommandResult r = run_command(spec);
     if (r.exit_code != 0) {
         throw Error(ErrorKind::failed, "loading image " + name + " failed: " + describe(r, spec.timeout));
@@ -381,7 +381,7 @@ void Run::migrate() {
             const fs::path script = staging() / s.up;
             ::chmod(script.c_str(), 0700);
             const CommandSpec spec{{script.string()}, std::chrono::seconds(600), env(m_manifest.version.str()),
-                                   dir() / "commands.log", "migration " + s.id};
+                                   m_state.layout().commands_log(m_id), "migration " + s.id};
             const CommandResult r = run_command(spec);
             if (r.exit_code != 0) {
                 throw Error(ErrorKind::failed, "migration " + s.id + " failed: " + describe(r, spec.timeout));
@@ -402,7 +402,7 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
         const std::uint64_t attempts = check.retries + 1;
         CommandResult last;
         const CommandSpec spec{expand(check.command, vars()), std::chrono::seconds(check.timeout), env(version),
-                               dir() / "commands.log", "health check " + check.name};
+                               m_state.layout().commands_log(m_id), "health check " + check.name};
         bool ok = false;
         for (std::uint64_t attempt = 1; attempt <= attempts && !ok; ++attempt) {
             last = run_command(spec);
@@ -419,7 +419,7 @@ void Run::check_health(const schema::Procedure& procedure, const std::string& ve
     }
     for (const auto& check : procedure.smoke) {
         const CommandSpec spec{expand(check.command, vars()), std::chrono::seconds(check.timeout), env(version),
-                               dir() / "commands.log", "smoke check " + check.name};
+                               m_state.layout().commands_log(m_id), "smoke check " + check.name};
         const CommandResult r = run_command(spec);
         if (r.exit_code != 0) {
             throw Error(ErrorKind::failed, "smoke check \"" + check.name + "\" failed: " + describe(r, spec.timeout));
@@ -502,7 +502,7 @@ void Run::revert_migrations() {
     if (to_revert.empty()) {
         return;
     }
-    const fs::path downs = dir() / "backup" / "down";
+    const fs::path downs = m_state.layout().backup(m_id) / "down";
     bool all_down = true;
     for (const auto* s : to_revert) {
         all_down = all_down && fs::exists(downs / (s->id + ".sql"));
@@ -613,7 +613,8 @@ void Run::reload_images() {
         }
         load_image(m_previous->procedure, item.path, item.copy, m_previous->version.str());
     }
-    keep_images_of(*m_previous, [&](const schema::ManifestFile& f) { return dir() / "backup" / "images" / kept_image_name(f); });
+    keep_images_of(*m_previous, [&](const schema::ManifestFile& f) { return m_state.layout().backup(m_id) / "images" / kept_image_name(f);
+    });
 }
 
 void Run::keep_current(const fs::path& into) {

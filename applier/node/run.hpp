@@ -35,7 +35,7 @@ public:
 
     [[nodiscard]] std::int64_t id() const { return m_id; }
     [[nodiscard]] std::filesystem::path dir() const;
-    [[nodiscard]] std::filesystem::path staging() const { return dir() / "staging"; }
+    [[nodiscard]] std::filesystem::path staging() const { return m_state.layout().staging(m_id); }
     [[nodiscard]] const schema::Manifest& manifest() const { return m_manifest; }
     [[nodiscard]] const std::optional<schema::Manifest>& previous() const { return m_previous; }
     [[nodiscard]] std::vector<std::string>& notes() { return m_notes; }

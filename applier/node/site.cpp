@@ -14,7 +14,7 @@ namespace {
 void remove_leftover_staging(StateDb& state) {
     for (const auto& r : state.runs()) {
         if (r.state != "running") {
-            fs::remove_all(state.dir() / "runs" / std::to_string(r.id) / "staging");
+            fs::remove_all(state.layout().staging(r.id));
         }
     }
 }
@@ -22,9 +22,9 @@ void remove_leftover_staging(StateDb& state) {
 } // namespace
 
 const SiteOptions& existing_node(const SiteOptions& options) {
-    if (!fs::exists(options.state_dir / "state.db")) {
-        throw Error(ErrorKind::usage,
-                    (options.state_dir / "state.db").string() + ": no state database: nothing was ever applied here",
+    const fs::path database = StateLayout(options.state_dir).database();
+    if (!fs::exists(database)) {
+        throw Error(ErrorKind::usage, database.string() + ": no state database: nothing was ever applied here",
                     "check --state-dir (the default is /var/lib/ferry)");
     }
     return options;

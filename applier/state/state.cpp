@@ -113,7 +113,7 @@ std::filesystem::path prepare_dir(const std::filesystem::path& dir) {
         throw Error(ErrorKind::io, dir.string() + ": cannot create the state folder: " + ec.message());
     }
     ::chmod(dir.c_str(), 0700);
-    return dir / "state.db";
+    return StateLayout(dir).database();
 }
 
 } // namespace

@@ -102,6 +102,9 @@ public:
     }
     [[nodiscard]] std::filesystem::path images() const { return m_dir / "images"; }
     [[nodiscard]] std::filesystem::path kept() const { return m_dir / "kept"; }
+    [[nodiscard]] std::filesystem::path kept_before_rollback(std::int64_t id) const {
+        return kept() / ("before-rollback-of-run-" + std::to_string(id));
+    }
 
 private:
     std::filesystem::path m_dir;
