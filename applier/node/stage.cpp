@@ -24,7 +24,8 @@ std::string read_at(int fd, std::uint64_t offset, std::uint64_t size, const std:
     std::string out(size, '\0');
     std::size_t got = 0;
     while (got < size) {
-        const ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(offset + got));
+        const ssize_t n =
+            ::pread(fd, out.data() + got, size - got, static_cast<off_t>(offset + got));
         if (n < 0) {
             throw_errno(what);
         }
@@ -40,7 +41,8 @@ std::string read_at(int fd, std::uint64_t offset, std::uint64_t size, const std:
 void write_at(int fd, std::uint64_t offset, std::string_view data, const std::string& what) {
     std::size_t done = 0;
     while (done < data.size()) {
-        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             throw_errno(what);
         }
@@ -53,13 +55,14 @@ std::uint64_t chunk_length(const schema::Manifest& m, std::uint64_t k) {
 }
 
 // How many payload chunks of COPY are already there and match the manifest, from the first.
-std::uint64_t intact_chunks(int copy, std::uint64_t copy_size, std::uint64_t payload_offset, const schema::Manifest& m,
-                            const std::string& what) {
+std::uint64_t intact_chunks(int copy, std::uint64_t copy_size, std::uint64_t payload_offset,
+                            const schema::Manifest& m, const std::string& what) {
     std::uint64_t k = 0;
     for (; k < m.payload.chunks.size(); ++k) {
         const std::uint64_t offset = payload_offset + k * m.payload.chunk_size;
         const std::uint64_t length = chunk_length(m, k);
-        if (offset + length > copy_size || sha256(read_at(copy, offset, length, what)) != m.payload.chunks[k]) {
+        if (offset + length > copy_size ||
+            sha256(read_at(copy, offset, length, what)) != m.payload.chunks[k]) {
             break;
         }
     }
@@ -137,7 +140,8 @@ StageOutcome stage_bundle(const StageOptions& options) {
     const std::string head_sha256 = to_hex(sha256(head));
     const auto previous = state.staged(out.manifest_sha256);
     std::error_code ec;
-    const bool resumable = previous && previous->head_sha256 == head_sha256 && fs::exists(out.copy, ec);
+    const bool resumable =
+        previous && previous->head_sha256 == head_sha256 && fs::exists(out.copy, ec);
     if (!resumable) {
         fs::remove_all(out.copy.parent_path());
     }
@@ -151,34 +155,43 @@ StageOutcome stage_bundle(const StageOptions& options) {
     ::fstat(copy.get(), &st);
     if (resumable) {
         // Nothing already copied is trusted: every chunk is hashed again.
-        out.resumed_at = intact_chunks(copy.get(), static_cast<std::uint64_t>(st.st_size), head_size, m, out.copy.string());
+        out.resumed_at = intact_chunks(copy.get(), static_cast<std::uint64_t>(st.st_size),
+                                       head_size, m, out.copy.string());
     } else {
         write_at(copy.get(), 0, head, out.copy.string());
     }
-    if (::ftruncate(copy.get(), static_cast<off_t>(head_size + out.resumed_at * m.payload.chunk_size)) != 0) {
+    if (::ftruncate(copy.get(),
+                    static_cast<off_t>(head_size + out.resumed_at * m.payload.chunk_size)) != 0) {
         throw_errno("staging " + out.copy.string());
     }
-    state.put_staged({out.manifest_sha256, m.name, m.version.str(), static_cast<std::int64_t>(m.sequence),
-                      fs::absolute(options.bundle).string(), head_sha256, static_cast<std::int64_t>(info.file_size),
-                      static_cast<std::int64_t>(out.chunks), static_cast<std::int64_t>(out.resumed_at), k_copying, ""});
+    state.put_staged({out.manifest_sha256, m.name, m.version.str(),
+                      static_cast<std::int64_t>(m.sequence), fs::absolute(options.bundle).string(),
+                      head_sha256, static_cast<std::int64_t>(info.file_size),
+                      static_cast<std::int64_t>(out.chunks),
+                      static_cast<std::int64_t>(out.resumed_at), k_copying, ""});
 
-    Progress progress("staging " + options.bundle.filename().string(), m.payload.size, options.site.progress);
+    Progress progress("staging " + options.bundle.filename().string(), m.payload.size,
+                      options.site.progress);
     progress.advance(out.resumed_at * m.payload.chunk_size);
     for (std::uint64_t k = out.resumed_at; k < out.chunks; ++k) {
         const std::uint64_t offset = head_size + k * m.payload.chunk_size;
         const std::uint64_t length = chunk_length(m, k);
         const std::string chunk = read_at(in.get(), offset, length, what);
         out.media_bytes += chunk.size();
-        const std::string where = what + ": payload chunk " + std::to_string(k + 1) + " of " + std::to_string(out.chunks);
+        const std::string where =
+            what + ": payload chunk " + std::to_string(k + 1) + " of " + std::to_string(out.chunks);
         if (chunk.size() != length) {
-            throw Error(ErrorKind::verification, where + " is truncated (" + std::to_string(chunk.size()) + " of " +
+            throw Error(ErrorKind::verification, where + " is truncated (" +
+                                                     std::to_string(chunk.size()) + " of " +
                                                      std::to_string(length) + " bytes)");
         }
         const Digest got = sha256(chunk);
         if (got != m.payload.chunks[k]) {
-            throw Error(ErrorKind::verification, where + ": sha256 mismatch (expected " + to_hex(m.payload.chunks[k]) +
-                                                     ", got " + to_hex(got) + "); nothing of it was staged",
-                        "the chunks before it are kept: stage again from an intact copy to continue");
+            throw Error(
+                ErrorKind::verification,
+                where + ": sha256 mismatch (expected " + to_hex(m.payload.chunks[k]) + ", got " +
+                    to_hex(got) + "); nothing of it was staged",
+                "the chunks before it are kept: stage again from an intact copy to continue");
         }
         write_at(copy.get(), offset, chunk, out.copy.string());
         state.set_staged_progress(out.manifest_sha256, static_cast<std::int64_t>(k + 1), k_copying);
@@ -191,7 +204,8 @@ StageOutcome stage_bundle(const StageOptions& options) {
     const std::string tail = read_at(in.get(), tail_offset, info.file_size - tail_offset, what);
     out.media_bytes += tail.size();
     write_at(copy.get(), tail_offset, tail, out.copy.string());
-    if (::ftruncate(copy.get(), static_cast<off_t>(info.file_size)) != 0 || ::fsync(copy.get()) != 0) {
+    if (::ftruncate(copy.get(), static_cast<off_t>(info.file_size)) != 0 ||
+        ::fsync(copy.get()) != 0) {
         throw_errno("staging " + out.copy.string());
     }
     fsync_dir(out.copy.parent_path());
@@ -202,10 +216,12 @@ StageOutcome stage_bundle(const StageOptions& options) {
     verify.progress = options.site.progress;
     verify.label = "verifying the staged copy";
     (void)keys::verify_bundle(out.copy, trust, verify);
-    state.set_staged_progress(out.manifest_sha256, static_cast<std::int64_t>(out.chunks), k_verified);
-    record(state, "staged", 0, m.name, m.version.str(),
-           "from " + fs::absolute(options.bundle).string() + " into " + out.copy.string() +
-               (out.resumed_at > 0 ? "; resumed at chunk " + std::to_string(out.resumed_at + 1) : ""));
+    state.set_staged_progress(out.manifest_sha256, static_cast<std::int64_t>(out.chunks),
+                              k_verified);
+    record(
+        state, "staged", 0, m.name, m.version.str(),
+        "from " + fs::absolute(options.bundle).string() + " into " + out.copy.string() +
+            (out.resumed_at > 0 ? "; resumed at chunk " + std::to_string(out.resumed_at + 1) : ""));
     return out;
 }
 

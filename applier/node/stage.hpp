@@ -29,10 +29,10 @@ struct StageOutcome {
     std::string name;
     std::string version;
     std::string manifest_sha256;
-    std::filesystem::path copy;        // the staged bundle
-    std::uint64_t chunks = 0;          // in the payload
-    std::uint64_t resumed_at = 0;      // chunks found already copied and intact
-    std::uint64_t media_bytes = 0;     // read from the bundle given, this time
+    std::filesystem::path copy;    // the staged bundle
+    std::uint64_t chunks = 0;      // in the payload
+    std::uint64_t resumed_at = 0;  // chunks found already copied and intact
+    std::uint64_t media_bytes = 0; // read from the bundle given, this time
 };
 
 // The name of a stage result, as JSON and the tests print it.
@@ -43,7 +43,8 @@ struct StageOutcome {
 [[nodiscard]] StageOutcome stage_bundle(const StageOptions& options);
 
 // The verified staged copy of the bundle whose manifest has SHA-256 MANIFEST_SHA256, if any.
-[[nodiscard]] std::optional<std::filesystem::path> staged_copy(StateDb& state, const std::string& manifest_sha256);
+[[nodiscard]] std::optional<std::filesystem::path> staged_copy(StateDb& state,
+                                                               const std::string& manifest_sha256);
 
 // Removes the staged copy of MANIFEST_SHA256 and its record.
 void drop_staged(StateDb& state, const std::string& manifest_sha256);

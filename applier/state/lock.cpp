@@ -14,7 +14,8 @@ namespace {
 
 std::string read_pid(int fd) {
     std::string holder(32, '\0');
-    holder.resize(static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(fd, holder.data(), holder.size(), 0))));
+    holder.resize(static_cast<std::size_t>(
+        std::max<ssize_t>(0, ::pread(fd, holder.data(), holder.size(), 0))));
     return holder.substr(0, holder.find('\n'));
 }
 
@@ -45,7 +46,8 @@ std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir) {
         return std::nullopt; // no lock file, or nobody holds it (ours is released with fd)
     }
     const std::string pid = read_pid(fd.get());
-    return pid.empty() ? std::optional<pid_t>(0) : std::optional<pid_t>(static_cast<pid_t>(std::stol(pid)));
+    return pid.empty() ? std::optional<pid_t>(0)
+                       : std::optional<pid_t>(static_cast<pid_t>(std::stol(pid)));
 }
 
 } // namespace ferry::applier
