@@ -28,6 +28,9 @@ struct TempSlot {
 std::array<TempSlot, k_max_temp_slots> g_temp_slots;
 std::atomic<pid_t> g_child_group{0};
 std::atomic<int> g_interrupted{0};
+constexpr std::size_t k_max_note = 1024;
+std::array<char, k_max_note> g_note{};
+std::atomic<std::size_t> g_note_size{0};
 
 extern "C" void on_interrupt(int sig) {
     for (auto& slot : g_temp_slots) {
@@ -41,6 +44,10 @@ extern "C" void on_interrupt(int sig) {
         // The command's waiter ends the group and unwinds, so the journal records where it stopped.
         ::kill(-group, SIGTERM);
         return;
+    }
+    const std::size_t note = g_note_size.load();
+    if (note > 0) {
+        (void)!::write(2, g_note.data(), note);
     }
     std::signal(sig, SIG_DFL);
     std::raise(sig);
@@ -192,6 +199,16 @@ ChildGroup::ChildGroup(pid_t group) { g_child_group.store(group); }
 ChildGroup::~ChildGroup() { g_child_group.store(0); }
 
 int interrupted_by() { return g_interrupted.load(); }
+
+void set_interrupt_note(std::string_view note) {
+    g_note_size.store(0);
+    if (note.empty()) {
+        return;
+    }
+    const std::string line = "\n" + std::string(note.substr(0, k_max_note - 2)) + "\n";
+    std::memcpy(g_note.data(), line.data(), line.size());
+    g_note_size.store(line.size());
+}
 
 TempRegistration::TempRegistration(const std::filesystem::path& path) : m_slot(-1) {
     const std::string& s = path.native();

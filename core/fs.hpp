@@ -41,6 +41,10 @@ void install_interrupt_cleanup();
 // The signal that interrupted the process while a ChildGroup was registered, or 0.
 [[nodiscard]] int interrupted_by();
 
+// A line the interrupt handler prints before the process dies of the signal (what state the
+// work is left in and what to run next); empty for none.
+void set_interrupt_note(std::string_view note);
+
 // Registers the process group of the command being waited for, for the interrupt handler.
 class ChildGroup {
 public:

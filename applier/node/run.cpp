@@ -43,7 +43,13 @@ const schema::ManifestFile* find_file(const schema::Manifest& m, const std::stri
 Run::Run(StateDb& state, RootFs& root, std::int64_t id, schema::Manifest manifest,
          std::optional<schema::Manifest> previous, bool progress)
     : m_state(state), m_root(root), m_id(id), m_manifest(std::move(manifest)), m_previous(std::move(previous)),
-      m_progress(progress) {}
+      m_progress(progress) {
+    set_interrupt_note("ferry-applier: interrupted: run " + std::to_string(m_id) + " of " + m_manifest.name + " " +
+                       m_manifest.version.str() + " is journaled up to here; finish it with `ferry-applier resume`, or "
+                       "undo it with `ferry-applier rollback` (`ferry-applier status` shows where it stopped)");
+}
+
+Run::~Run() { set_interrupt_note({}); }
 
 fs::path Run::dir() const { return m_state.layout().run(m_id); }
 

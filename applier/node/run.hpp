@@ -32,6 +32,9 @@ class Run {
 public:
     Run(StateDb& state, RootFs& root, std::int64_t id, schema::Manifest manifest,
         std::optional<schema::Manifest> previous, bool progress);
+    ~Run();
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
 
     [[nodiscard]] std::int64_t id() const { return m_id; }
     [[nodiscard]] std::filesystem::path dir() const;

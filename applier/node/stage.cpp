@@ -170,6 +170,8 @@ StageOutcome stage_bundle(const StageOptions& options) {
                       static_cast<std::int64_t>(out.chunks),
                       static_cast<std::int64_t>(out.resumed_at), k_copying, ""});
 
+    set_interrupt_note("ferry-applier: interrupted while staging; run the same `ferry-applier stage` again to continue "
+                       "where it stopped");
     Progress progress("staging " + options.bundle.filename().string(), m.payload.size,
                       options.site.progress);
     progress.advance(out.resumed_at * m.payload.chunk_size);

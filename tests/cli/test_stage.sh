@@ -114,6 +114,29 @@ run stage "$BIG" --json
 [ "$RC" -eq 0 ] && pass "after a kill at chunk ${done_chunks:-?}, stage again succeeds" || fail "exit $RC $(cat "$SCRATCH/err")"
 expect_json "it resumed, re-hashing what was there" "j['resumed_at_chunk'] >= 5 and j['result'] == 'staged'"
 
+# --- Ctrl-C while copying: the stage stops, says how to continue, and continues ----------------
+
+S=$SCRATCH/state5
+set +e
+"$FERRY_APPLIER" stage "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S" -q >"$SCRATCH/out" 2>"$SCRATCH/err" &
+pid=$!
+set -e
+for _ in $(seq 300); do
+    done_chunks=$(sqlite3 "$S/state.db" "SELECT chunks_done FROM staged;" 2>/dev/null || true)
+    [ -n "$done_chunks" ] && [ "$done_chunks" -ge 3 ] && break
+    sleep 0.05
+done
+kill -INT "$pid" 2>/dev/null || true
+set +e
+wait "$pid"
+RC=$?
+set -e
+[ "$RC" -eq 130 ] && pass "Ctrl-C while staging: the stage stops (exit 130)" || fail "Ctrl-C: exit $RC $(cat "$SCRATCH/err")"
+grep -qF "ferry-applier: interrupted while staging; run the same \`ferry-applier stage\` again to continue" "$SCRATCH/err" &&
+    pass "Ctrl-C while staging: it says how to continue" || fail "Ctrl-C: stderr: $(cat "$SCRATCH/err")"
+run stage "$BIG" --json
+expect_json "after Ctrl-C the stage continues" "j['result'] == 'staged' and j['resumed_at_chunk'] >= 3"
+
 # --- Policy, already installed, prune ----------------------------------------------------------
 
 expect_ok "apply the staged bundle" "$FERRY_APPLIER" apply -q "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S"
