@@ -1,0 +1,233 @@
+#include "applier/rollout/schedule.hpp"
+#include "core/error.hpp"
+#include "manifest-schema/inventory.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+using namespace ferry;
+using namespace ferry::schema;
+using namespace ferry::rollout;
+
+namespace {
+
+const std::string k_inventory = R"(cluster: greeters
+nodes:
+  - {name: node-1, root: /srv/n1/root, state_dir: /srv/n1/state, vars: {GREETER_PORT: "18081"}}
+  - {name: node-2, root: /srv/n2/root, state_dir: /srv/n2/state, groups: [canaries]}
+  - {name: node-3, root: n3/root, state_dir: n3/state}
+rollout:
+  order: leader-last
+  canary: 1
+  after_canary: pause
+  max_unavailable: 1
+  max_failures: 1
+  stabilize: 10s
+  window: {start: "22:00", end: "04:00"}
+)";
+
+// K_INVENTORY with the line holding FROM replaced by TO.
+std::string edited(const std::string& from, const std::string& to) {
+    std::string text = k_inventory;
+    const auto pos = text.find(from);
+    REQUIRE(pos != std::string::npos);
+    text.replace(pos, from.size(), to);
+    return text;
+}
+
+Inventory cluster(std::size_t n, MaxUnavailable max, Order order, std::uint64_t canary) {
+    Inventory inv;
+    inv.cluster = "c";
+    for (std::size_t i = 0; i < n; ++i) {
+        InventoryNode node;
+        node.name = "n" + std::to_string(i);
+        inv.nodes.push_back(node);
+    }
+    inv.rollout.max_unavailable = max;
+    inv.rollout.order = order;
+    inv.rollout.canary = canary;
+    return inv;
+}
+
+// Checks every promise of a schedule: each pending node exactly once, skipped ones never,
+// never more out at once than allowed, canaries before the other followers, the leader alone
+// and last (first with leader-first).
+void check_schedule(const Inventory& inv, const std::vector<NodeState>& states, const Schedule& s) {
+    std::map<std::string, int> seen;
+    std::uint64_t unhealthy = 0;
+    for (const auto& st : states) {
+        unhealthy += st.healthy ? 0 : 1;
+    }
+    std::map<std::string, const NodeState*> by_name;
+    for (const auto& st : states) {
+        by_name[st.name] = &st;
+    }
+    bool after_canaries = false;
+    for (std::size_t i = 0; i < s.batches.size(); ++i) {
+        const Batch& b = s.batches[i];
+        REQUIRE_FALSE(b.nodes.empty());
+        CHECK_FALSE(b.reason.empty());
+        std::uint64_t down = unhealthy;
+        for (const auto& n : b.nodes) {
+            ++seen[n];
+            down += by_name.at(n)->healthy ? 1 : 0;
+        }
+        CHECK(down <= s.allowed);
+        if (b.kind == Batch::Kind::batch) {
+            after_canaries = true;
+        }
+        if (b.kind == Batch::Kind::canary) {
+            CHECK_FALSE(after_canaries);
+        }
+        if (b.kind == Batch::Kind::leader) {
+            CHECK(b.nodes.size() == 1);
+            CHECK(b.nodes.front() == s.leader);
+            const std::size_t where =
+                inv.rollout.order == Order::leader_first ? 0 : s.batches.size() - 1;
+            CHECK(i == where);
+        }
+    }
+    for (const auto& st : states) {
+        const bool upgraded =
+            std::find(s.skipped.begin(), s.skipped.end(), st.name) != s.skipped.end();
+        CHECK(seen[st.name] == (upgraded ? 0 : 1));
+    }
+    if (inv.rollout.max_unavailable.kind == MaxUnavailable::Kind::bft) {
+        const std::uint64_t n = inv.nodes.size();
+        CHECK(3 * s.allowed + 1 <= n);
+    }
+}
+
+} // namespace
+
+TEST_CASE("schema::parse_inventory") {
+    const Inventory inv = parse_inventory(k_inventory, "/site/inventory.yaml");
+    CHECK(inv.cluster == "greeters");
+    REQUIRE(inv.nodes.size() == 3);
+    CHECK(inv.nodes[0].vars.at("GREETER_PORT") == "18081");
+    CHECK(inv.nodes[2].root == "/site/n3/root");
+    CHECK(inv.groups.at("canaries") == std::vector<std::string>{"node-2"});
+    CHECK(inv.rollout.order == Order::leader_last);
+    CHECK(inv.rollout.canary == 1);
+    CHECK_FALSE(inv.rollout.after_canary_seconds);
+    CHECK(inv.rollout.max_failures == 1);
+    CHECK(inv.rollout.stabilize_seconds == 10);
+    REQUIRE(inv.rollout.window);
+    CHECK(inv.rollout.window->contains(23 * 60));
+    CHECK(inv.rollout.window->contains(60));
+    CHECK_FALSE(inv.rollout.window->contains(12 * 60));
+
+    SUBCASE("bad input names the file, the line and the key") {
+        const auto refused = [](const std::string& text, const std::string& message) {
+            CHECK_THROWS_WITH_AS(parse_inventory(text, "inv.yaml"),
+                                 doctest::Contains(message.c_str()), Error);
+        };
+        refused(edited("  order: leader-last", "  ordr: leader-last"),
+                "inv.yaml:7: unknown key \"ordr\" in rollout (did you mean \"order\"?)");
+        refused(edited("name: node-2,", "name: node-1,"),
+                "inv.yaml:4: nodes[1].name: node name \"node-1\" is listed twice");
+        refused(edited("root: /srv/n2/root", "root: /srv/n1/root"),
+                "nodes[1].root: /srv/n1/root is also the root of node node-1");
+        refused(edited("state_dir: /srv/n2/state", "state_dir: /srv/n1/state"),
+                "nodes[1].state_dir: /srv/n1/state is also the state folder of node node-1");
+        refused(edited("max_unavailable: 1", "max_unavailable: 0"),
+                "rollout.max_unavailable: must be between 1 and the number of nodes (3)");
+        refused(edited("max_unavailable: 1", "max_unavailable: 4"),
+                "rollout.max_unavailable: must be between 1 and the number of nodes (3)");
+        refused(edited("max_unavailable: 1", "max_unavailable: bft"),
+                "bft lets no node of 3 be out");
+        refused(edited("max_unavailable: 1", "max_unavailable: 150%"),
+                "a percentage must be between 1% and 100%");
+        refused(edited("end: \"04:00\"", "end: \"22:00\""),
+                "rollout.window.end: the window never opens");
+        refused(edited("order: leader-last", "order: leader-lst"),
+                "unknown order \"leader-lst\" (did you mean \"leader-last\"?)");
+        refused(edited("{name: node-3,", "{name: node-3, transport: ssh,"),
+                "nodes[2].transport: the ssh transport is not available in this ferry-applier yet");
+        refused(edited("canary: 1", "canary: friends"),
+                "rollout.canary: \"friends\" is neither a count nor a group");
+        refused(edited("stabilize: 10s", "stabilize: soon"),
+                "rollout.stabilize: \"soon\" is not a duration");
+        refused(edited("GREETER_PORT:", "1PORT:"), "\"1PORT\" is not an environment variable name");
+    }
+}
+
+TEST_CASE("rollout::make_schedule") {
+    const Inventory inv = parse_inventory(k_inventory, "/site/inventory.yaml");
+    std::vector<NodeState> states = {{"node-1", "1.0.0", Role::leader, true},
+                                     {"node-2", "1.0.0", Role::follower, true},
+                                     {"node-3", "1.0.0", Role::follower, true}};
+    SUBCASE("canary, then followers one at a time, the leader last") {
+        const Schedule s = make_schedule(inv, states, "2.0.0");
+        REQUIRE(s.batches.size() == 3);
+        CHECK(s.batches[0].kind == Batch::Kind::canary);
+        CHECK(s.batches[0].nodes == std::vector<std::string>{"node-2"});
+        CHECK(s.batches[1].nodes == std::vector<std::string>{"node-3"});
+        CHECK(s.batches[2].kind == Batch::Kind::leader);
+        CHECK(s.batches[2].reason == "the leader node-1, last, alone, after a step-down");
+        CHECK(s.batches[1].reason == "followers: node-3 (at most 1 out at once)");
+    }
+    SUBCASE("already upgraded nodes are skipped") {
+        states[1].version = "2.0.0";
+        const Schedule s = make_schedule(inv, states, "2.0.0");
+        CHECK(s.skipped == std::vector<std::string>{"node-2"});
+        REQUIRE(s.batches.size() == 2);
+        CHECK(s.batches[0].nodes == std::vector<std::string>{"node-3"});
+        CHECK(s.batches[0].kind == Batch::Kind::canary);
+    }
+    SUBCASE("two leaders are refused") {
+        states[2].role = Role::leader;
+        CHECK_THROWS_WITH_AS(make_schedule(inv, states, "2.0.0"),
+                             "nodes node-1, node-3 all say they are the leader", Error);
+    }
+    SUBCASE("an unhealthy node already spends the budget") {
+        states[2].healthy = false;
+        CHECK_THROWS_WITH_AS(
+            make_schedule(inv, states, "2.0.0"),
+            doctest::Contains("1 node(s) are unhealthy already, and max_unavailable 1 lets 1 of 3"),
+            Error);
+    }
+}
+
+TEST_CASE("rollout::make_schedule over every cluster size and max_unavailable") {
+    std::mt19937 random(20261201);
+    const std::vector<Order> orders = {Order::leader_last, Order::leader_first, Order::inventory};
+    std::size_t schedules = 0;
+    for (std::size_t n = 1; n <= 500; n += (n < 40 ? 1 : 37)) {
+        std::vector<MaxUnavailable> maxes = {{MaxUnavailable::Kind::bft, 0}};
+        for (std::uint64_t k = 1; k <= n; k += (k < 10 ? 1 : n / 7 + 1)) {
+            maxes.push_back({MaxUnavailable::Kind::count, k});
+        }
+        for (const std::uint64_t p : {1, 10, 25, 33, 50, 100}) {
+            maxes.push_back({MaxUnavailable::Kind::percent, p});
+        }
+        for (const auto& max : maxes) {
+            if (max.allowed(n) == 0) {
+                continue; // bft below 4 nodes: refused by the inventory
+            }
+            const Order order = orders[schedules % orders.size()];
+            const Inventory inv = cluster(n, max, order, random() % (n > 1 ? n : 1));
+            std::vector<NodeState> states;
+            const std::size_t leader = random() % n;
+            std::uint64_t unhealthy = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                NodeState st{inv.nodes[i].name, random() % 5 == 0 ? "2.0.0" : "1.0.0",
+                             i == leader ? Role::leader : Role::follower, true};
+                // Some nodes are out already, while that still leaves room.
+                if (random() % 11 == 0 && unhealthy + 1 < max.allowed(n)) {
+                    st.healthy = false;
+                    ++unhealthy;
+                }
+                states.push_back(st);
+            }
+            const Schedule s = make_schedule(inv, states, "2.0.0");
+            check_schedule(inv, states, s);
+            ++schedules;
+        }
+    }
+    CHECK(schedules > 900);
+}
