@@ -118,9 +118,14 @@ void setup_plan(CLI::App& app) {
                 diffs[dest] = unified_diff(tmp, dest, installed, fresh);
             }
         }
+        // As apply would end: refused (4) unless there is nothing to do, so `plan && apply` scripts.
+        const bool refused = !plan->already_installed && !plan->refusals.empty();
+        const int code = refused ? exit_code(ErrorKind::policy) : 0;
         if (args->json) {
             JsonWriter j;
-            j.begin_object().field("bundle", m.name).field("from", plan->from_version).field("to", plan->to_version)
+            j.begin_object()
+                .field("result", plan->already_installed ? "already_installed" : (refused ? "refused" : "ok"))
+                .field("bundle", m.name).field("from", plan->from_version).field("to", plan->to_version)
                 .field("sequence", m.sequence).field("already_installed", plan->already_installed)
                 .field("ok", plan->refusals.empty());
             j.key("refusals").begin_array();
@@ -151,7 +156,7 @@ void setup_plan(CLI::App& app) {
             }
             j.end_array().field("release_notes", m.release_notes).end_object();
             std::fputs(j.str().c_str(), stdout);
-            return 0;
+            return code;
         }
         std::printf("plan: %s %s -> %s (sequence %llu)%s\n", m.name.c_str(),
                     plan->from_version.empty() ? "(nothing installed)" : plan->from_version.c_str(),
@@ -193,7 +198,7 @@ void setup_plan(CLI::App& app) {
             std::printf("  - %s\n", b.c_str());
         }
         std::printf("\nrelease notes:\n%s\n", m.release_notes.c_str());
-        return 0;
+        return code;
     });
 }
 
