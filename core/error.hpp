@@ -44,6 +44,9 @@ private:
 // The documented exit code of each kind (docs/exit-codes in README.md).
 [[nodiscard]] int exit_code(ErrorKind kind);
 
+// The exit code of `status` when an interrupted run waits for resume or rollback (README.md).
+inline constexpr int k_exit_interrupted = 7;
+
 // Throws an io Error "WHAT: strerror(errno)".
 [[noreturn]] void throw_errno(const std::string& what);
 

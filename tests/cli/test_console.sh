@@ -39,6 +39,12 @@ apply() {
     "$FERRY_APPLIER" apply -q "$bundle" --trust "$TRUST" --root "$R" --state-dir "$S" "$@"
 }
 
+# state_picture: the state folder's files (SQLite's own -wal and -shm aside) and the database's content.
+state_picture() {
+    snapshot "$S" | { grep -vE 'state\.db(-wal|-shm)?$' || true; }
+    sqlite3 "$S/state.db" .dump
+}
+
 stop_service() { "$R/usr/bin/greeterctl" stop "$R" >/dev/null 2>&1 || true; }
 
 # expect_code NAME CODE: the last command exited with CODE.
@@ -120,4 +126,87 @@ expect_code "plan of the installed bundle" 0
 expect_one_json "plan of the installed bundle: result already_installed" "j['result'] == 'already_installed'"
 expect_unchanged "plan" "$S" "$BEFORE_STATE"
 expect_unchanged "plan: root" "$R/usr" "$BEFORE_ROOT"
+stop_service
+
+# --- A. status: fresh, installed, busy, interrupted, failed -----------------------------------
+
+site status
+run "$FERRY_APPLIER" status --state-dir "$S"
+expect_code "status on a fresh node" 0
+expect_output "status on a fresh node: says so" "nothing installed"
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_code "status --json on a fresh node" 0
+expect_one_json "status --json on a fresh node: node fresh" \
+    "j['result'] == 'reported' and j['node'] == 'fresh' and j['installed'] is None and j['interrupted'] is None"
+[ ! -e "$S" ] && pass "status on a fresh node: no state folder created" || fail "status created $S"
+
+# A v1 whose start hook refuses while ROOT/no-start exists, and a v2 that never starts: the
+# automatic rollback of v2 then fails too, leaving the node between versions.
+variant greeter-1.0.0.yaml fragile.yaml '
+s["procedure"]["hooks"]["start"] = ["/bin/sh", "-c",
+    "test ! -e \"$FERRY_ROOT/no-start\" && exec \"$FERRY_ROOT/usr/bin/greeterctl\" start \"$FERRY_ROOT\""]'
+build fragile.yaml fragile && B_FRAGILE=$BUILT
+variant greeter-2.0.0.yaml never-starts.yaml 's["procedure"]["hooks"]["start"] = ["/bin/false"]'
+build never-starts.yaml never-starts && B_NEVER=$BUILT
+
+expect_ok "status: install 1.0.0" apply "$B_FRAGILE"
+run "$FERRY_APPLIER" status --state-dir "$S"
+expect_code "status on an installed node" 0
+expect_output "status on an installed node: the version" "installed: greeter 1.0.0"
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_one_json "status --json on an installed node: node installed" \
+    "j['node'] == 'installed' and j['installed']['version'] == '1.0.0' and j['exit_code'] == 0"
+
+# A run killed after staging: interrupted, waiting for resume or rollback.
+run env FERRY_TEST_CRASH_AT=stage:done "$FERRY_APPLIER" apply -q "$B2" --trust "$TRUST" --root "$R" --state-dir "$S" \
+    --ack-breaking --allow-major
+expect_code "status: apply killed after staging" 137
+BEFORE_STATE=$(state_picture)
+run "$FERRY_APPLIER" status --state-dir "$S"
+expect_code "status of an interrupted run" 7
+expect_output "status of an interrupted run: says so" "INTERRUPTED: run 2, apply of greeter 2.0.0"
+expect_output "status of an interrupted run: what to do" "finish it with \`ferry-applier resume\`"
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_code "status --json of an interrupted run" 7
+expect_one_json "status --json of an interrupted run: node interrupted" \
+    "j['node'] == 'interrupted' and j['interrupted']['run'] == 2 and j['exit_code'] == 7 and j['journal']"
+[ "$(state_picture)" == "$BEFORE_STATE" ] && pass "status of an interrupted run: state unchanged" ||
+    fail "status of an interrupted run: state changed: $(diff <(echo "$BEFORE_STATE") <(state_picture) | head -5)"
+
+# Another applier holds the lock, its pid in the lock file: in progress, not interrupted.
+bash -c 'exec 9>>"$1" && flock 9 && : >"$1" && echo $$ >&9 && exec sleep 30' lock-holder "$S/lock" &
+LOCK_HOLDER=$!
+for _ in $(seq 50); do
+    [ "$(cat "$S/lock" 2>/dev/null)" == "$LOCK_HOLDER" ] && break
+    sleep 0.1
+done
+run "$FERRY_APPLIER" status --state-dir "$S"
+expect_code "status while another applier runs" 4
+expect_output "status while another applier runs: says so" "in progress (pid $LOCK_HOLDER)"
+if grep -q INTERRUPTED "$SCRATCH/out"; then
+    fail "status while another applier runs: reported as interrupted: $(cat "$SCRATCH/out")"
+else
+    pass "status while another applier runs: not reported as interrupted"
+fi
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_code "status --json while another applier runs" 4
+expect_one_json "status --json while another applier runs: node in_progress" \
+    "j['node'] == 'in_progress' and j['in_progress']['pid'] == $LOCK_HOLDER and j['interrupted'] is None"
+kill "$LOCK_HOLDER" 2>/dev/null || true
+wait "$LOCK_HOLDER" 2>/dev/null || true
+LOCK_HOLDER=""
+expect_ok "status: roll the interrupted run back" "$FERRY_APPLIER" rollback --root "$R" --state-dir "$S"
+
+# The automatic rollback fails too: failed, between versions.
+touch "$R/no-start"
+expect_fail "status: the upgrade and its rollback fail" 6 "the rollback failed too" \
+    apply "$B_NEVER" --ack-breaking --allow-major
+run "$FERRY_APPLIER" status --state-dir "$S"
+expect_code "status of a failed node" 6
+expect_output "status of a failed node: says so" "FAILED: run 3, apply of greeter 2.0.0, could not be rolled back"
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_code "status --json of a failed node" 6
+expect_one_json "status --json of a failed node: node failed" \
+    "j['node'] == 'failed' and j['failed']['run'] == 3 and j['backup'].endswith('/runs/3/backup')"
+rm "$R/no-start"
 stop_service
