@@ -4,6 +4,7 @@
 #include "core/cli.hpp"
 #include "core/json.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -17,10 +18,16 @@ void add_site_options(CLI::App* cmd, SiteOptions& site) {
     cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default /var/lib/ferry)");
 }
 
+// The outcome's name in JSON: "already installed" is "already_installed".
+std::string result_name(std::string result) {
+    std::replace(result.begin(), result.end(), ' ', '_');
+    return result;
+}
+
 int print_outcome(const Outcome& o, bool json) {
     if (json) {
         JsonWriter j;
-        j.begin_object().field("result", o.result).field("bundle", o.name).field("from", o.from_version)
+        j.begin_object().field("result", result_name(o.result)).field("bundle", o.name).field("from", o.from_version)
             .field("to", o.to_version).field("run", o.run).key("notes").begin_array();
         for (const auto& n : o.notes) {
             j.value(n);

@@ -144,11 +144,11 @@ void setup_history(CLI::App& app) {
         const auto runs = state.runs();
         if (args->json) {
             JsonWriter j;
-            j.begin_array();
+            j.begin_object().field("result", "listed").key("runs").begin_array();
             for (const auto& r : runs) {
                 run_json(j, r);
             }
-            j.end_array();
+            j.end_array().end_object();
             std::fputs(j.str().c_str(), stdout);
             return 0;
         }
@@ -172,8 +172,15 @@ void setup_audit(CLI::App& app) {
         if (!problem.empty()) {
             throw Error(ErrorKind::verification, (args->state_dir / "state.db").string() + ": audit log: " + problem);
         }
-        std::printf("audit log intact: %zu record(s), last hash %s\n", records.size(),
-                    records.empty() ? "-" : records.back().hash.c_str());
+        const std::string last = records.empty() ? "" : records.back().hash;
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "intact").field("records", static_cast<std::uint64_t>(records.size()))
+                .field("last_hash", last).end_object();
+            std::fputs(j.str().c_str(), stdout);
+            return 0;
+        }
+        std::printf("audit log intact: %zu record(s), last hash %s\n", records.size(), last.empty() ? "-" : last.c_str());
         return 0;
     });
     auto exp = std::make_shared<StateArgs>();
@@ -182,7 +189,7 @@ void setup_audit(CLI::App& app) {
         StateDb state = open_existing(exp->state_dir);
         const auto records = state.audit_records();
         JsonWriter j;
-        j.begin_object().field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
+        j.begin_object().field("result", "exported").field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
         for (const auto& r : records) {
             j.begin_object().field("seq", r.seq).field("at", r.at).field("action", r.action).field("detail", r.detail)
                 .field("prev", r.prev).field("hash", r.hash).end_object();

@@ -23,7 +23,7 @@ void setup_trust(CLI::App& app) {
         if (*json) {
             JsonWriter j;
             const Limits& l = store.limits;
-            j.begin_object().field("threshold", store.threshold);
+            j.begin_object().field("result", "shown").field("threshold", store.threshold);
             j.key("limits").begin_object().field("manifest_bytes", l.manifest_bytes).field("files", l.files)
                 .field("file_bytes", l.file_bytes).field("total_bytes", l.total_bytes).field("window_log", l.window_log)
                 .field("path_bytes", l.path_bytes).end_object();

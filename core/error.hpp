@@ -41,6 +41,13 @@ private:
 // TEXT in double quotes, escaped as printable() does (and \" and \\).
 [[nodiscard]] std::string quoted(std::string_view text);
 
+// The kind's name in JSON ("usage", "verification", ...).
+[[nodiscard]] std::string_view kind_name(ErrorKind kind);
+
+// The `result` a --json document gives for a failure of KIND: refused, not_verified, failed or
+// error (docs/json.md).
+[[nodiscard]] std::string_view failure_result(ErrorKind kind);
+
 // The documented exit code of each kind (docs/exit-codes in README.md).
 [[nodiscard]] int exit_code(ErrorKind kind);
 

@@ -161,7 +161,7 @@ void setup_inspect(CLI::App& app) {
         const BundleInfo info = inspect_bundle(args->bundle, trust.get(), args->files);
         if (args->json) {
             JsonWriter j;
-            j.begin_object();
+            j.begin_object().field("result", "inspected");
             write_manifest_json(j, info, args->files);
             j.end_object();
             std::fputs(j.str().c_str(), stdout);
@@ -190,41 +190,31 @@ void setup_verify(CLI::App& app) {
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
-        try {
-            const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
-            const schema::Manifest& m = v.info.manifest;
-            if (args->json) {
-                JsonWriter j;
-                j.begin_object().field("verified", true);
-                write_manifest_json(j, v.info, false);
-                j.end_object();
-                std::fputs(j.str().c_str(), stdout);
-            } else {
-                std::string names;
-                for (const auto& s : v.info.auth->signatures) {
-                    if (s.status == SignatureCheck::Status::valid) {
-                        names += (names.empty() ? "" : ", ") + s.key_name;
-                    }
+        const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
+        const schema::Manifest& m = v.info.manifest;
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "verified").field("verified", true);
+            write_manifest_json(j, v.info, false);
+            j.end_object();
+            std::fputs(j.str().c_str(), stdout);
+        } else {
+            std::string names;
+            for (const auto& s : v.info.auth->signatures) {
+                if (s.status == SignatureCheck::Status::valid) {
+                    names += (names.empty() ? "" : ", ") + s.key_name;
                 }
-                std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
-                            "%zu files in %llu chunks intact; expires %s\n",
-                            m.name.c_str(), m.version.str().c_str(),
-                            static_cast<unsigned long long>(m.sequence),
-                            static_cast<unsigned long long>(v.info.auth->valid),
-                            static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
-                            m.files.size(), static_cast<unsigned long long>(v.chunks),
-                            format_time(m.expires).c_str());
             }
-            return 0;
-        } catch (const Error& e) {
-            if (args->json) {
-                JsonWriter j;
-                j.begin_object().field("verified", false).field("error", e.what())
-                    .field("exit_code", exit_code(e.kind())).end_object();
-                std::fputs(j.str().c_str(), stdout);
-            }
-            throw;
+            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
+                        "%zu files in %llu chunks intact; expires %s\n",
+                        m.name.c_str(), m.version.str().c_str(),
+                        static_cast<unsigned long long>(m.sequence),
+                        static_cast<unsigned long long>(v.info.auth->valid),
+                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
+                        m.files.size(), static_cast<unsigned long long>(v.chunks),
+                        format_time(m.expires).c_str());
         }
+        return 0;
     });
 }
 

@@ -203,7 +203,7 @@ expect_code() {
 expect_last_run() {
     run "$FERRY_APPLIER" history --state-dir "$STATE" --json
     local got
-    got=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[-1]["state"])' "$SCRATCH/out" 2>&1)
+    got=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["runs"][-1]["state"])' "$SCRATCH/out" 2>&1)
     if [ "$got" == "$2" ]; then
         pass "$1: history shows the run $2"
     else

@@ -133,7 +133,7 @@ expect_state() {
 # expect_last_run NAME STATE VERSION: the newest run in history is VERSION's and ended as STATE.
 expect_last_run() {
     run "$FERRY_APPLIER" history --json --state-dir "$S"
-    expect_json "$1: history: the run of $3 ended $2" "j[-1]['version'] == '$3' and j[-1]['state'] == '$2'"
+    expect_json "$1: history: the run of $3 ended $2" "j['runs'][-1]['version'] == '$3' and j['runs'][-1]['state'] == '$2'"
 }
 
 # expect_healthy NAME VERSION: the service below R answers as VERSION.

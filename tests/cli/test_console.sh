@@ -210,3 +210,84 @@ expect_one_json "status --json of a failed node: node failed" \
     "j['node'] == 'failed' and j['failed']['run'] == 3 and j['backup'].endswith('/runs/3/backup')"
 rm "$R/no-start"
 stop_service
+
+# --- C. every --json command prints one document, on success and on failure ------------------
+
+# json_case NAME CODE PYTHON-EXPR CMD...: CMD exits CODE and prints one JSON document for which
+# EXPR holds, with a `result`.
+json_case() {
+    local name=$1 code=$2 expr=$3
+    shift 3
+    run "$@"
+    expect_code "$name" "$code"
+    expect_one_json "$name: one document" "'result' in j and ($expr)"
+}
+
+site json
+A=("$FERRY_APPLIER")
+SITE=(--root "$R" --state-dir "$S")
+cp "$B1" "$SCRATCH/flipped.ferry"
+printf '\x01' | dd of="$SCRATCH/flipped.ferry" bs=1 seek=$(($(stat -c %s "$B1") - 3000)) conv=notrunc status=none
+
+for tool in "$FERRY_APPLIER" "$FERRY_BUNDLER"; do
+    t=$(basename "$tool")
+    json_case "$t verify --json" 0 "j['result'] == 'verified' and j['verified'] is True" \
+        "$tool" verify --json "$B1" --trust "$TRUST"
+    json_case "$t verify --json of a damaged bundle" 3 "$(error_doc not_verified verification 3 "$SCRATCH/flipped.ferry")" \
+        "$tool" verify --json "$SCRATCH/flipped.ferry" --trust "$TRUST"
+    json_case "$t inspect --json" 0 "j['result'] == 'inspected' and j['name'] == 'greeter'" \
+        "$tool" inspect --json "$B1"
+    json_case "$t inspect --json of a missing bundle" 1 "$(error_doc error input 1 "$SCRATCH/none.ferry: no such file")" \
+        "$tool" inspect --json "$SCRATCH/none.ferry"
+    json_case "$t: a bad command line with --json" 2 "$(error_doc error usage 2 "--no-such-option")" \
+        "$tool" verify --json "$B1" --trust "$TRUST" --no-such-option
+done
+
+json_case "status --json, no state" 0 "j['node'] == 'fresh'" "${A[@]}" status --json --state-dir "$S"
+json_case "history --json, no state" 1 "$(error_doc error input 1 "no state database")" \
+    "${A[@]}" history --json --state-dir "$S"
+json_case "audit export --json, no state" 1 "$(error_doc error input 1 "no state database")" \
+    "${A[@]}" audit export --json --state-dir "$S"
+json_case "rollback --json, nothing installed" 2 "$(error_doc error usage 2 "nothing is installed")" \
+    "${A[@]}" rollback --json "${SITE[@]}"
+json_case "plan --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no such file")" \
+    "${A[@]}" plan --json "$B1" --trust "$SCRATCH/none.yaml" "${SITE[@]}"
+json_case "apply --json of a damaged bundle" 3 "$(error_doc not_verified verification 3 "$SCRATCH/flipped.ferry")" \
+    "${A[@]}" apply -q --json "$SCRATCH/flipped.ferry" --trust "$TRUST" "${SITE[@]}"
+json_case "apply --json" 0 "j['result'] == 'applied' and j['to'] == '1.0.0' and j['run'] == 2" \
+    "${A[@]}" apply -q --json "$B1" --trust "$TRUST" "${SITE[@]}"
+json_case "apply --json again" 0 "j['result'] == 'already_installed'" \
+    "${A[@]}" apply -q --json "$B1" --trust "$TRUST" "${SITE[@]}"
+json_case "apply --json refused" 4 "$(error_doc refused policy 4 "refused: upgrade from 1.0.0 to 2.0.0 is a major upgrade")" \
+    "${A[@]}" apply -q --json "$B2" --trust "$TRUST" "${SITE[@]}"
+if grep -qF "hint: 1 more problem(s)" "$SCRATCH/err"; then
+    pass "apply --json refused: the message is on stderr too"
+else
+    fail "apply --json refused: stderr: $(cat "$SCRATCH/err")"
+fi
+expect_one_json "apply --json refused: the hint" "j['error']['hint'].startswith('1 more problem(s)')"
+json_case "resume --json, nothing interrupted" 2 "$(error_doc error usage 2 "there is no interrupted run")" \
+    "${A[@]}" resume --json "${SITE[@]}"
+run env FERRY_TEST_CRASH_AT=stage:done "${A[@]}" apply -q "$B2" --trust "$TRUST" "${SITE[@]}" --ack-breaking --allow-major
+json_case "resume --json" 0 "j['result'] == 'resumed' and j['to'] == '2.0.0'" "${A[@]}" resume --json "${SITE[@]}"
+json_case "status --json" 0 "j['node'] == 'installed'" "${A[@]}" status --json --state-dir "$S"
+json_case "history --json" 0 "j['result'] == 'listed' and [r['state'] for r in j['runs']] == ['failed', 'committed', 'committed']" \
+    "${A[@]}" history --json --state-dir "$S"
+json_case "audit verify --json" 0 "j['result'] == 'intact' and j['records'] >= 3 and len(j['last_hash']) == 64" \
+    "${A[@]}" audit verify --json --state-dir "$S"
+json_case "audit export --json" 0 "j['result'] == 'exported' and j['chain_intact']" \
+    "${A[@]}" audit export --json --state-dir "$S"
+json_case "trust show --json" 0 "j['result'] == 'shown' and j['threshold'] == 1" \
+    "${A[@]}" trust show --json --trust "$TRUST"
+json_case "trust show --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no such file")" \
+    "${A[@]}" trust show --json --trust "$SCRATCH/none.yaml"
+sqlite3 "$S/state.db" "UPDATE audit SET detail = '{}' WHERE seq = 1"
+json_case "audit verify --json of a changed log" 3 "$(error_doc not_verified verification 3 "audit log")" \
+    "${A[@]}" audit verify --json --state-dir "$S"
+cp "$S/state.db" "$SCRATCH/state.db.good"
+head -c 65536 /dev/urandom >"$S/state.db"
+json_case "status --json of a damaged state database" 1 "$(error_doc error input 1 "damaged or unreadable")" \
+    "${A[@]}" status --json --state-dir "$S"
+cp "$SCRATCH/state.db.good" "$S/state.db"
+json_case "rollback --json" 0 "j['result'] == 'rolled_back' and j['from'] == '2.0.0' and j['to'] == '1.0.0'" "${A[@]}" rollback --json "${SITE[@]}"
+stop_service
