@@ -3,6 +3,7 @@
 // The single-node procedure's entry points: apply, resume and rollback.
 
 #include "applier/plan.hpp"
+#include "core/defaults.hpp"
 
 #include <filesystem>
 #include <string>
@@ -12,14 +13,14 @@ namespace ferry::applier {
 
 struct SiteOptions {
     std::filesystem::path root = "/";
-    std::filesystem::path state_dir = "/var/lib/ferry";
+    std::filesystem::path state_dir = k_default_state_dir;
     bool progress = true;
 };
 
 struct ApplyOptions {
     SiteOptions site;
     std::filesystem::path bundle;
-    std::filesystem::path trust;
+    std::filesystem::path trust = k_default_trust_store;
     PolicyOptions policy;
 };
 

@@ -2,6 +2,7 @@
 #include "applier/commands.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/json.hpp"
 
 #include <algorithm>
@@ -15,7 +16,7 @@ namespace {
 void add_site_options(CLI::App* cmd, SiteOptions& site) {
     cmd->add_option("--root", site.root, "Install root: every install path is relative to it (default /)")
         ->check(CLI::ExistingDirectory);
-    cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default /var/lib/ferry)");
+    cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
 }
 
 // The outcome's name in JSON: "already installed" is "already_installed".
@@ -62,7 +63,7 @@ void setup_apply(CLI::App& app) {
     auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
     CLI::App* cmd = app.add_subcommand("apply", "Verify a bundle and upgrade this node, rolling back on failure");
     cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", opts->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "Accept an older version, sequence or signing time");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "Accept a major version upgrade");

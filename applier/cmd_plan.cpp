@@ -5,6 +5,7 @@
 #include "applier/staging.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
@@ -67,18 +68,18 @@ const std::vector<std::pair<std::string, bool>> k_checklist = {
 void setup_plan(CLI::App& app) {
     struct Args {
         std::string bundle;
-        std::string trust;
+        std::string trust = k_default_trust_store;
         fs::path root = "/";
-        fs::path state_dir = "/var/lib/ferry";
+        fs::path state_dir = k_default_state_dir;
         PolicyOptions policy;
         bool json = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("plan", "Show what apply would do, changing nothing");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", args->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_option("--root", args->root, "Install root (default /)")->check(CLI::ExistingDirectory);
-    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default /var/lib/ferry)");
+    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
     cmd->add_flag("--allow-downgrade", args->policy.allow_downgrade, "As apply would be given it");
     cmd->add_flag("--allow-major", args->policy.allow_major, "As apply would be given it");
     cmd->add_flag("--ack-breaking", args->policy.ack_breaking, "As apply would be given it");

@@ -3,6 +3,7 @@
 #include "applier/state.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
 
@@ -14,13 +15,13 @@ namespace ferry::applier {
 namespace {
 
 struct StateArgs {
-    std::filesystem::path state_dir = "/var/lib/ferry";
+    std::filesystem::path state_dir = k_default_state_dir;
     bool json = false;
 };
 
 CLI::App* state_command(CLI::App& parent, const char* name, const char* help, const std::shared_ptr<StateArgs>& args) {
     CLI::App* cmd = parent.add_subcommand(name, help);
-    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default /var/lib/ferry)");
+    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
     cmd->add_flag("--json", args->json, "Print JSON");
     return cmd;
 }

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "keys/bundle.hpp"
@@ -175,14 +176,14 @@ void setup_inspect(CLI::App& app) {
 void setup_verify(CLI::App& app) {
     struct Args {
         std::string bundle;
-        std::string trust;
+        std::string trust = k_default_trust_store;
         bool json = false;
         bool quiet = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", args->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {

@@ -250,7 +250,7 @@ json_case "audit export --json, no state" 1 "$(error_doc error input 1 "no state
     "${A[@]}" audit export --json --state-dir "$S"
 json_case "rollback --json, nothing installed" 2 "$(error_doc error usage 2 "nothing is installed")" \
     "${A[@]}" rollback --json "${SITE[@]}"
-json_case "plan --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no such file")" \
+json_case "plan --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no trust store")" \
     "${A[@]}" plan --json "$B1" --trust "$SCRATCH/none.yaml" "${SITE[@]}"
 json_case "apply --json of a damaged bundle" 3 "$(error_doc not_verified verification 3 "$SCRATCH/flipped.ferry")" \
     "${A[@]}" apply -q --json "$SCRATCH/flipped.ferry" --trust "$TRUST" "${SITE[@]}"
@@ -279,7 +279,7 @@ json_case "audit export --json" 0 "j['result'] == 'exported' and j['chain_intact
     "${A[@]}" audit export --json --state-dir "$S"
 json_case "trust show --json" 0 "j['result'] == 'shown' and j['threshold'] == 1" \
     "${A[@]}" trust show --json --trust "$TRUST"
-json_case "trust show --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no such file")" \
+json_case "trust show --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no trust store")" \
     "${A[@]}" trust show --json --trust "$SCRATCH/none.yaml"
 sqlite3 "$S/state.db" "UPDATE audit SET detail = '{}' WHERE seq = 1"
 json_case "audit verify --json of a changed log" 3 "$(error_doc not_verified verification 3 "audit log")" \
@@ -291,3 +291,32 @@ json_case "status --json of a damaged state database" 1 "$(error_doc error input
 cp "$SCRATCH/state.db.good" "$S/state.db"
 json_case "rollback --json" 0 "j['result'] == 'rolled_back' and j['from'] == '2.0.0' and j['to'] == '1.0.0'" "${A[@]}" rollback --json "${SITE[@]}"
 stop_service
+
+# --- D1. --trust defaults to the node's own store ---------------------------------------------
+
+readonly DEFAULT_TRUST=/etc/ferry/trust.yaml
+if [ -e "$DEFAULT_TRUST" ]; then
+    echo "skip - the default trust store (this machine has $DEFAULT_TRUST)"
+else
+    site default-trust
+    for cmd in "verify" "plan --root $R --state-dir $S"; do
+        # shellcheck disable=SC2086 # the command and its options, split on purpose
+        expect_fail "${cmd%% *} without --trust: names the default store" 1 \
+            "$DEFAULT_TRUST: no trust store (the node's own, used when --trust is not given)" \
+            "$FERRY_APPLIER" $cmd "$B1"
+        grep -qF "hint: install the site's trust store as $DEFAULT_TRUST, or pass --trust FILE" "$SCRATCH/err" &&
+            pass "${cmd%% *} without --trust: the hint" || fail "${cmd%% *} without --trust: no hint in: $(cat "$SCRATCH/err")"
+    done
+    [ ! -e "$S" ] && [ -z "$(find "$R" -mindepth 1)" ] && pass "without --trust: nothing written" ||
+        fail "without --trust: something was written in $S or $R"
+    expect_fail "trust show without --trust: names the default store" 1 "$DEFAULT_TRUST: no trust store" \
+        "$FERRY_APPLIER" trust show
+    expect_fail "apply without --trust: names the default store" 1 "$DEFAULT_TRUST: no trust store" \
+        "$FERRY_APPLIER" apply -q "$B1" --root "$R" --state-dir "$S"
+    [ -z "$(find "$R" -mindepth 1)" ] && pass "apply without --trust: nothing installed" ||
+        fail "apply without --trust: installed $(find "$R" -mindepth 1 | head -3)"
+    expect_fail "a missing --trust file: names it" 1 "$SCRATCH/none.yaml: no trust store" \
+        "$FERRY_APPLIER" verify "$B1" --trust "$SCRATCH/none.yaml"
+    grep -qF "hint: pass --trust with the site's trust store (trust.yaml)" "$SCRATCH/err" &&
+        pass "a missing --trust file: the hint" || fail "a missing --trust file: no hint in: $(cat "$SCRATCH/err")"
+fi
