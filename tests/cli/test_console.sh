@@ -320,3 +320,68 @@ else
     grep -qF "hint: pass --trust with the site's trust store (trust.yaml)" "$SCRATCH/err" &&
         pass "a missing --trust file: the hint" || fail "a missing --trust file: no hint in: $(cat "$SCRATCH/err")"
 fi
+
+# --- D2, D3. plan lists hooks, checks and image loads; a kept config shows no diff -----------
+
+mkdir -p "$TREE/images"
+head -c 4096 /dev/urandom >"$TREE/images/web.oci.tar"
+variant greeter-2.0.0.yaml with-image.yaml '
+s["components"][0]["files"].append({"source": "images/web.oci.tar", "role": "image"})
+s["procedure"]["hooks"]["pre_install"] = ["/bin/true", "pre"]
+s["procedure"]["images"] = {"load": ["/bin/true", "load", "{path}"]}'
+build with-image.yaml with-image && B_IMAGE=$BUILT
+variant greeter-2.0.0.yaml keep.yaml '
+for f in s["components"][0]["files"]:
+    if f["role"] == "config":
+        f["config_mode"] = "keep"'
+build keep.yaml keep && B_KEEP=$BUILT
+
+site plan-lists
+expect_ok "plan lists: install 1.0.0" apply "$B1"
+run "$FERRY_APPLIER" plan "$B_IMAGE" --trust "$TRUST" --root "$R" --state-dir "$S" --ack-breaking --allow-major
+expect_code "plan with hooks, checks and an image" 0
+expect_output "plan: the stop hook" "  stop           $R/usr/bin/greeterctl stop $R"
+expect_output "plan: pre_install, in order" "  pre_install    /bin/true pre"
+expect_output "plan: the start hook" "  start          $R/usr/bin/greeterctl start $R"
+expect_output "plan: the health check" "  running-2.0.0  $R/usr/bin/greeter check --config $R/etc/greeter/greeter.env --expect-version 2.0.0  (up to 6 tries)"
+expect_output "plan: the smoke check" "  greetings      $R/usr/bin/greeter check"
+expect_output "plan: the image load" "image loads:"
+grep -A1 '^image loads:' "$SCRATCH/out" | grep -qE '^  \S*web\.oci\.tar +/bin/true load \{path\}$' &&
+    pass "plan: the image and its load command" || fail "plan: image loads: $(grep -A2 '^image loads:' "$SCRATCH/out")"
+grep -A4 '^hooks, in the order they run:' "$SCRATCH/out" | awk '{print $1}' | tr '\n' ' ' |
+    grep -qF "hooks, stop pre_install start" && pass "plan: hooks in the order apply runs them" ||
+    fail "plan: hooks: $(grep -A4 '^hooks' "$SCRATCH/out")"
+run "$FERRY_APPLIER" plan --json "$B_IMAGE" --trust "$TRUST" --root "$R" --state-dir "$S" --ack-breaking --allow-major
+expect_one_json "plan --json: hooks, checks and image loads" "(
+[h['name'] for h in j['hooks']] == ['stop', 'pre_install', 'start'] and
+j['hooks'][0]['command'] == ['$R/usr/bin/greeterctl', 'stop', '$R'] and
+[(c['name'], c['retries']) for c in j['health']] == [('running-2.0.0', 5)] and
+[c['name'] for c in j['smoke']] == ['greetings'] and
+len(j['image_loads']) == 1 and j['image_loads'][0]['name'].endswith('web.oci.tar') and
+j['image_loads'][0]['command'] == ['/bin/true', 'load', '{path}'] and
+len(j['checklist']) > 5 and {'item', 'automatic'} <= set(j['checklist'][0]))"
+
+# A configuration file the site edited, in keep mode: it stays; the new one goes beside it.
+CONF=$R/etc/greeter/greeter.env
+echo "# edited on site" >>"$CONF"
+BEFORE_STATE=$(snapshot "$S")
+BEFORE_ROOT=$(snapshot "$R/etc")
+run "$FERRY_APPLIER" plan "$B_KEEP" --trust "$TRUST" --root "$R" --state-dir "$S" --ack-breaking --allow-major
+expect_code "plan of a kept config" 0
+expect_output "plan of a kept config: the note" \
+    "keep site's  /etc/greeter/greeter.env.ferry-new  (the site edited /etc/greeter/greeter.env; the new version goes beside it"
+if grep -qE '^(\+\+\+|---) ' "$SCRATCH/out"; then
+    fail "plan of a kept config: shows a diff: $(grep -E -A3 '^--- ' "$SCRATCH/out")"
+else
+    pass "plan of a kept config: no diff"
+fi
+run "$FERRY_APPLIER" plan --json "$B_KEEP" --trust "$TRUST" --root "$R" --state-dir "$S" --ack-breaking --allow-major
+expect_one_json "plan --json of a kept config: no diff, the note" \
+    "j['diffs'] == {} and any(f['action'] == \"keep site's\" and 'goes beside it' in f['note'] for f in j['files'])"
+# A merged config still shows its diff.
+run "$FERRY_APPLIER" plan --json "$B2" --trust "$TRUST" --root "$R" --state-dir "$S" --ack-breaking --allow-major
+expect_one_json "plan --json of a merged config: its diff" \
+    "list(j['diffs']) == ['/etc/greeter/greeter.env'] and '+++ bundle /etc/greeter/greeter.env' in j['diffs']['/etc/greeter/greeter.env']"
+expect_unchanged "plan of a kept config: state" "$S" "$BEFORE_STATE"
+expect_unchanged "plan of a kept config: root" "$R/etc" "$BEFORE_ROOT"
+stop_service
