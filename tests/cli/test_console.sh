@@ -385,3 +385,45 @@ expect_one_json "plan --json of a merged config: its diff" \
 expect_unchanged "plan of a kept config: state" "$S" "$BEFORE_STATE"
 expect_unchanged "plan of a kept config: root" "$R/etc" "$BEFORE_ROOT"
 stop_service
+
+# --- D4. an image with no dest and no procedure.images.load -----------------------------------
+
+variant greeter-2.0.0.yaml image-nowhere.yaml '
+s["components"][0]["files"].append({"source": "images/web.oci.tar", "role": "image"})'
+mkdir -p "$SCRATCH/bundles/image-nowhere"
+expect_fail "build: an image with nowhere to go is refused" 1 \
+    "$TREE/image-nowhere.yaml:" "$FERRY_BUNDLER" build -q "$TREE/image-nowhere.yaml" \
+    --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles/image-nowhere"
+grep -qE "image-nowhere\.yaml:[0-9]+: \"images/web\.oci\.tar\": an image with no dest is installed only by procedure\.images\.load, which is missing$" \
+    "$SCRATCH/err" && pass "build: names the spec, the line, the file and procedure.images.load" ||
+    fail "build: message: $(cat "$SCRATCH/err")"
+grep -qF "hint: add procedure.images.load" "$SCRATCH/err" && pass "build: the hint" || fail "build: no hint: $(cat "$SCRATCH/err")"
+[ -z "$(ls -A "$SCRATCH/bundles/image-nowhere")" ] && pass "build: no bundle written" ||
+    fail "build: wrote $(ls -A "$SCRATCH/bundles/image-nowhere")"
+
+# The same file list signed by a trusted key, without the load command: the manifest of the
+# bundle with the image, its `images` lines taken out, signed again over the same payload.
+FORGED=$SCRATCH/forged-image
+mkdir -p "$FORGED"
+tar -xf "$B_IMAGE" -C "$FORGED" manifest.yaml payload.tar.zst
+grep -q '^  images:$' "$FORGED/manifest.yaml" || fail "the image bundle's manifest has no images: section"
+"$PY" - "$FORGED/manifest.yaml" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+open(sys.argv[1], "w").write(re.sub(r"\n  images:\n    load: [^\n]*", "", text, count=1))
+PYEOF
+"$FERRY_FORGE" --manifest "$FORGED/manifest.yaml" --manifest-raw --raw-payload "$FORGED/payload.tar.zst" \
+    --key "$KEYS/test-release-1.key" -o "$FORGED/greeter-2.0.0.ferry" >/dev/null
+site image-nowhere
+expect_ok "verify side: install 1.0.0" apply "$B1"
+BEFORE_ROOT=$(snapshot "$R/usr")
+NOWHERE="manifest.yaml: file \"greeter/image/web.oci.tar\": an image with no dest is installed only by procedure.images.load, which is missing"
+expect_fail "verify: a manifest with an image that has nowhere to go is refused" 3 "$NOWHERE" \
+    "$FERRY_APPLIER" verify "$FORGED/greeter-2.0.0.ferry" --trust "$TRUST"
+for cmd in plan apply; do
+    expect_fail "$cmd: a manifest with an image that has nowhere to go is refused" 3 "$NOWHERE" \
+        "$FERRY_APPLIER" "$cmd" "$FORGED/greeter-2.0.0.ferry" --trust "$TRUST" --root "$R" --state-dir "$S" \
+        --ack-breaking --allow-major
+done
+expect_unchanged "an image that has nowhere to go: nothing installed" "$R/usr" "$BEFORE_ROOT"
+stop_service
