@@ -3,7 +3,9 @@
 #include "core/error.hpp"
 #include "core/handles.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -12,7 +14,7 @@ namespace ferry::applier {
 
 namespace fs = std::filesystem;
 
-std::optional<std::string> lock_holder(const fs::path& state_dir) {
+std::optional<LockHolder> lock_holder(const fs::path& state_dir) {
     const fs::path path = state_dir / "lock";
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid()) {
@@ -29,10 +31,15 @@ std::optional<std::string> lock_holder(const fs::path& state_dir) {
     if (errno != EWOULDBLOCK) {
         throw_errno("locking " + path.string());
     }
-    std::string pid(32, '\0');
-    pid.resize(static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(fd.get(), pid.data(), pid.size(), 0))));
-    pid = pid.substr(0, pid.find('\n'));
-    return pid.find_first_not_of("0123456789") == std::string::npos ? pid : std::string();
+    std::string text(32, '\0');
+    text.resize(static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(fd.get(), text.data(), text.size(), 0))));
+    LockHolder holder;
+    std::int64_t pid = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (ec == std::errc() && end != text.data() && (end == text.data() + text.size() || *end == '\n') && pid > 0) {
+        holder.pid = pid;
+    }
+    return holder;
 }
 
 NodeStatus read_node_status(const fs::path& state_dir) {
@@ -48,7 +55,7 @@ NodeStatus read_node_status(const fs::path& state_dir) {
     if (holder) {
         // The other applier's run is "running" in the database: that is not an interruption.
         status.state = NodeState::in_progress;
-        status.holder_pid = *holder;
+        status.holder_pid = holder->pid;
         return status;
     }
     if (!state) {

@@ -5,6 +5,7 @@
 
 #include "applier/state.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -26,16 +27,20 @@ struct NodeStatus {
     std::optional<InstalledInfo> installed;
     std::optional<RunInfo> run;        // the interrupted or failed run
     std::vector<JournalEntry> journal; // the interrupted run's steps
-    std::string holder_pid;            // in_progress: the pid in the lock file, if any
+    std::optional<std::int64_t> holder_pid; // in_progress: the pid the lock's holder wrote, if any
     std::filesystem::path backup;      // failed: the run's backups
 };
 
 // Reads the node's status from STATE_DIR; a damaged state database is an input Error.
 [[nodiscard]] NodeStatus read_node_status(const std::filesystem::path& state_dir);
 
-// The pid written in STATE_DIR/lock when another process holds the lock (empty if it wrote
-// none), or nullopt when the lock is free or there is none.
-[[nodiscard]] std::optional<std::string> lock_holder(const std::filesystem::path& state_dir);
+// Another process holding the state folder's lock.
+struct LockHolder {
+    std::optional<std::int64_t> pid; // as it wrote it in the lock file, if it did
+};
+
+// Who holds STATE_DIR/lock, or nullopt when the lock is free or there is none.
+[[nodiscard]] std::optional<LockHolder> lock_holder(const std::filesystem::path& state_dir);
 
 // The state's name in JSON ("fresh", "in_progress", ...).
 [[nodiscard]] std::string node_state_name(NodeState state);
