@@ -21,8 +21,8 @@ std::string join(const std::vector<std::string>& argv) {
     return out;
 }
 
-void commands_json(JsonWriter& j, const std::string& key, const std::vector<PlannedCommand>& commands,
-                   bool with_retries = false) {
+void commands_json(JsonWriter& j, const std::string& key,
+                   const std::vector<PlannedCommand>& commands, bool with_retries = false) {
     j.key(key).begin_array();
     for (const auto& c : commands) {
         j.begin_object().field("name", c.name).key("command").begin_array();
@@ -41,17 +41,27 @@ void commands_json(JsonWriter& j, const std::string& key, const std::vector<Plan
 void print_json(const PlanReport& r) {
     const Plan& plan = r.plan;
     JsonWriter j;
-    j.begin_object().field("result", plan_result_name(r.result)).field("bundle", r.bundle_name)
-        .field("from", plan.from_version).field("to", plan.to_version).field("sequence", r.sequence)
-        .field("already_installed", plan.already_installed).field("ok", plan.refusals.empty());
+    j.begin_object()
+        .field("result", plan_result_name(r.result))
+        .field("bundle", r.bundle_name)
+        .field("from", plan.from_version)
+        .field("to", plan.to_version)
+        .field("sequence", r.sequence)
+        .field("already_installed", plan.already_installed)
+        .field("ok", plan.refusals.empty());
     j.key("refusals").begin_array();
     for (const auto& refusal : plan.refusals) {
         j.value(refusal);
     }
     j.end_array().key("files").begin_array();
     for (const auto& a : plan.files) {
-        j.begin_object().field("action", action_word(a.kind)).field("dest", a.dest).field("role", a.role)
-            .field("size", a.size).field("note", a.note).end_object();
+        j.begin_object()
+            .field("action", action_word(a.kind))
+            .field("dest", a.dest)
+            .field("role", a.role)
+            .field("size", a.size)
+            .field("note", a.note)
+            .end_object();
     }
     j.end_array().key("diffs").begin_object();
     for (const auto& [dest, d] : r.diffs) {
@@ -70,7 +80,9 @@ void print_json(const PlanReport& r) {
     for (const auto& b : plan.backups) {
         j.value(b);
     }
-    j.end_array().field("space_needed", plan.stage_bytes + plan.backup_bytes).field("space_free", plan.free_bytes);
+    j.end_array()
+        .field("space_needed", plan.stage_bytes + plan.backup_bytes)
+        .field("space_free", plan.free_bytes);
     j.key("checklist").begin_array();
     for (const auto& item : r.checklist) {
         j.begin_object().field("item", item.text).field("automatic", item.automatic).end_object();
@@ -83,19 +95,22 @@ void print_json(const PlanReport& r) {
     std::fputs(j.str().c_str(), stdout);
 }
 
-void print_commands(const char* title, const std::vector<PlannedCommand>& commands, const char* none) {
+void print_commands(const char* title, const std::vector<PlannedCommand>& commands,
+                    const char* none) {
     std::printf("\n%s:%s\n", title, commands.empty() ? none : "");
     for (const auto& c : commands) {
         std::printf("  %-14s %s%s\n", printable(c.name).c_str(), printable(join(c.argv)).c_str(),
-                    c.retries == 0 ? "" : ("  (up to " + std::to_string(c.retries + 1) + " tries)").c_str());
+                    c.retries == 0
+                        ? ""
+                        : ("  (up to " + std::to_string(c.retries + 1) + " tries)").c_str());
     }
 }
 
 void print_text(const PlanReport& r) {
     const Plan& plan = r.plan;
     std::printf("plan: %s %s -> %s (sequence %llu)%s\n", r.bundle_name.c_str(),
-                plan.from_version.empty() ? "(nothing installed)" : plan.from_version.c_str(), plan.to_version.c_str(),
-                static_cast<unsigned long long>(r.sequence),
+                plan.from_version.empty() ? "(nothing installed)" : plan.from_version.c_str(),
+                plan.to_version.c_str(), static_cast<unsigned long long>(r.sequence),
                 plan.already_installed ? "  [already installed: apply has nothing to do]" : "");
     if (plan.refusals.empty()) {
         std::printf("\npolicy: ok, apply may proceed\n");
@@ -154,11 +169,15 @@ void setup_plan(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("plan", "Show what apply would do, changing nothing");
     cmd->add_option("bundle", request.bundle, "The .ferry bundle")->required();
     cmd->add_option("--trust", request.trust,
-                    "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
-    cmd->add_option("--root", request.root, "Install root (default /)")->check(CLI::ExistingDirectory);
+                    "Trust store (default " + std::string(k_default_trust_store) +
+                        ", the node's own)");
+    cmd->add_option("--root", request.root, "Install root (default /)")
+        ->check(CLI::ExistingDirectory);
     cmd->add_option("--state-dir", request.state_dir,
-                    "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
-    cmd->add_flag("--allow-downgrade", request.policy.allow_downgrade, "As apply would be given it");
+                    "The applier's state folder (default " + std::string(k_default_state_dir) +
+                        ")");
+    cmd->add_flag("--allow-downgrade", request.policy.allow_downgrade,
+                  "As apply would be given it");
     cmd->add_flag("--allow-major", request.policy.allow_major, "As apply would be given it");
     cmd->add_flag("--ack-breaking", request.policy.ack_breaking, "As apply would be given it");
     cmd->add_flag("--json", args->json, "Print JSON");
@@ -170,7 +189,8 @@ void setup_plan(CLI::App& app) {
         } else {
             print_text(report);
         }
-        // As apply would end: refused (4) unless there is nothing to do, so `plan && apply` scripts.
+        // As apply would end: refused (4) unless there is nothing to do, so `plan && apply`
+        // scripts.
         return exit_code(report.result);
     });
 }

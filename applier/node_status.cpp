@@ -32,11 +32,13 @@ std::optional<LockHolder> lock_holder(const fs::path& state_dir) {
         throw_errno("locking " + path.string());
     }
     std::string text(32, '\0');
-    text.resize(static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(fd.get(), text.data(), text.size(), 0))));
+    text.resize(static_cast<std::size_t>(
+        std::max<ssize_t>(0, ::pread(fd.get(), text.data(), text.size(), 0))));
     LockHolder holder;
     std::int64_t pid = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec == std::errc() && end != text.data() && (end == text.data() + text.size() || *end == '\n') && pid > 0) {
+    if (ec == std::errc() && end != text.data() &&
+        (end == text.data() + text.size() || *end == '\n') && pid > 0) {
         holder.pid = pid;
     }
     return holder;

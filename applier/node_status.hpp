@@ -25,10 +25,10 @@ enum class NodeState {
 struct NodeStatus {
     NodeState state = NodeState::fresh;
     std::optional<InstalledInfo> installed;
-    std::optional<RunInfo> run;        // the interrupted or failed run
-    std::vector<JournalEntry> journal; // the interrupted run's steps
+    std::optional<RunInfo> run;             // the interrupted or failed run
+    std::vector<JournalEntry> journal;      // the interrupted run's steps
     std::optional<std::int64_t> holder_pid; // in_progress: the pid the lock's holder wrote, if any
-    std::filesystem::path backup;      // failed: the run's backups
+    std::filesystem::path backup;           // failed: the run's backups
 };
 
 // Reads the node's status from STATE_DIR; a damaged state database is an input Error.

@@ -41,7 +41,9 @@ std::string unified_diff(const TempDir& tmp, const std::string& dest, const std:
     fs::remove(log);
     (void)run_command({{"diff", "-u", "--label", "installed " + dest, "--label", "bundle " + dest,
                         (tmp.path / "a").string(), (tmp.path / "b").string()},
-                       std::chrono::seconds(10), {}, log});
+                       std::chrono::seconds(10),
+                       {},
+                       log});
     return read_file(log);
 }
 
@@ -53,14 +55,16 @@ std::map<std::string, std::string> config_diffs(const Plan& plan, const RootFs& 
                                                 const TempDir& tmp) {
     std::map<std::string, std::string> diffs;
     for (const auto& a : plan.files) {
-        if (a.role != "config" || (a.kind != FileAction::Kind::replace && a.kind != FileAction::Kind::merge_env)) {
+        if (a.role != "config" ||
+            (a.kind != FileAction::Kind::replace && a.kind != FileAction::Kind::merge_env)) {
             continue;
         }
         const std::string installed = root.read(a.dest).value_or("");
         const auto it = configs.find(a.path);
         const std::string bundled = it == configs.end() ? "" : it->second;
         // For merge-env, what will be installed is the merge, not the bundle's file.
-        const std::string fresh = a.kind == FileAction::Kind::merge_env ? merge_env(installed, bundled).text : bundled;
+        const std::string fresh =
+            a.kind == FileAction::Kind::merge_env ? merge_env(installed, bundled).text : bundled;
         if (fresh != installed) {
             diffs[a.dest] = unified_diff(tmp, a.dest, installed, fresh);
         }
@@ -70,7 +74,8 @@ std::map<std::string, std::string> config_diffs(const Plan& plan, const RootFs& 
 
 // The hooks, checks and image loads of M that apply will run, into REPORT.
 void add_procedure_commands(PlanReport& report, const schema::Manifest& m) {
-    const std::map<std::string, std::string> vars = {{"root", report.root == "/" ? "" : report.root.string()}};
+    const std::map<std::string, std::string> vars = {
+        {"root", report.root == "/" ? "" : report.root.string()}};
     // Apply stops the service, installs between pre_install and post_install, then starts it.
     for (const char* hook : {"stop", "pre_install", "post_install", "start"}) {
         if (const auto it = m.procedure.hooks.find(hook); it != m.procedure.hooks.end()) {
@@ -92,12 +97,16 @@ const std::vector<ChecklistItem> k_checklist = {
     {"signatures meet the trust store's threshold; the bundle is not expired", true},
     {"every chunk and file matches the signed manifest", true},
     {"the bundle is for this product and channel, not older than what was applied", true},
-    {"the installed version may be upgraded by this bundle (patch, minor; major needs --allow-major)", true},
+    {"the installed version may be upgraded by this bundle (patch, minor; major needs "
+     "--allow-major)",
+     true},
     {"enough disk space for staging and backups", true},
-    {"replaced files and SQLite databases are backed up (databases checked with integrity_check)", true},
+    {"replaced files and SQLite databases are backed up (databases checked with integrity_check)",
+     true},
     {"automatic rollback if any step after the stop hook fails", true},
     {"read the release notes and breaking changes below", false},
-    {"schedule a maintenance window and notify stakeholders (the service stops during the upgrade)", false},
+    {"schedule a maintenance window and notify stakeholders (the service stops during the upgrade)",
+     false},
     {"try the upgrade on a staging node first", false},
     {"drain traffic from this node if it sits behind a load balancer", false},
     {"keep the previous bundle's media, and know the rollback: `ferry-applier rollback`", false},
@@ -156,6 +165,8 @@ std::string plan_result_name(PlanResult result) {
     return "?";
 }
 
-int exit_code(PlanResult result) { return result == PlanResult::refused ? exit_code(ErrorKind::policy) : 0; }
+int exit_code(PlanResult result) {
+    return result == PlanResult::refused ? exit_code(ErrorKind::policy) : 0;
+}
 
 } // namespace ferry::applier
