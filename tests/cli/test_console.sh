@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 readonly PY=/usr/bin/python3
 
-GREETER_PORT=$((18300 + $$ % 300))
+GREETER_PORT=$((18900 + $$ % 300))
 export GREETER_PORT
 
 ROOTS=()
