@@ -53,8 +53,8 @@ void print_status_json(const NodeStatus& status, int code) {
     j.key("in_progress");
     if (status.state == NodeState::in_progress) {
         j.begin_object().key("pid");
-        if (status.holder_pid) {
-            j.value(*status.holder_pid);
+        if (status.holder_pid > 0) {
+            j.value(static_cast<std::int64_t>(status.holder_pid));
         } else {
             j.null();
         }
@@ -97,7 +97,7 @@ void print_status_text(const NodeStatus& status, const std::filesystem::path& st
     case NodeState::in_progress:
         std::printf("in progress (pid %s): another ferry-applier is working on %s\n"
                     "  wait for it to finish, then run `ferry-applier status` again\n",
-                    status.holder_pid ? std::to_string(*status.holder_pid).c_str() : "unknown", state_dir.c_str());
+                    status.holder_pid > 0 ? std::to_string(status.holder_pid).c_str() : "unknown", state_dir.c_str());
         break;
     case NodeState::interrupted: {
         const RunInfo& r = *status.run;

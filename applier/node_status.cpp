@@ -14,7 +14,7 @@ namespace ferry::applier {
 
 namespace fs = std::filesystem;
 
-std::optional<LockHolder> lock_holder(const fs::path& state_dir) {
+std::optional<pid_t> lock_holder(const fs::path& state_dir) {
     const fs::path path = state_dir / "lock";
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid()) {
@@ -34,14 +34,10 @@ std::optional<LockHolder> lock_holder(const fs::path& state_dir) {
     std::string text(32, '\0');
     text.resize(static_cast<std::size_t>(
         std::max<ssize_t>(0, ::pread(fd.get(), text.data(), text.size(), 0))));
-    LockHolder holder;
-    std::int64_t pid = 0;
+    pid_t pid = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec == std::errc() && end != text.data() &&
-        (end == text.data() + text.size() || *end == '\n') && pid > 0) {
-        holder.pid = pid;
-    }
-    return holder;
+    const bool whole = end == text.data() + text.size() || *end == '\n';
+    return ec == std::errc() && whole && pid > 0 ? pid : 0;
 }
 
 NodeStatus read_node_status(const fs::path& state_dir) {
@@ -57,7 +53,7 @@ NodeStatus read_node_status(const fs::path& state_dir) {
     if (holder) {
         // The other applier's run is "running" in the database: that is not an interruption.
         status.state = NodeState::in_progress;
-        status.holder_pid = holder->pid;
+        status.holder_pid = *holder;
         return status;
     }
     if (!state) {
@@ -105,7 +101,7 @@ int exit_code(NodeState state) {
     case NodeState::in_progress:
         return exit_code(ErrorKind::policy);
     case NodeState::interrupted:
-        return k_exit_interrupted;
+        return exit_code(ErrorKind::interrupted);
     case NodeState::failed:
         return exit_code(ErrorKind::failed);
     }

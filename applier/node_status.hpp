@@ -5,11 +5,12 @@
 
 #include "applier/state.hpp"
 
-#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace ferry::applier {
 
@@ -25,22 +26,18 @@ enum class NodeState {
 struct NodeStatus {
     NodeState state = NodeState::fresh;
     std::optional<InstalledInfo> installed;
-    std::optional<RunInfo> run;             // the interrupted or failed run
-    std::vector<JournalEntry> journal;      // the interrupted run's steps
-    std::optional<std::int64_t> holder_pid; // in_progress: the pid the lock's holder wrote, if any
-    std::filesystem::path backup;           // failed: the run's backups
+    std::optional<RunInfo> run;        // the interrupted or failed run
+    std::vector<JournalEntry> journal; // the interrupted run's steps
+    pid_t holder_pid = 0;              // in_progress: the holder's pid, 0 if it wrote none
+    std::filesystem::path backup;      // failed: the run's backups
 };
 
 // Reads the node's status from STATE_DIR; a damaged state database is an input Error.
 [[nodiscard]] NodeStatus read_node_status(const std::filesystem::path& state_dir);
 
-// Another process holding the state folder's lock.
-struct LockHolder {
-    std::optional<std::int64_t> pid; // as it wrote it in the lock file, if it did
-};
-
-// Who holds STATE_DIR/lock, or nullopt when the lock is free or there is none.
-[[nodiscard]] std::optional<LockHolder> lock_holder(const std::filesystem::path& state_dir);
+// The pid of the applier holding STATE_DIR's lock (0 if it wrote none), or nullopt when none
+// does; reading commands ask it without taking the lock.
+[[nodiscard]] std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir);
 
 // The state's name in JSON ("fresh", "in_progress", ...).
 [[nodiscard]] std::string node_state_name(NodeState state);

@@ -59,6 +59,8 @@ std::string_view kind_name(ErrorKind kind) {
         return "rolled_back";
     case ErrorKind::failed:
         return "failed";
+    case ErrorKind::interrupted:
+        return "interrupted";
     case ErrorKind::internal:
         return "internal";
     }
@@ -74,6 +76,8 @@ std::string_view failure_result(ErrorKind kind) {
     case ErrorKind::rolled_back:
     case ErrorKind::failed:
         return "failed";
+    case ErrorKind::interrupted:
+        return "interrupted";
     case ErrorKind::usage:
     case ErrorKind::input:
     case ErrorKind::io:
@@ -99,6 +103,8 @@ int exit_code(ErrorKind kind) {
         return 5;
     case ErrorKind::failed:
         return 6;
+    case ErrorKind::interrupted:
+        return 7;
     }
     return 1;
 }
