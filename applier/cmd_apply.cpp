@@ -3,8 +3,10 @@
 #include "applier/commands.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/json.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -15,13 +17,19 @@ namespace {
 void add_site_options(CLI::App* cmd, SiteOptions& site) {
     cmd->add_option("--root", site.root, "Install root: every install path is relative to it (default /)")
         ->check(CLI::ExistingDirectory);
-    cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default /var/lib/ferry)");
+    cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
+}
+
+// The outcome's name in JSON: "already installed" is "already_installed".
+std::string result_name(std::string result) {
+    std::replace(result.begin(), result.end(), ' ', '_');
+    return result;
 }
 
 int print_outcome(const Outcome& o, bool json) {
     if (json) {
         JsonWriter j;
-        j.begin_object().field("result", o.result).field("bundle", o.name).field("from", o.from_version)
+        j.begin_object().field("result", result_name(o.result)).field("bundle", o.name).field("from", o.from_version)
             .field("to", o.to_version).field("run", o.run).key("notes").begin_array();
         for (const auto& n : o.notes) {
             j.value(n);
@@ -56,7 +64,7 @@ void setup_apply(CLI::App& app) {
     auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
     CLI::App* cmd = app.add_subcommand("apply", "Verify a bundle and upgrade this node, rolling back on failure");
     cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", opts->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "Accept an older version, sequence or signing time");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "Accept a major version upgrade");

@@ -1,7 +1,9 @@
 #include "applier/commands.hpp"
+#include "applier/node/node_status.hpp"
 #include "applier/state/state.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
 
@@ -13,13 +15,13 @@ namespace ferry::applier {
 namespace {
 
 struct StateArgs {
-    std::filesystem::path state_dir = "/var/lib/ferry";
+    std::filesystem::path state_dir = k_default_state_dir;
     bool json = false;
 };
 
 CLI::App* state_command(CLI::App& parent, const char* name, const char* help, const std::shared_ptr<StateArgs>& args) {
     CLI::App* cmd = parent.add_subcommand(name, help);
-    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default /var/lib/ferry)");
+    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
     cmd->add_flag("--json", args->json, "Print JSON");
     return cmd;
 }
@@ -38,59 +40,101 @@ void run_json(JsonWriter& j, const RunInfo& r) {
         .field("ended", r.ended).field("error", r.error).end_object();
 }
 
+void print_status_json(const NodeStatus& status, int code) {
+    JsonWriter j;
+    j.begin_object().field("result", "reported").field("node", node_state_name(status.state)).field("exit_code", code);
+    j.key("installed");
+    if (const auto& installed = status.installed) {
+        j.begin_object().field("bundle", installed->name).field("version", installed->version)
+            .field("sequence", installed->sequence).field("installed_at", installed->installed_at).end_object();
+    } else {
+        j.null();
+    }
+    j.key("in_progress");
+    if (status.state == NodeState::in_progress) {
+        j.begin_object().key("pid");
+        if (status.holder_pid > 0) {
+            j.value(static_cast<std::int64_t>(status.holder_pid));
+        } else {
+            j.null();
+        }
+        j.end_object();
+    } else {
+        j.null();
+    }
+    for (const auto& [key, state] : {std::pair{"interrupted", NodeState::interrupted}, std::pair{"failed", NodeState::failed}}) {
+        j.key(key);
+        if (status.state == state) {
+            run_json(j, *status.run);
+        } else {
+            j.null();
+        }
+    }
+    j.key("journal").begin_array();
+    for (const auto& e : status.journal) {
+        j.begin_object().field("at", e.at).field("step", e.step).field("phase", e.phase).field("detail", e.detail)
+            .end_object();
+    }
+    j.end_array();
+    if (status.state == NodeState::failed) {
+        j.field("backup", status.backup.string());
+    }
+    j.end_object();
+    std::fputs(j.str().c_str(), stdout);
+}
+
+void print_status_text(const NodeStatus& status, const std::filesystem::path& state_dir) {
+    if (const auto& installed = status.installed) {
+        std::printf("installed: %s %s (sequence %lld, since %s)\n", installed->name.c_str(), installed->version.c_str(),
+                    static_cast<long long>(installed->sequence), installed->installed_at.c_str());
+    } else {
+        std::printf("nothing installed\n");
+    }
+    switch (status.state) {
+    case NodeState::fresh:
+    case NodeState::installed:
+        break;
+    case NodeState::in_progress:
+        std::printf("in progress (pid %s): another ferry-applier is working on %s\n"
+                    "  wait for it to finish, then run `ferry-applier status` again\n",
+                    status.holder_pid > 0 ? std::to_string(status.holder_pid).c_str() : "unknown", state_dir.c_str());
+        break;
+    case NodeState::interrupted: {
+        const RunInfo& r = *status.run;
+        std::printf("INTERRUPTED: run %lld, %s of %s %s, started %s\n"
+                    "  finish it with `ferry-applier resume`, or undo it with `ferry-applier rollback`\n",
+                    static_cast<long long>(r.id), r.action.c_str(), r.name.c_str(), r.version.c_str(), r.started.c_str());
+        for (const auto& e : status.journal) {
+            std::printf("  %s %-12s %s %s\n", e.at.c_str(), e.step.c_str(), e.phase.c_str(), e.detail.c_str());
+        }
+        break;
+    }
+    case NodeState::failed: {
+        const RunInfo& r = *status.run;
+        std::printf("FAILED: run %lld, %s of %s %s, could not be rolled back: %s\n"
+                    "  the node may be between versions; retry with `ferry-applier rollback`, or restore by hand\n"
+                    "  from %s\n",
+                    static_cast<long long>(r.id), r.action.c_str(), r.name.c_str(), r.version.c_str(), r.error.c_str(),
+                    status.backup.c_str());
+        break;
+    }
+    }
+}
+
 } // namespace
 
 void setup_status(CLI::App& app) {
     auto args = std::make_shared<StateArgs>();
-    set_action(*state_command(app, "status", "Show what is installed and any interrupted run", args), [args] {
-        StateDb state = open_existing(args->state_dir);
-        const auto installed = state.installed();
-        const auto interrupted = state.interrupted_run();
+    set_action(*state_command(app, "status", "Show what is installed and any run in progress, interrupted or failed", args),
+               [args] {
+        const NodeStatus status = read_node_status(args->state_dir);
+        const int code = exit_code(status.state);
         if (args->json) {
-            JsonWriter j;
-            j.begin_object();
-            if (installed) {
-                j.key("installed").begin_object().field("bundle", installed->name).field("version", installed->version)
-                    .field("sequence", installed->sequence).field("installed_at", installed->installed_at).end_object();
-            } else {
-                j.key("installed").null();
-            }
-            j.key("interrupted");
-            if (interrupted) {
-                run_json(j, *interrupted);
-            } else {
-                j.null();
-            }
-            j.end_object();
-            std::fputs(j.str().c_str(), stdout);
-            return 0;
+            print_status_json(status, code);
+            return code;
         }
-        if (installed) {
-            std::printf("installed: %s %s (sequence %lld, since %s)\n", installed->name.c_str(), installed->version.c_str(),
-                        static_cast<long long>(installed->sequence), installed->installed_at.c_str());
-        } else {
-            std::printf("installed: nothing\n");
-        }
-        const auto runs = state.runs();
-        if (!interrupted && !runs.empty() && runs.back().state == "failed" &&
-            std::filesystem::exists(args->state_dir / "runs" / std::to_string(runs.back().id) / "backup")) {
-            const RunInfo& r = runs.back();
-            std::printf("FAILED: run %lld, %s of %s %s, could not be rolled back: %s\n"
-                        "  the node may be between versions; retry with `ferry-applier rollback`, or restore by hand\n"
-                        "  from %s\n",
-                        static_cast<long long>(r.id), r.action.c_str(), r.name.c_str(), r.version.c_str(),
-                        r.error.c_str(), (args->state_dir / "runs" / std::to_string(r.id) / "backup").c_str());
-        }
-        if (interrupted) {
-            std::printf("INTERRUPTED: run %lld, %s of %s %s, started %s\n"
-                        "  finish it with `ferry-applier resume`, or undo it with `ferry-applier rollback`\n",
-                        static_cast<long long>(interrupted->id), interrupted->action.c_str(), interrupted->name.c_str(),
-                        interrupted->version.c_str(), interrupted->started.c_str());
-            for (const auto& e : state.journal_of(interrupted->id)) {
-                std::printf("  %s %-12s %s %s\n", e.at.c_str(), e.step.c_str(), e.phase.c_str(), e.detail.c_str());
-            }
-        }
-        return 0;
+        print_status_text(status, args->state_dir);
+        return code;
     });
 }
 
@@ -101,11 +145,11 @@ void setup_history(CLI::App& app) {
         const auto runs = state.runs();
         if (args->json) {
             JsonWriter j;
-            j.begin_array();
+            j.begin_object().field("result", "listed").key("runs").begin_array();
             for (const auto& r : runs) {
                 run_json(j, r);
             }
-            j.end_array();
+            j.end_array().end_object();
             std::fputs(j.str().c_str(), stdout);
             return 0;
         }
@@ -129,8 +173,15 @@ void setup_audit(CLI::App& app) {
         if (!problem.empty()) {
             throw Error(ErrorKind::verification, (args->state_dir / "state.db").string() + ": audit log: " + problem);
         }
-        std::printf("audit log intact: %zu record(s), last hash %s\n", records.size(),
-                    records.empty() ? "-" : records.back().hash.c_str());
+        const std::string last = records.empty() ? "" : records.back().hash;
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "intact").field("records", static_cast<std::uint64_t>(records.size()))
+                .field("last_hash", last).end_object();
+            std::fputs(j.str().c_str(), stdout);
+            return 0;
+        }
+        std::printf("audit log intact: %zu record(s), last hash %s\n", records.size(), last.empty() ? "-" : last.c_str());
         return 0;
     });
     auto exp = std::make_shared<StateArgs>();
@@ -139,7 +190,7 @@ void setup_audit(CLI::App& app) {
         StateDb state = open_existing(exp->state_dir);
         const auto records = state.audit_records();
         JsonWriter j;
-        j.begin_object().field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
+        j.begin_object().field("result", "exported").field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
         for (const auto& r : records) {
             j.begin_object().field("seq", r.seq).field("at", r.at).field("action", r.action).field("detail", r.detail)
                 .field("prev", r.prev).field("hash", r.hash).end_object();

@@ -1,6 +1,7 @@
 #include "applier/commands.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/json.hpp"
 #include "keys/trust_store.hpp"
 
@@ -10,12 +11,12 @@
 namespace ferry::applier {
 
 void setup_trust(CLI::App& app) {
-    auto path = std::make_shared<std::string>();
+    auto path = std::make_shared<std::string>(k_default_trust_store);
     auto json = std::make_shared<bool>(false);
     CLI::App* trust = app.add_subcommand("trust", "Show the site's trust store");
     trust->require_subcommand(1);
     CLI::App* show = trust->add_subcommand("show", "List trusted keys and the threshold");
-    show->add_option("--trust", *path, "Trust store (trust.yaml)")->required();
+    show->add_option("--trust", *path, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     show->add_flag("--json", *json, "Print JSON");
     set_action(*show, [path, json] {
         const keys::TrustStore store = keys::load_trust_store(*path);
@@ -23,7 +24,7 @@ void setup_trust(CLI::App& app) {
         if (*json) {
             JsonWriter j;
             const Limits& l = store.limits;
-            j.begin_object().field("threshold", store.threshold);
+            j.begin_object().field("result", "shown").field("threshold", store.threshold);
             j.key("limits").begin_object().field("manifest_bytes", l.manifest_bytes).field("files", l.files)
                 .field("file_bytes", l.file_bytes).field("total_bytes", l.total_bytes).field("window_log", l.window_log)
                 .field("path_bytes", l.path_bytes).end_object();

@@ -4,10 +4,10 @@
 
 namespace ferry::applier {
 
-// `trust show --trust T [--json]`.
+// `trust show [--trust T] [--json]`.
 void setup_trust(CLI::App& app);
 
-// `plan BUNDLE --trust T [--root R] [--state-dir S] [--json]`.
+// `plan BUNDLE [--trust T] [--root R] [--state-dir S] [--json]`.
 void setup_plan(CLI::App& app);
 // `apply`, `resume` and `rollback`.
 void setup_apply(CLI::App& app);

@@ -86,6 +86,14 @@ void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
 
 BuildResult build_bundle(const BuildOptions& options) {
     schema::BundleSpec spec = schema::load_spec(options.spec);
+    for (const auto& c : spec.components) {
+        for (const auto& f : c.files) {
+            if (const auto problem = schema::never_installed_problem(f.role, f.dest.has_value(), spec.procedure)) {
+                throw Error(ErrorKind::input, f.where + ": " + ferry::quoted(f.source) + ": " + *problem,
+                            "add procedure.images.load, a command that loads {path}, or give the file a dest");
+            }
+        }
+    }
     std::vector<PlannedFile> files = plan_files(spec);
     const UnixTime created = build_time();
 

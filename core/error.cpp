@@ -43,6 +43,50 @@ std::string quoted(std::string_view text) {
     return out;
 }
 
+std::string_view kind_name(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::usage:
+        return "usage";
+    case ErrorKind::input:
+        return "input";
+    case ErrorKind::io:
+        return "io";
+    case ErrorKind::verification:
+        return "verification";
+    case ErrorKind::policy:
+        return "policy";
+    case ErrorKind::rolled_back:
+        return "rolled_back";
+    case ErrorKind::failed:
+        return "failed";
+    case ErrorKind::interrupted:
+        return "interrupted";
+    case ErrorKind::internal:
+        return "internal";
+    }
+    return "internal";
+}
+
+std::string_view failure_result(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::policy:
+        return "refused";
+    case ErrorKind::verification:
+        return "not_verified";
+    case ErrorKind::rolled_back:
+    case ErrorKind::failed:
+        return "failed";
+    case ErrorKind::interrupted:
+        return "interrupted";
+    case ErrorKind::usage:
+    case ErrorKind::input:
+    case ErrorKind::io:
+    case ErrorKind::internal:
+        return "error";
+    }
+    return "error";
+}
+
 int exit_code(ErrorKind kind) {
     switch (kind) {
     case ErrorKind::usage:

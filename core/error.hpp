@@ -15,7 +15,7 @@ enum class ErrorKind {
     policy,       // the bundle is authentic but refused (expired, other product, downgrade)
     rolled_back,  // the procedure failed and the node was rolled back
     failed,       // the procedure failed and the node was not rolled back
-    interrupted,  // a signal stopped the procedure; the run waits for resume or rollback
+    interrupted,  // a run stopped half-way and waits for resume or rollback
     internal,     // a bug
 };
 
@@ -42,8 +42,16 @@ private:
 // TEXT in double quotes, escaped as printable() does (and \" and \\).
 [[nodiscard]] std::string quoted(std::string_view text);
 
+// The kind's name in JSON ("usage", "verification", ...).
+[[nodiscard]] std::string_view kind_name(ErrorKind kind);
+
+// The `result` a --json document gives for a failure of KIND: refused, not_verified, failed,
+// interrupted or error (docs/json.md).
+[[nodiscard]] std::string_view failure_result(ErrorKind kind);
+
 // The documented exit code of each kind (docs/exit-codes in README.md).
 [[nodiscard]] int exit_code(ErrorKind kind);
+
 
 // Throws an io Error "WHAT: strerror(errno)".
 [[noreturn]] void throw_errno(const std::string& what);

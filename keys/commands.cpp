@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "core/cli.hpp"
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "keys/bundle.hpp"
@@ -161,7 +162,7 @@ void setup_inspect(CLI::App& app) {
         const BundleInfo info = inspect_bundle(args->bundle, trust.get(), args->files);
         if (args->json) {
             JsonWriter j;
-            j.begin_object();
+            j.begin_object().field("result", "inspected");
             write_manifest_json(j, info, args->files);
             j.end_object();
             std::fputs(j.str().c_str(), stdout);
@@ -175,14 +176,14 @@ void setup_inspect(CLI::App& app) {
 void setup_verify(CLI::App& app) {
     struct Args {
         std::string bundle;
-        std::string trust;
+        std::string trust = k_default_trust_store;
         bool json = false;
         bool quiet = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", args->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
@@ -190,41 +191,31 @@ void setup_verify(CLI::App& app) {
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
-        try {
-            const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
-            const schema::Manifest& m = v.info.manifest;
-            if (args->json) {
-                JsonWriter j;
-                j.begin_object().field("verified", true);
-                write_manifest_json(j, v.info, false);
-                j.end_object();
-                std::fputs(j.str().c_str(), stdout);
-            } else {
-                std::string names;
-                for (const auto& s : v.info.auth->signatures) {
-                    if (s.status == SignatureCheck::Status::valid) {
-                        names += (names.empty() ? "" : ", ") + s.key_name;
-                    }
+        const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
+        const schema::Manifest& m = v.info.manifest;
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "verified").field("verified", true);
+            write_manifest_json(j, v.info, false);
+            j.end_object();
+            std::fputs(j.str().c_str(), stdout);
+        } else {
+            std::string names;
+            for (const auto& s : v.info.auth->signatures) {
+                if (s.status == SignatureCheck::Status::valid) {
+                    names += (names.empty() ? "" : ", ") + s.key_name;
                 }
-                std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
-                            "%zu files in %llu chunks intact; expires %s\n",
-                            m.name.c_str(), m.version.str().c_str(),
-                            static_cast<unsigned long long>(m.sequence),
-                            static_cast<unsigned long long>(v.info.auth->valid),
-                            static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
-                            m.files.size(), static_cast<unsigned long long>(v.chunks),
-                            format_time(m.expires).c_str());
             }
-            return 0;
-        } catch (const Error& e) {
-            if (args->json) {
-                JsonWriter j;
-                j.begin_object().field("verified", false).field("error", e.what())
-                    .field("exit_code", exit_code(e.kind())).end_object();
-                std::fputs(j.str().c_str(), stdout);
-            }
-            throw;
+            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
+                        "%zu files in %llu chunks intact; expires %s\n",
+                        m.name.c_str(), m.version.str().c_str(),
+                        static_cast<unsigned long long>(m.sequence),
+                        static_cast<unsigned long long>(v.info.auth->valid),
+                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
+                        m.files.size(), static_cast<unsigned long long>(v.chunks),
+                        format_time(m.expires).c_str());
         }
+        return 0;
     });
 }
 

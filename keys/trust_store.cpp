@@ -1,5 +1,6 @@
 #include "trust_store.hpp"
 
+#include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/signature.hpp"
@@ -45,6 +46,14 @@ TrustStore parse_trust_store(std::string_view text, const std::string& file) {
 }
 
 TrustStore load_trust_store(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec) {
+        const bool node_default = path == k_default_trust_store;
+        throw Error(ErrorKind::input,
+                    path.string() + ": no trust store" + (node_default ? " (the node's own, used when --trust is not given)" : ""),
+                    node_default ? "install the site's trust store as " + path.string() + ", or pass --trust FILE"
+                                 : "pass --trust with the site's trust store (trust.yaml)");
+    }
     return parse_trust_store(read_file(path, 1u << 20), path.string());
 }
 

@@ -29,7 +29,8 @@ struct TrustStore {
     [[nodiscard]] const TrustedKey* find(const KeyId& id) const;
 };
 
-// Reads trust.yaml and decodes its keys; every id must match the id inside its public key.
+// Reads trust.yaml and decodes its keys; every id must match the id inside its public key. A
+// missing file is an input Error naming it, with a hint (--trust, the node's default store).
 [[nodiscard]] TrustStore load_trust_store(const std::filesystem::path& path);
 
 // Parses trust store TEXT; FILE names it in messages.

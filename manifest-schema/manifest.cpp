@@ -197,6 +197,9 @@ void check_totals(const Manifest& m, const std::string& where) {
         }
     }
     for (const auto& file : m.files) {
+        if (const auto problem = never_installed_problem(file.role, !file.dest.empty(), m.procedure)) {
+            throw Error(kind, where + ": file " + ferry::quoted(file.path) + ": " + *problem);
+        }
         const bool known = std::any_of(m.components.begin(), m.components.end(),
                                        [&](const ManifestComponent& c) { return c.name == file.component; });
         if (!known) {

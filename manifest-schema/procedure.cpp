@@ -162,6 +162,13 @@ std::optional<std::string> payload_path_problem(std::string_view path) {
     return dest_path_problem("/" + std::string(path));
 }
 
+std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest, const Procedure& procedure) {
+    if (role == "image" && !has_dest && procedure.image_load.empty()) {
+        return std::string("an image with no dest is installed only by procedure.images.load, which is missing");
+    }
+    return std::nullopt;
+}
+
 Procedure parse_procedure(const Fields& top) {
     Procedure p;
     const Fields f = top.sub("procedure", {"hooks", "health", "smoke", "migrations", "backup", "images"});

@@ -15,7 +15,7 @@ namespace ferry::applier {
 struct ApplyOptions {
     SiteOptions site;
     std::filesystem::path bundle;
-    std::filesystem::path trust;
+    std::filesystem::path trust = k_default_trust_store;
     PolicyOptions policy;
 };
 

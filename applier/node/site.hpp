@@ -7,6 +7,7 @@
 #include "applier/node/rootfs.hpp"
 #include "applier/state/lock.hpp"
 #include "applier/state/state.hpp"
+#include "core/defaults.hpp"
 
 #include <filesystem>
 #include <string>
@@ -15,7 +16,7 @@ namespace ferry::applier {
 
 struct SiteOptions {
     std::filesystem::path root = "/";
-    std::filesystem::path state_dir = "/var/lib/ferry";
+    std::filesystem::path state_dir = k_default_state_dir;
     bool progress = true;
 };
 

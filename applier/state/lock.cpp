@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
@@ -41,13 +43,29 @@ StateLock::StateLock(const std::filesystem::path& state_dir) {
 }
 
 std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir) {
-    const Fd fd(::open((state_dir / "lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid() || ::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) {
-        return std::nullopt; // no lock file, or nobody holds it (ours is released with fd)
+    const std::filesystem::path path = state_dir / "lock";
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw_errno(path.string());
     }
-    const std::string pid = read_pid(fd.get());
-    return pid.empty() ? std::optional<pid_t>(0)
-                       : std::optional<pid_t>(static_cast<pid_t>(std::stol(pid)));
+    // A shared lock is refused only while an applier holds its exclusive one; taken, it is
+    // dropped at once (when FD closes).
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) {
+        return std::nullopt;
+    }
+    if (errno != EWOULDBLOCK) {
+        throw_errno("locking " + path.string());
+    }
+    std::string text(32, '\0');
+    text.resize(static_cast<std::size_t>(
+        std::max<ssize_t>(0, ::pread(fd.get(), text.data(), text.size(), 0))));
+    pid_t pid = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    const bool whole = end == text.data() + text.size() || *end == '\n';
+    return ec == std::errc() && whole && pid > 0 ? pid : 0;
 }
 
 } // namespace ferry::applier

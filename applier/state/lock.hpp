@@ -20,7 +20,8 @@ private:
     Fd m_fd;
 };
 
-// The pid of the applier holding STATE_DIR's lock, or nullopt when none does.
+// The pid of the applier holding STATE_DIR's lock (0 if it wrote none), or nullopt when none
+// does; reading commands ask it without taking the lock.
 [[nodiscard]] std::optional<pid_t> lock_holder(const std::filesystem::path& state_dir);
 
 } // namespace ferry::applier

@@ -203,7 +203,7 @@ expect_code() {
 expect_last_run() {
     run "$FERRY_APPLIER" history --state-dir "$STATE" --json
     local got
-    got=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[-1]["state"])' "$SCRATCH/out" 2>&1)
+    got=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["runs"][-1]["state"])' "$SCRATCH/out" 2>&1)
     if [ "$got" == "$2" ]; then
         pass "$1: history shows the run $2"
     else
@@ -303,7 +303,7 @@ crash_case() {
         expect_code "$p: apply again: nothing to do" 0
         expect_output "$p: apply again: already installed" "greeter 2.0.0 is already installed"
     else
-        expect_code "$p: status" 0
+        expect_code "$p: status" 7
         expect_output "$p: status shows INTERRUPTED" "INTERRUPTED: run 2, apply of greeter 2.0.0"
         fp_files >"$SCRATCH/before.files"
         expect_fail "$p: apply again is refused" 4 "was interrupted" \

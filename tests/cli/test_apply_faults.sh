@@ -133,7 +133,7 @@ expect_state() {
 # expect_last_run NAME STATE VERSION: the newest run in history is VERSION's and ended as STATE.
 expect_last_run() {
     run "$FERRY_APPLIER" history --json --state-dir "$S"
-    expect_json "$1: history: the run of $3 ended $2" "j[-1]['version'] == '$3' and j[-1]['state'] == '$2'"
+    expect_json "$1: history: the run of $3 ended $2" "j['runs'][-1]['version'] == '$3' and j['runs'][-1]['state'] == '$2'"
 }
 
 # expect_healthy NAME VERSION: the service below R answers as VERSION.
@@ -489,7 +489,8 @@ expect_output "plan on a fresh site: policy ok" "policy: ok, apply may proceed"
 install_v1 "plan"
 BEFORE_ROOT=$(root_snapshot)
 BEFORE_STATE=$(snapshot "$S")
-expect_ok "plan 2.0.0" "$FERRY_APPLIER" plan "$B2" --trust "$TRUST" --root "$R" --state-dir "$S"
+run "$FERRY_APPLIER" plan "$B2" --trust "$TRUST" --root "$R" --state-dir "$S"
+[ "$RC" -eq 4 ] && pass "plan 2.0.0: exits 4, as apply would" || fail "plan 2.0.0: exit $RC, expected 4"
 expect_output "plan 2.0.0: lists the refusals" "policy: apply would be REFUSED:"
 expect_ok "plan --json 2.0.0 with the flags" "$FERRY_APPLIER" plan --json "$B2" --trust "$TRUST" --root "$R" \
     --state-dir "$S" --ack-breaking --allow-major

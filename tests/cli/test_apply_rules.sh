@@ -226,7 +226,7 @@ for sig in INT TERM; do
         gone "$(cat "$R/hook.pid")" && pass "7 ($sig): the hook's child is gone, not left to init" ||
             fail "7 ($sig): the hook's child $(cat "$R/hook.pid") still runs"
         run "$FERRY_APPLIER" history --json --state-dir "$S"
-        expect_json "7 ($sig): the run is recorded as interrupted, waiting" "j[-1]['state'] == 'running'"
+        expect_json "7 ($sig): the run is recorded as interrupted, waiting" "j['runs'][-1]['state'] == 'running'"
         journal=$(sqlite3 "$S/state.db" "SELECT step || ' ' || phase || ' ' || detail FROM journal WHERE run_id = 2 ORDER BY seq DESC LIMIT 1;")
         [ "$journal" == "pre_install interrupted SIG$sig" ] && pass "7 ($sig): the journal records the interruption" ||
             fail "7 ($sig): last journal entry: $journal"

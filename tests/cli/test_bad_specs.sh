@@ -98,7 +98,7 @@ expect_ok "the forced build replaced the file with a bundle" \
     "$FERRY_APPLIER" verify -q "$OUT/greeter-2.0.0.ferry" --trust "$KEYS/trust.yaml"
 
 # Interrupted while packing 300 MB: the tool dies of SIGINT and removes its temp files.
-spec_case interrupted '/source: "migrations\/\*.sql"/a\      - {source: big.bin, role: image}'
+spec_case interrupted '/source: "migrations\/\*.sql"/a\      - {source: big.bin, role: script}'
 head -c 300M /dev/urandom >"$T/big.bin"
 "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" -o "$OUT" >"$SCRATCH/out" 2>"$SCRATCH/err" &
 pid=$!

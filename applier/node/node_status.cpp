@@ -1,0 +1,86 @@
+#include "node_status.hpp"
+
+#include "core/error.hpp"
+#include "core/handles.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace ferry::applier {
+
+namespace fs = std::filesystem;
+
+
+NodeStatus read_node_status(const fs::path& state_dir) {
+    NodeStatus status;
+    const auto holder = lock_holder(state_dir);
+    const bool have_state = fs::exists(state_dir / "state.db");
+    std::optional<StateDb> state;
+    if (have_state) {
+        state.emplace(state_dir);
+        status.installed = state->installed();
+        status.state = status.installed ? NodeState::installed : NodeState::fresh;
+    }
+    if (holder) {
+        // The other applier's run is "running" in the database: that is not an interruption.
+        status.state = NodeState::in_progress;
+        status.holder_pid = *holder;
+        return status;
+    }
+    if (!state) {
+        return status;
+    }
+    if (auto run = state->interrupted_run()) {
+        status.state = NodeState::interrupted;
+        status.journal = state->journal_of(run->id);
+        status.run = std::move(run);
+        return status;
+    }
+    const auto runs = state->runs();
+    if (!runs.empty() && runs.back().state == "failed") {
+        const fs::path backup = state_dir / "runs" / std::to_string(runs.back().id) / "backup";
+        if (fs::exists(backup)) {
+            status.state = NodeState::failed;
+            status.run = runs.back();
+            status.backup = backup;
+        }
+    }
+    return status;
+}
+
+std::string node_state_name(NodeState state) {
+    switch (state) {
+    case NodeState::fresh:
+        return "fresh";
+    case NodeState::installed:
+        return "installed";
+    case NodeState::in_progress:
+        return "in_progress";
+    case NodeState::interrupted:
+        return "interrupted";
+    case NodeState::failed:
+        return "failed";
+    }
+    return "?";
+}
+
+int exit_code(NodeState state) {
+    switch (state) {
+    case NodeState::fresh:
+    case NodeState::installed:
+        return 0;
+    case NodeState::in_progress:
+        return exit_code(ErrorKind::policy);
+    case NodeState::interrupted:
+        return exit_code(ErrorKind::interrupted);
+    case NodeState::failed:
+        return exit_code(ErrorKind::failed);
+    }
+    return exit_code(ErrorKind::internal);
+}
+
+} // namespace ferry::applier
