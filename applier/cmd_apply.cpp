@@ -133,7 +133,7 @@ void setup_stage(CLI::App& app) {
     auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
     CLI::App* cmd = app.add_subcommand("stage", "Verify a bundle and copy it to this node ahead of apply, resumably");
     cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", opts->trust, "Trust store (trust.yaml)")->required();
+    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "As apply would be given it");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "As apply would be given it");

@@ -79,6 +79,13 @@ void print_status_json(const NodeStatus& status, int code) {
     if (status.state == NodeState::failed) {
         j.field("backup", status.backup.string());
     }
+    j.key("staged").begin_array();
+    for (const auto& b : status.staged) {
+        j.begin_object().field("bundle", b.name).field("version", b.version).field("manifest_sha256", b.manifest_sha256)
+            .field("source", b.source).field("state", b.state).field("chunks", b.chunks)
+            .field("chunks_done", b.chunks_done).field("updated", b.updated).end_object();
+    }
+    j.end_array();
     j.end_object();
     std::fputs(j.str().c_str(), stdout);
 }
@@ -89,6 +96,11 @@ void print_status_text(const NodeStatus& status, const std::filesystem::path& st
                     static_cast<long long>(installed->sequence), installed->installed_at.c_str());
     } else {
         std::printf("nothing installed\n");
+    }
+    for (const auto& b : status.staged) {
+        std::printf("staged: %s %s, %s (%lld of %lld chunks), from %s\n", b.name.c_str(), b.version.c_str(),
+                    b.state == "verified" ? "verified, ready to apply" : "incomplete: stage it again to continue",
+                    static_cast<long long>(b.chunks_done), static_cast<long long>(b.chunks), b.source.c_str());
     }
     switch (status.state) {
     case NodeState::fresh:

@@ -23,6 +23,7 @@ NodeStatus read_node_status(const fs::path& state_dir) {
     if (have_state) {
         state.emplace(state_dir);
         status.installed = state->installed();
+        status.staged = state->staged_bundles();
         status.state = status.installed ? NodeState::installed : NodeState::fresh;
     }
     if (holder) {

@@ -31,6 +31,7 @@ struct NodeStatus {
     std::vector<JournalEntry> journal; // the interrupted run's steps
     pid_t holder_pid = 0;              // in_progress: the holder's pid, 0 if it wrote none
     std::filesystem::path backup;      // failed: the run's backups
+    std::vector<StagedBundle> staged;  // bundles staged ahead of their apply, complete or not
 };
 
 // Reads the node's status from STATE_DIR; a damaged state database is an input Error.

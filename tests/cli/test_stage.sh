@@ -152,3 +152,15 @@ run stage "$SCRATCH/media/bad2.ferry" -q
 expect_ok "prune --staged" "$FERRY_APPLIER" prune --staged --state-dir "$S" --root "$R"
 [ -z "$(ls "$S/staged" 2>/dev/null)" ] && [ -z "$(staged_row)" ] && pass "prune --staged drops the partial copy" ||
     fail "after prune: $(ls "$S/staged") $(staged_row)"
+
+# --- status shows what is staged ---------------------------------------------------------------
+
+S=$SCRATCH/state6
+run env FERRY_TEST_CRASH_AT=stage:chunk:4 "$FERRY_APPLIER" stage "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S" -q
+run "$FERRY_APPLIER" status --state-dir "$S"
+[ "$RC" -eq 0 ] && pass "status: a partly staged bundle does not block the node (exit 0)" || fail "status: exit $RC"
+expect_output "status shows the partial stage" "staged: greeter 1.0.0, incomplete: stage it again to continue (4 of "
+run stage "$BIG" -q
+run "$FERRY_APPLIER" status --json --state-dir "$S"
+expect_json "status --json lists the staged bundle, verified" \
+    "j['node'] == 'fresh' and j['staged'][0]['bundle'] == 'greeter' and j['staged'][0]['state'] == 'verified'"
