@@ -20,12 +20,6 @@ void add_site_options(CLI::App* cmd, SiteOptions& site) {
     cmd->add_option("--state-dir", site.state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
 }
 
-// The outcome's name in JSON: "already installed" is "already_installed".
-std::string result_name(std::string result) {
-    std::replace(result.begin(), result.end(), ' ', '_');
-    return result;
-}
-
 int print_outcome(const Outcome& o, bool json) {
     if (json) {
         JsonWriter j;
@@ -38,18 +32,24 @@ int print_outcome(const Outcome& o, bool json) {
         std::fputs(j.str().c_str(), stdout);
         return 0;
     }
-    if (o.result == "already installed") {
+    switch (o.result) {
+    case Outcome::Result::already_installed:
         std::printf("%s %s is already installed; nothing to do\n", o.name.c_str(), o.to_version.c_str());
-    } else if (o.result == "rolled back") {
+        break;
+    case Outcome::Result::rolled_back:
         std::printf("rolled back %s %s%s\n", o.name.c_str(), o.from_version.c_str(),
                     o.to_version.empty() ? " (nothing installed now)" : (" to " + o.to_version).c_str());
-    } else if (o.result == "discarded") {
+        break;
+    case Outcome::Result::discarded:
         std::printf("discarded interrupted run %lld of %s %s\n", static_cast<long long>(o.run), o.name.c_str(),
                     o.to_version.c_str());
-    } else {
-        std::printf("%s %s %s%s (run %lld)\n", o.result.c_str(), o.name.c_str(), o.to_version.c_str(),
+        break;
+    case Outcome::Result::applied:
+    case Outcome::Result::resumed:
+        std::printf("%s %s %s%s (run %lld)\n", result_name(o.result).c_str(), o.name.c_str(), o.to_version.c_str(),
                     o.from_version.empty() ? "" : (" (was " + o.from_version + ")").c_str(),
                     static_cast<long long>(o.run));
+        break;
     }
     for (const auto& n : o.notes) {
         std::printf("  note: %s\n", n.c_str());

@@ -36,7 +36,7 @@ StateDb open_existing(const std::filesystem::path& dir) {
 
 void run_json(JsonWriter& j, const RunInfo& r) {
     j.begin_object().field("run", r.id).field("action", r.action).field("bundle", r.name).field("version", r.version)
-        .field("from", r.from_version).field("sequence", r.sequence).field("state", r.state).field("started", r.started)
+        .field("from", r.from_version).field("sequence", r.sequence).field("state", state_name(r.state)).field("started", r.started)
         .field("ended", r.ended).field("error", r.error).end_object();
 }
 
@@ -166,7 +166,7 @@ void setup_history(CLI::App& app) {
             return 0;
         }
         for (const auto& r : runs) {
-            std::printf("%4lld  %s  %-11s %s %s%s%s\n", static_cast<long long>(r.id), r.started.c_str(), r.state.c_str(),
+            std::printf("%4lld  %s  %-11s %s %s%s%s\n", static_cast<long long>(r.id), r.started.c_str(), state_name(r.state).c_str(),
                         r.name.c_str(), r.version.c_str(), r.from_version.empty() ? "" : (" (from " + r.from_version + ")").c_str(),
                         r.error.empty() ? "" : (": " + r.error).c_str());
         }

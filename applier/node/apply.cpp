@@ -54,27 +54,27 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
     const schema::Manifest& m = run.manifest();
     try {
         // The copy is taken after the stop, so what the service writes is consistent in it.
-        if (!run.done("stop")) {
-            run.step("stop", [&] { run.stop_service(); });
+        if (!run.done(Step::stop)) {
+            run.step(Step::stop, [&] { run.stop_service(); });
         }
-        if (!run.done("backup")) {
-            run.step("backup", [&] { run.backup(plan); });
+        if (!run.done(Step::backup)) {
+            run.step(Step::backup, [&] { run.backup(plan); });
         }
-        run.step("pre_install", [&] { run.run_hook(m.procedure, "pre_install", m.version.str()); });
-        run.step("install", [&] { run.install(plan); });
-        run.step("migrate", [&] { run.migrate(); });
-        run.step("images", [&] { run.load_images(plan); });
-        run.step("post_install", [&] { run.run_hook(m.procedure, "post_install", m.version.str()); });
-        run.step("start", [&] { run.start_service(m.procedure, m.version.str()); });
-        run.step("health", [&] { run.check_health(m.procedure, m.version.str()); });
-        run.step("commit", [&] { run.commit(); });
+        run.step(Step::pre_install, [&] { run.run_hook(m.procedure, "pre_install", m.version.str()); });
+        run.step(Step::install, [&] { run.install(plan); });
+        run.step(Step::migrate, [&] { run.migrate(); });
+        run.step(Step::images, [&] { run.load_images(plan); });
+        run.step(Step::post_install, [&] { run.run_hook(m.procedure, "post_install", m.version.str()); });
+        run.step(Step::start, [&] { run.start_service(m.procedure, m.version.str()); });
+        run.step(Step::health, [&] { run.check_health(m.procedure, m.version.str()); });
+        run.step(Step::commit, [&] { run.commit(); });
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::interrupted) {
             throw; // journaled by the step: resume or rollback finishes the run
         }
-        if (!run.begun("stop")) {
+        if (!run.begun(Step::stop)) {
             // Nothing on the node changed yet.
-            state.end_run(run.id(), "failed", e.what());
+            state.end_run(run.id(), RunState::failed, e.what());
             record(state, "failed", run.id(), m.name, m.version.str(), e.what());
             fs::remove_all(run.dir());
             throw;
@@ -87,13 +87,13 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
                 throw;
             }
             const std::string message = std::string(e.what()) + "; the rollback failed too: " + undo_error.what();
-            state.end_run(run.id(), "failed", message);
+            state.end_run(run.id(), RunState::failed, message);
             record(state, "rollback failed", run.id(), m.name, m.version.str(), message);
             throw Error(ErrorKind::failed, message,
                         "the node may be between versions: see `ferry-applier status` and the backups in " +
                             state.layout().backup(run.id()).string());
         }
-        state.end_run(run.id(), "rolled_back", e.what());
+        state.end_run(run.id(), RunState::rolled_back, e.what());
         record(state, "rolled back", run.id(), m.name, m.version.str(), e.what());
         fs::remove_all(run.staging());
         throw Error(ErrorKind::rolled_back,
@@ -105,13 +105,29 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
     fs::remove_all(run.staging());
     // Keep this run's backups for `ferry-applier rollback`; older ones are no longer reachable.
     for (const auto& old : state.runs()) {
-        if (old.id != run.id() && old.state != "running") {
+        if (old.id != run.id() && old.state != RunState::running) {
             fs::remove_all(state.layout().run(old.id));
         }
     }
 }
 
 } // namespace
+
+std::string result_name(Outcome::Result result) {
+    switch (result) {
+    case Outcome::Result::applied:
+        return "applied";
+    case Outcome::Result::already_installed:
+        return "already_installed";
+    case Outcome::Result::resumed:
+        return "resumed";
+    case Outcome::Result::discarded:
+        return "discarded";
+    case Outcome::Result::rolled_back:
+        return "rolled_back";
+    }
+    return "?";
+}
 
 Outcome apply_bundle(const ApplyOptions& options) {
     Site site(options.site);
@@ -127,7 +143,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
     // Open and authenticate, then decide, then stream the payload: the steps of verification.
     const auto on_error = [&](const Error& e) {
         if (run) {
-            state.end_run(run->id(), "failed", e.what());
+            state.end_run(run->id(), RunState::failed, e.what());
             record(state, "failed", run->id(), run->manifest().name, run->manifest().version.str(), e.what());
             fs::remove_all(run->dir());
         } else if (e.kind() == ErrorKind::verification) {
@@ -160,11 +176,11 @@ Outcome apply_bundle(const ApplyOptions& options) {
             (void)bundle.read_payload(nullptr, options.site.progress);
         } else {
             RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
-                      "running", "", "", "", fs::absolute(options.bundle).string(),
+                      RunState::running, "", "", "", fs::absolute(options.bundle).string(),
                       previous ? state.installed()->manifest : ""};
             const std::int64_t id = state.begin_run(r, bundle.info().head.manifest);
             run = std::make_unique<Run>(state, root, id, m, previous, options.site.progress);
-            state.journal(id, "stage", "begin");
+            state.journal(id, step_name(Step::stage), "begin");
             run->crash_point("stage:begin");
             StagingSink sink(run->staging());
             (void)bundle.read_payload(&sink, options.site.progress);
@@ -175,20 +191,20 @@ Outcome apply_bundle(const ApplyOptions& options) {
     }
     if (!run) {
         record(state, "verified", 0, plan->name, plan->to_version, "already installed; nothing to do");
-        out.result = "already installed";
+        out.result = Outcome::Result::already_installed;
         out.name = plan->name;
         out.from_version = out.to_version = plan->to_version;
         return out;
     }
     sync_filesystem(run->staging());
-    state.journal(run->id(), "stage", "done");
+    state.journal(run->id(), step_name(Step::stage), "done");
     run->crash_point("stage:done");
     run_forward(*run, state, *plan);
     if (from_staged) {
         drop_staged(state, manifest_sha256);
         run->notes().push_back("applied from the copy staged before; the media was not read again");
     }
-    out.result = "applied";
+    out.result = Outcome::Result::applied;
     out.name = run->manifest().name;
     out.from_version = plan->from_version;
     out.to_version = plan->to_version;
@@ -205,26 +221,26 @@ Outcome resume(const SiteOptions& options) {
     if (!info) {
         throw Error(ErrorKind::usage, "there is no interrupted run to resume", "see `ferry-applier history`");
     }
-    if (info->state == "rolling_back") {
+    if (info->state == RunState::rolling_back) {
         throw Error(ErrorKind::usage, "run " + std::to_string(info->id) + " was being rolled back on request",
                     "finish it with `ferry-applier rollback`");
     }
     Run run = load_run(state, root, *info, options.progress);
     const schema::Manifest& m = run.manifest();
-    Outcome out{"resumed", m.name, info->from_version, m.version.str(), info->id, {}};
-    if (!run.done("stage")) {
+    Outcome out{Outcome::Result::resumed, m.name, info->from_version, m.version.str(), info->id, {}};
+    if (!run.done(Step::stage)) {
         // Staging never finished: nothing on the node changed.
-        state.end_run(info->id, "failed", "interrupted while staging; nothing was changed");
+        state.end_run(info->id, RunState::failed, "interrupted while staging; nothing was changed");
         record(state, "discarded", info->id, m.name, m.version.str(), "interrupted while staging");
         fs::remove_all(run.dir());
-        out.result = "discarded";
+        out.result = Outcome::Result::discarded;
         out.notes.push_back("the run was interrupted while staging; nothing on the node changed; apply the bundle again");
         return out;
     }
     record(state, "resumed", info->id, m.name, m.version.str(), "");
     // The plan is worked out again from the node as it is now; policy was enforced when the run began.
     Plan plan = make_plan(m, state, root, PolicyOptions{true, true, true}, options.state_dir);
-    if (run.begun("install") || (run.begun("stop") && run.previous())) {
+    if (run.begun(Step::install) || (run.begun(Step::stop) && run.previous())) {
         // The run, or a rollback of it killed half-way, may have started a version again: stop
         // whatever runs before installing (stop hooks must tolerate a stopped service).
         try {
@@ -233,7 +249,7 @@ Outcome resume(const SiteOptions& options) {
             run.notes().push_back(std::string("resume: ") + e.what());
         }
     }
-    if (run.begun("install")) {
+    if (run.begun(Step::install)) {
         // Files this run already wrote look "unchanged" now; install them again from staging.
         for (auto& a : plan.files) {
             if (a.kind == FileAction::Kind::unchanged) {
@@ -262,7 +278,7 @@ RunInfo run_to_undo(StateDb& state, std::optional<std::int64_t> named) {
     }
     const auto runs = state.runs();
     // A run whose automatic rollback failed left the node between versions: retry that rollback.
-    if (!runs.empty() && runs.back().state == "failed" &&
+    if (!runs.empty() && runs.back().state == RunState::failed &&
         fs::exists(state.layout().backup(runs.back().id)) &&
         (!named || *named == runs.back().id)) {
         return runs.back();
@@ -300,18 +316,18 @@ Outcome rollback(const RollbackOptions& options) {
     StateDb& state = site.state;
     RootFs& root = site.root;
     const RunInfo info = run_to_undo(state, options.run);
-    const bool interrupted = info.state == "running";
+    const bool interrupted = info.state == RunState::running;
     Run run = load_run(state, root, info, options.site.progress);
     const schema::Manifest& m = run.manifest();
     const std::optional<schema::Manifest>& previous = run.previous();
-    Outcome out{"rolled back", m.name, m.version.str(), previous ? previous->version.str() : "", info.id, {}};
+    Outcome out{Outcome::Result::rolled_back, m.name, m.version.str(), previous ? previous->version.str() : "", info.id, {}};
     run.say("undoing run " + std::to_string(info.id) + " (" + info.action + " of " + m.name + " " + m.version.str() +
-            ", " + info.state + "): back to " +
+            ", " + state_name(info.state) + "): back to " +
             (previous ? m.name + " " + previous->version.str() : std::string("nothing installed")));
     for (const auto& line : run.undo_summary()) {
         run.say("  " + line);
     }
-    if (info.state != "running") {
+    if (info.state != RunState::running) {
         // Until it ends, a rollback on request counts as an interrupted run.
         state.set_rolling_back(info.id);
     }
@@ -326,7 +342,7 @@ Outcome rollback(const RollbackOptions& options) {
         if (e.kind() == ErrorKind::interrupted) {
             throw;
         }
-        state.end_run(info.id, "failed", std::string("rollback failed: ") + e.what());
+        state.end_run(info.id, RunState::failed, std::string("rollback failed: ") + e.what());
         record(state, "rollback failed", info.id, m.name, m.version.str(), e.what());
         throw Error(ErrorKind::failed, std::string("rollback failed: ") + e.what());
     }
@@ -344,7 +360,7 @@ Outcome rollback(const RollbackOptions& options) {
     } else {
         state.db().exec("DELETE FROM installed; DELETE FROM installed_files;");
     }
-    state.end_run(info.id, "rolled_back", interrupted ? "interrupted; rolled back on request" : "rolled back on request");
+    state.end_run(info.id, RunState::rolled_back, interrupted ? "interrupted; rolled back on request" : "rolled back on request");
     record(state, "rolled back", info.id, m.name, m.version.str(),
            keep ? "on request; the data before it kept in " + keep->string() : "on request");
     tx.commit();
@@ -367,7 +383,7 @@ PruneResult prune(const PruneOptions& options) {
     std::vector<std::pair<std::int64_t, fs::path>> runs;
     for (const auto& r : state.runs()) {
         const fs::path dir = state.layout().run(r.id);
-        if (r.state != "running" && r.state != "rolling_back" && fs::exists(dir) &&
+        if (r.state != RunState::running && r.state != RunState::rolling_back && fs::exists(dir) &&
             !(installed && installed->run_id == r.id)) {
             runs.emplace_back(r.id, dir);
         }

@@ -21,7 +21,8 @@ struct ApplyOptions {
 
 // What a run ended as, for the summary.
 struct Outcome {
-    std::string result; // applied, already installed, rolled back, resumed, discarded
+    enum class Result { applied, already_installed, resumed, discarded, rolled_back };
+    Result result = Result::applied;
     std::string name;
     std::string from_version;
     std::string to_version;
@@ -32,6 +33,9 @@ struct Outcome {
 // Verifies, checks policy, stages, backs up, stops, installs, migrates, starts, checks health
 // and commits. A failure after the stop hook rolls back and throws a rolled_back Error (or a
 // failed one if the rollback failed too).
+// "applied", "already_installed", ... (the JSON result, and the word the summary starts with).
+[[nodiscard]] std::string result_name(Outcome::Result result);
+
 [[nodiscard]] Outcome apply_bundle(const ApplyOptions& options);
 
 // Finishes an interrupted run: forward if it had stopped the service, else discards it.

@@ -51,7 +51,7 @@ void Run::backup(const Plan& plan) {
         }
         const fs::path copy = base / "files" / a.dest.substr(1);
         const bool existed = m_root.copy_out(a.dest, copy);
-        m_state.add_backup_item(m_id, {"file", a.dest, existed, existed ? copy.string() : ""});
+        m_state.add_backup_item(m_id, {BackupKind::file, a.dest, existed, existed ? copy.string() : ""});
     }
     for (const auto& p : m_manifest.procedure.backup_paths) {
         const fs::path source = m_root.host_path(p.back() == '/' ? p.substr(0, p.size() - 1) : p);
@@ -66,7 +66,7 @@ void Run::backup(const Plan& plan) {
                 throw Error(ErrorKind::io, "backing up " + source.string() + ": " + ec.message());
             }
         }
-        m_state.add_backup_item(m_id, {"path", p, existed, existed ? copy.string() : ""});
+        m_state.add_backup_item(m_id, {BackupKind::path, p, existed, existed ? copy.string() : ""});
     }
     std::set<std::string> databases(m_manifest.procedure.backup_sqlite.begin(),
                                     m_manifest.procedure.backup_sqlite.end());
@@ -81,7 +81,7 @@ void Run::backup(const Plan& plan) {
         if (existed) {
             backup_database(live, copy);
         }
-        m_state.add_backup_item(m_id, {"sqlite", db, existed, existed ? copy.string() : ""});
+        m_state.add_backup_item(m_id, {BackupKind::sqlite, db, existed, existed ? copy.string() : ""});
     }
     if (const auto& mig = m_manifest.procedure.migrations) {
         std::vector<std::string> before;
@@ -101,10 +101,10 @@ void Run::backup(const Plan& plan) {
                 copy_host_file(staging() / s.down, base / "down" / (s.id + ".sql"));
             }
         }
-        m_state.add_backup_item(m_id, {"ledger", mig->database, true, ids});
+        m_state.add_backup_item(m_id, {BackupKind::ledger, mig->database, true, ids});
     }
     for (const auto& d : dirs_to_create(plan)) {
-        m_state.add_backup_item(m_id, {"dir", d, false, ""});
+        m_state.add_backup_item(m_id, {BackupKind::dir, d, false, ""});
     }
     if (m_previous && !m_previous->procedure.image_load.empty()) {
         for (const auto* f : loaded_images(*m_previous)) {
@@ -115,7 +115,7 @@ void Run::backup(const Plan& plan) {
                 link_or_copy(kept, copy);
             }
             m_state.add_backup_item(m_id,
-                                    {"image", f->path, existed, existed ? copy.string() : ""});
+                                    {BackupKind::image, f->path, existed, existed ? copy.string() : ""});
         }
     }
     fs::create_directories(base);
@@ -131,7 +131,7 @@ void Run::restore_files() {
     std::string failures;
     const auto items = m_state.backup_items(m_id);
     for (auto it = items.rbegin(); it != items.rend(); ++it) {
-        if (it->kind != "file") {
+        if (it->kind != BackupKind::file) {
             continue;
         }
         try {
@@ -160,7 +160,7 @@ void Run::restore_files() {
 void Run::restore_paths() {
     // Declared paths come back byte for byte as they were before the run: replaced whole.
     for (const auto& item : m_state.backup_items(m_id)) {
-        if (item.kind != "path") {
+        if (item.kind != BackupKind::path) {
             continue;
         }
         const fs::path live = m_root.host_path(without_slash(item.path));
@@ -186,7 +186,7 @@ void Run::restore_paths() {
 
 void Run::remove_created_dirs() {
     auto items = m_state.backup_items(m_id);
-    std::erase_if(items, [](const BackupItem& i) { return i.kind != "dir"; });
+    std::erase_if(items, [](const BackupItem& i) { return i.kind != BackupKind::dir; });
     // Deepest first, and only where the rollback left them empty.
     std::sort(items.begin(), items.end(),
               [](const BackupItem& a, const BackupItem& b) { return a.path > b.path; });
@@ -200,13 +200,13 @@ void Run::keep_current(const fs::path& into) {
     fs::create_directories(into);
     for (const auto& item : m_state.backup_items(m_id)) {
         const fs::path live = m_root.host_path(without_slash(item.path));
-        const fs::path copy = into / item.kind / without_slash(item.path).substr(1);
-        if (item.kind == "file") {
+        const fs::path copy = into / kind_name(item.kind) / without_slash(item.path).substr(1);
+        if (item.kind == BackupKind::file) {
             (void)m_root.copy_out(item.path, copy);
-        } else if (item.kind == "path" && fs::exists(live)) {
+        } else if (item.kind == BackupKind::path && fs::exists(live)) {
             fs::create_directories(copy.parent_path());
             fs::copy(live, copy, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-        } else if (item.kind == "sqlite" && fs::exists(live)) {
+        } else if (item.kind == BackupKind::sqlite && fs::exists(live)) {
             backup_database(live, copy);
         }
     }

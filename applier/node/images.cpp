@@ -93,7 +93,7 @@ void Run::reload_images() {
         return;
     }
     for (const auto& item : m_state.backup_items(m_id)) {
-        if (item.kind != "image") {
+        if (item.kind != BackupKind::image) {
             continue;
         }
         if (!item.existed) {

@@ -42,7 +42,7 @@ NodeStatus read_node_status(const fs::path& state_dir) {
         return status;
     }
     const auto runs = state->runs();
-    if (!runs.empty() && runs.back().state == "failed") {
+    if (!runs.empty() && runs.back().state == RunState::failed) {
         const fs::path backup = state_dir / "runs" / std::to_string(runs.back().id) / "backup";
         if (fs::exists(backup)) {
             status.state = NodeState::failed;

@@ -26,13 +26,13 @@ void Run::revert_migrations() {
     std::optional<BackupItem> db_backup;
     bool have_ledger = false;
     for (const auto& item : m_state.backup_items(m_id)) {
-        if (item.kind == "ledger") {
+        if (item.kind == BackupKind::ledger) {
             have_ledger = true;
             for (std::size_t start = 0, end;
                  (end = item.copy.find('\n', start)) != std::string::npos; start = end + 1) {
                 before.insert(item.copy.substr(start, end - start));
             }
-        } else if (item.kind == "sqlite" && item.path == mig->database) {
+        } else if (item.kind == BackupKind::sqlite && item.path == mig->database) {
             db_backup = item;
         }
     }
@@ -91,19 +91,19 @@ void Run::revert_migrations() {
 
 std::vector<std::string> Run::undo_summary() {
     std::vector<std::string> lines;
-    const bool changed = begun("pre_install") || begun("install");
+    const bool changed = begun(Step::pre_install) || begun(Step::install);
     if (changed) {
         lines.push_back("stop " + m_manifest.name + " " + m_manifest.version.str());
     }
-    if (begun("migrate") && m_manifest.procedure.migrations) {
+    if (begun(Step::migrate) && m_manifest.procedure.migrations) {
         lines.push_back("undo the migrations it applied to " +
                         m_manifest.procedure.migrations->database);
     }
     std::size_t files = 0;
     for (const auto& item : m_state.backup_items(m_id)) {
-        if (item.kind == "file") {
+        if (item.kind == BackupKind::file) {
             ++files;
-        } else if (item.kind == "path" && changed) {
+        } else if (item.kind == BackupKind::path && changed) {
             lines.push_back("restore " + item.path + " as it was before the run");
         }
     }
@@ -111,7 +111,7 @@ std::vector<std::string> Run::undo_summary() {
         lines.push_back("restore the " + std::to_string(files) +
                         " file(s) it installed, replaced or removed");
     }
-    if (begun("images") && m_previous && !m_previous->procedure.image_load.empty()) {
+    if (begun(Step::images) && m_previous && !m_previous->procedure.image_load.empty()) {
         lines.push_back("load the images of " + m_previous->version.str() + " again");
     }
     lines.push_back(m_previous ? "start " + m_previous->version.str() + " and check its health"
@@ -121,13 +121,11 @@ std::vector<std::string> Run::undo_summary() {
 
 void Run::roll_back(const std::optional<fs::path>& keep) {
     say("rolling back run " + std::to_string(m_id));
-    const auto undo = [&](const std::string& name, const std::function<void()>& fn) {
-        step("rollback:" + name, fn);
-    };
+    const auto undo = [&](UndoStep undo_step, const std::function<void()>& fn) { journaled(step_name(undo_step), fn); };
     // Until the install (or the hook before it) begins, the node's files are as they were.
-    const bool changed = begun("pre_install") || begun("install");
-    if (changed || begun("start")) {
-        undo("stop", [&] {
+    const bool changed = begun(Step::pre_install) || begun(Step::install);
+    if (changed || begun(Step::start)) {
+        undo(UndoStep::stop, [&] {
             try {
                 run_hook(m_manifest.procedure, "stop", m_manifest.version.str());
             } catch (const Error& e) {
@@ -139,24 +137,24 @@ void Run::roll_back(const std::optional<fs::path>& keep) {
         });
     }
     // Taken once: a second attempt must not copy over it what the first one changed back.
-    if (keep && !done("rollback:keep")) {
-        undo("keep", [&] { keep_current(*keep); });
+    if (keep && !done(UndoStep::keep)) {
+        undo(UndoStep::keep, [&] { keep_current(*keep); });
     }
-    undo("migrations", [&] { revert_migrations(); });
+    undo(UndoStep::migrations, [&] { revert_migrations(); });
     if (changed) {
-        undo("files", [&] {
+        undo(UndoStep::files, [&] {
             restore_files();
             restore_paths();
             remove_created_dirs();
             m_root.sync();
         });
     }
-    if (begun("images")) {
-        undo("images", [&] { reload_images(); });
+    if (begun(Step::images)) {
+        undo(UndoStep::images, [&] { reload_images(); });
     }
     if (m_previous) {
-        undo("start", [&] { start_service(m_previous->procedure, m_previous->version.str()); });
-        undo("health", [&] { check_health(m_previous->procedure, m_previous->version.str()); });
+        undo(UndoStep::start, [&] { start_service(m_previous->procedure, m_previous->version.str()); });
+        undo(UndoStep::health, [&] { check_health(m_previous->procedure, m_previous->version.str()); });
     }
 }
 

@@ -59,6 +59,17 @@ void Run::say(const std::string& line) const {
     }
 }
 
+std::string step_name(Step step) {
+    static const char* const names[] = {"stage",   "stop",   "backup",       "pre_install", "install", "migrate",
+                                        "images",  "post_install", "start", "health",      "commit"};
+    return names[static_cast<int>(step)];
+}
+
+std::string step_name(UndoStep step) {
+    static const char* const names[] = {"stop", "keep", "migrations", "files", "images", "start", "health"};
+    return std::string("rollback:") + names[static_cast<int>(step)];
+}
+
 void crash_point(const std::string& name) {
     const char* at = std::getenv("FERRY_TEST_CRASH_AT");
     if (at != nullptr && name == at) {
@@ -68,7 +79,7 @@ void crash_point(const std::string& name) {
 
 void Run::crash_point(const std::string& name) const { applier::crash_point(name); }
 
-void Run::step(const std::string& name, const std::function<void()>& fn) {
+void Run::journaled(const std::string& name, const std::function<void()>& fn) {
     m_state.journal(m_id, name, "begin");
     crash_point(name + ":begin");
     try {
@@ -89,23 +100,22 @@ void Run::step(const std::string& name, const std::function<void()>& fn) {
     crash_point(name + ":done");
 }
 
-bool Run::begun(const std::string& name) {
+void Run::step(Step step, const std::function<void()>& fn) { journaled(step_name(step), fn); }
+
+bool Run::journal_has(const std::string& name, bool done_only) {
     for (const auto& e : m_state.journal_of(m_id)) {
-        if (e.step == name) {
+        if (e.step == name && (!done_only || e.phase == "done")) {
             return true;
         }
     }
     return false;
 }
 
-bool Run::done(const std::string& name) {
-    for (const auto& e : m_state.journal_of(m_id)) {
-        if (e.step == name && e.phase == "done") {
-            return true;
-        }
-    }
-    return false;
-}
+bool Run::begun(Step step) { return journal_has(step_name(step), false); }
+
+bool Run::done(Step step) { return journal_has(step_name(step), true); }
+
+bool Run::done(UndoStep step) { return journal_has(step_name(step), true); }
 
 std::map<std::string, std::string> Run::vars() const {
     const std::string root = m_root.root() == "/" ? "" : m_root.root().string();
@@ -225,7 +235,7 @@ void Run::migrate() {
             }
             apply_sql_migration(db, s.id, checksum, "SELECT 1", m_manifest.version.str());
         }
-        m_state.journal(m_id, "migrate", "item", s.id);
+        m_state.journal(m_id, step_name(Step::migrate), "item", s.id);
         crash_point("migrate:item:" + s.id);
     }
 }
@@ -288,7 +298,7 @@ void Run::commit() {
     }
     m_state.set_meta("product", m_manifest.compatible.product);
     m_state.set_meta("channel", m_manifest.compatible.channel);
-    m_state.end_run(m_id, "committed");
+    m_state.end_run(m_id, RunState::committed);
     JsonWriter j;
     j.begin_object().field("run", m_id).field("bundle", m_manifest.name).field("version", m_manifest.version.str())
         .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence).end_object();

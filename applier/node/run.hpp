@@ -17,10 +17,15 @@
 
 namespace ferry::applier {
 
-// The steps of an apply, in order.
-inline const std::vector<std::string> k_steps = {"stage",   "stop",   "backup",       "pre_install", "install",
-                                                 "migrate", "images", "post_install", "start",       "health",
-                                                 "commit"};
+// The steps of an apply, in order; journaled by name.
+enum class Step { stage, stop, backup, pre_install, install, migrate, images, post_install, start, health, commit };
+
+// The steps of a rollback, in order; journaled as "rollback:NAME".
+enum class UndoStep { stop, keep, migrations, files, images, start, health };
+
+// The name STEP is journaled under ("stage", "rollback:files", ...).
+[[nodiscard]] std::string step_name(Step step);
+[[nodiscard]] std::string step_name(UndoStep step);
 
 // A point where the tests may kill the applier (FERRY_TEST_CRASH_AT=NAME).
 void crash_point(const std::string& name);
@@ -44,10 +49,11 @@ public:
     [[nodiscard]] std::vector<std::string>& notes() { return m_notes; }
 
     // Journals NAME's begin, runs FN, journals its end.
-    void step(const std::string& name, const std::function<void()>& fn);
-    // Whether the journal records NAME as begun / done.
-    [[nodiscard]] bool begun(const std::string& name);
-    [[nodiscard]] bool done(const std::string& name);
+    void step(Step step, const std::function<void()>& fn);
+    // Whether the journal records STEP as begun / done.
+    [[nodiscard]] bool begun(Step step);
+    [[nodiscard]] bool done(Step step);
+    [[nodiscard]] bool done(UndoStep step);
     // A point where the tests may kill the applier (FERRY_TEST_CRASH_AT=NAME).
     void crash_point(const std::string& name) const;
 
@@ -77,6 +83,9 @@ public:
     void say(const std::string& line) const;
 
 private:
+    // Journals NAME's begin, runs FN, journals its end (or its interruption by a signal).
+    void journaled(const std::string& name, const std::function<void()>& fn);
+    [[nodiscard]] bool journal_has(const std::string& name, bool done_only);
     [[nodiscard]] std::map<std::string, std::string> vars() const;
     [[nodiscard]] std::map<std::string, std::string> env(const std::string& version) const;
     void revert_migrations();

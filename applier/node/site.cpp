@@ -13,7 +13,7 @@ namespace {
 // Removes staging folders that only a crash between commit and cleanup can leave behind.
 void remove_leftover_staging(StateDb& state) {
     for (const auto& r : state.runs()) {
-        if (r.state != "running") {
+        if (r.state != RunState::running) {
             fs::remove_all(state.layout().staging(r.id));
         }
     }

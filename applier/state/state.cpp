@@ -3,6 +3,7 @@
 #include "core/sha256.hpp"
 #include "core/time.hpp"
 
+#include <array>
 #include <sys/stat.h>
 
 namespace ferry::applier {
@@ -86,6 +87,40 @@ CREATE TABLE IF NOT EXISTS audit(
     hash TEXT NOT NULL);
 )sql";
 
+template <typename Enum, std::size_t N>
+Enum parse_name(const std::string& text, const std::array<std::pair<Enum, const char*>, N>& names, const char* what) {
+    for (const auto& [value, name] : names) {
+        if (text == name) {
+            return value;
+        }
+    }
+    throw Error(ErrorKind::input, std::string("the state database records an unknown ") + what + " \"" + text + "\"",
+                "it was written by another ferry-applier; use that one, or restore the state folder from a backup");
+}
+
+template <typename Enum, std::size_t N>
+std::string name_of(Enum value, const std::array<std::pair<Enum, const char*>, N>& names) {
+    for (const auto& [v, name] : names) {
+        if (v == value) {
+            return name;
+        }
+    }
+    return "?";
+}
+
+constexpr std::array<std::pair<RunState, const char*>, 5> k_run_states = {{{RunState::running, "running"},
+                                                                           {RunState::rolling_back, "rolling_back"},
+                                                                           {RunState::committed, "committed"},
+                                                                           {RunState::rolled_back, "rolled_back"},
+                                                                           {RunState::failed, "failed"}}};
+
+constexpr std::array<std::pair<BackupKind, const char*>, 6> k_backup_kinds = {{{BackupKind::file, "file"},
+                                                                               {BackupKind::path, "path"},
+                                                                               {BackupKind::sqlite, "sqlite"},
+                                                                               {BackupKind::ledger, "ledger"},
+                                                                               {BackupKind::dir, "dir"},
+                                                                               {BackupKind::image, "image"}}};
+
 RunInfo read_run(const Statement& s) {
     RunInfo r;
     r.id = s.integer(0);
@@ -94,7 +129,7 @@ RunInfo read_run(const Statement& s) {
     r.version = s.text(3);
     r.from_version = s.text(4);
     r.sequence = s.integer(5);
-    r.state = s.text(6);
+    r.state = parse_name(s.text(6), k_run_states, "run state");
     r.started = s.text(7);
     r.ended = s.text(8);
     r.error = s.text(9);
@@ -222,9 +257,9 @@ std::int64_t StateDb::begin_run(const RunInfo& run, const std::string& manifest)
     return sqlite3_last_insert_rowid(m_db.get());
 }
 
-void StateDb::end_run(std::int64_t run, const std::string& state, const std::string& error) {
+void StateDb::end_run(std::int64_t run, RunState state, const std::string& error) {
     m_db.prepare("UPDATE runs SET state = ?, ended = ?, error = ? WHERE id = ?")
-        .bind(1, state)
+        .bind(1, state_name(state))
         .bind(2, format_time(now()))
         .bind(3, error)
         .bind(4, run)
@@ -331,7 +366,7 @@ std::vector<JournalEntry> StateDb::journal_of(std::int64_t run) {
 void StateDb::add_backup_item(std::int64_t run, const BackupItem& item) {
     m_db.prepare("INSERT OR REPLACE INTO backup_items(run_id, kind, path, existed, copy) VALUES(?, ?, ?, ?, ?)")
         .bind(1, run)
-        .bind(2, item.kind)
+        .bind(2, kind_name(item.kind))
         .bind(3, item.path)
         .bind(4, static_cast<std::int64_t>(item.existed))
         .bind(5, item.copy)
@@ -346,12 +381,16 @@ void StateDb::set_rolling_back(std::int64_t run) {
     m_db.prepare("UPDATE runs SET state = 'rolling_back' WHERE id = ?").bind(1, run).run();
 }
 
+std::string state_name(RunState state) { return name_of(state, k_run_states); }
+
+std::string kind_name(BackupKind kind) { return name_of(kind, k_backup_kinds); }
+
 std::vector<BackupItem> StateDb::backup_items(std::int64_t run) {
     std::vector<BackupItem> out;
     Statement s = m_db.prepare("SELECT kind, path, existed, copy FROM backup_items WHERE run_id = ? ORDER BY rowid");
     s.bind(1, run);
     while (s.step()) {
-        out.push_back({s.text(0), s.text(1), s.integer(2) != 0, s.text(3)});
+        out.push_back({parse_name(s.text(0), k_backup_kinds, "backup kind"), s.text(1), s.integer(2) != 0, s.text(3)});
     }
     return out;
 }

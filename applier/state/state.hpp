@@ -13,6 +13,25 @@
 
 namespace ferry::applier {
 
+// Where a run is; stored by name.
+enum class RunState { running, rolling_back, committed, rolled_back, failed };
+
+// "running", "rolling_back", ...
+[[nodiscard]] std::string state_name(RunState state);
+
+// What was backed up before a run changed it; stored by name.
+enum class BackupKind {
+    file,   // an installed file the run replaced, removed or created
+    path,   // a declared backup path, copied whole
+    sqlite, // a database, through SQLite's online backup
+    ledger, // the migrations a database had before the run
+    dir,    // a folder the install created (nothing to copy)
+    image,  // an image of the previous release, to load again
+};
+
+// "file", "path", ...
+[[nodiscard]] std::string kind_name(BackupKind kind);
+
 struct RunInfo {
     std::int64_t id = 0;
     std::string action; // apply, rollback
@@ -20,7 +39,7 @@ struct RunInfo {
     std::string version;
     std::string from_version;
     std::int64_t sequence = 0;
-    std::string state; // running, rolling_back, committed, rolled_back, failed
+    RunState state = RunState::running;
     std::string started;
     std::string ended;
     std::string error;
@@ -53,7 +72,7 @@ struct InstalledFile {
 
 // Something backed up before a run changed it.
 struct BackupItem {
-    std::string kind;  // file, path, sqlite
+    BackupKind kind = BackupKind::file;
     std::string path;  // the install path (absolute, under the root)
     bool existed = false;
     std::string copy;  // where the copy is, under the run's backup folder
@@ -128,7 +147,7 @@ public:
 
     // Starts a run in state "running"; returns its id.
     [[nodiscard]] std::int64_t begin_run(const RunInfo& run, const std::string& manifest);
-    void end_run(std::int64_t run, const std::string& state, const std::string& error = {});
+    void end_run(std::int64_t run, RunState state, const std::string& error = {});
     [[nodiscard]] std::optional<RunInfo> interrupted_run();
     [[nodiscard]] std::vector<RunInfo> runs();
     [[nodiscard]] std::string run_manifest(std::int64_t run);
