@@ -1,7 +1,7 @@
 #include "applier/commands.hpp"
 
-#include "core/cli.hpp"
-#include "keys/commands.hpp"
+#include "core/cli/cli.hpp"
+#include "keys/cli/commands.hpp"
 
 namespace ferry::applier {
 

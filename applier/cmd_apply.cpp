@@ -2,7 +2,7 @@
 #include "applier/node/stage.hpp"
 #include "applier/commands.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/json.hpp"
 

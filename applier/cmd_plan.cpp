@@ -1,7 +1,7 @@
 #include "applier/commands.hpp"
 #include "applier/node/plan_report.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"

@@ -2,7 +2,7 @@
 #include "applier/node/node_status.hpp"
 #include "applier/state/state.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"

@@ -1,6 +1,6 @@
 #include "applier/commands.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/json.hpp"
 #include "keys/trust_store.hpp"

@@ -1,7 +1,7 @@
 #include "bundler/build.hpp"
 #include "bundler/commands.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/error.hpp"
 
 #include <cstdio>

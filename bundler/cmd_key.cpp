@@ -1,6 +1,6 @@
 #include "bundler/commands.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/key_file.hpp"

@@ -1,6 +1,6 @@
 #include "commands.hpp"
 
-#include "core/cli.hpp"
+#include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
