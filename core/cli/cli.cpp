@@ -41,10 +41,12 @@ bool json_given(const CLI::App& chosen) {
 // document on stdout that a --json command prints when it fails.
 int report(const std::string& tool, ErrorKind kind, const std::string& message, const std::string& hint,
            bool json) {
+    // Messages carry text from bundles and commands (names, paths, output): escaped here, once,
+    // so that none of it can end the line and forge another.
     std::fprintf(stderr, "%s: %s%s\n", tool.c_str(), kind == ErrorKind::internal ? "internal error: " : "error: ",
-                 message.c_str());
+                 printable(message).c_str());
     if (!hint.empty()) {
-        std::fprintf(stderr, "hint: %s\n", hint.c_str());
+        std::fprintf(stderr, "hint: %s\n", printable(hint).c_str());
     }
     const int code = exit_code(kind);
     if (json) {
