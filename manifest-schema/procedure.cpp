@@ -1,5 +1,7 @@
 #include "procedure.hpp"
 
+#include "manifest-schema/version.hpp"
+
 namespace ferry::schema {
 
 namespace {
@@ -112,7 +114,7 @@ bool valid_utf8(std::string_view s) {
 
 bool Procedure::empty() const {
     return hooks.empty() && health.empty() && smoke.empty() && !migrations &&
-           backup_paths.empty() && backup_sqlite.empty() && image_load.empty();
+           backup_paths.empty() && backup_sqlite.empty() && image_load.empty() && cluster.empty();
 }
 
 std::optional<std::string> dest_path_problem(std::string_view path) {
@@ -171,7 +173,7 @@ std::optional<std::string> never_installed_problem(std::string_view role, bool h
 
 Procedure parse_procedure(const Fields& top) {
     Procedure p;
-    const Fields f = top.sub("procedure", {"hooks", "health", "smoke", "migrations", "backup", "images"});
+    const Fields f = top.sub("procedure", {"hooks", "health", "smoke", "migrations", "backup", "images", "cluster"});
     if (f.has("hooks")) {
         const Fields hooks = f.sub("hooks", k_hook_names);
         for (const auto name : k_hook_names) {
@@ -219,6 +221,24 @@ Procedure parse_procedure(const Fields& top) {
         const Fields images = f.sub("images", {"load"});
         p.image_load = parse_command(images, "load");
     }
+    if (f.has("cluster")) {
+        const Fields c = f.sub("cluster", {"role", "step_down", "synced", "peers"});
+        for (const auto& [key, command] : {std::pair{"role", &p.cluster.role}, std::pair{"step_down", &p.cluster.step_down},
+                                           std::pair{"synced", &p.cluster.synced}}) {
+            if (c.has(key)) {
+                *command = parse_command(c, key);
+            }
+        }
+        if (c.has("peers")) {
+            p.cluster.peers = c.str("peers");
+            if (!parse_range(p.cluster.peers)) {
+                c.fail("peers", ferry::quoted(p.cluster.peers) + " is not a version range like \">=1.0.0 <3.0.0\"");
+            }
+        }
+        if (!p.cluster.step_down.empty() && p.cluster.role.empty()) {
+            c.fail("step_down", "needs cluster.role: the leader must be found before it steps down");
+        }
+    }
     return p;
 }
 
@@ -258,6 +278,20 @@ void emit_procedure(YAML::Emitter& out, const Procedure& p) {
         out << YAML::Key << "images" << YAML::Value << YAML::BeginMap << YAML::Key << "load"
             << YAML::Value;
         emit_command(out, p.image_load);
+        out << YAML::EndMap;
+    }
+    if (!p.cluster.empty()) {
+        out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+        for (const auto& [key, command] : {std::pair{"role", &p.cluster.role}, std::pair{"step_down", &p.cluster.step_down},
+                                           std::pair{"synced", &p.cluster.synced}}) {
+            if (!command->empty()) {
+                out << YAML::Key << key << YAML::Value;
+                emit_command(out, *command);
+            }
+        }
+        if (!p.cluster.peers.empty()) {
+            out << YAML::Key << "peers" << YAML::Value << YAML::DoubleQuoted << p.cluster.peers;
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndMap;

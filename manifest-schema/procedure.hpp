@@ -33,6 +33,16 @@ struct Migrations {
     std::vector<MigrationStep> steps;
 };
 
+// What the service knows of its cluster, run on a node with the node's variables.
+struct Cluster {
+    Command role;      // prints "leader" or "follower"
+    Command step_down; // hands leadership to another node
+    Command synced;    // exits 0 once the node caught up with the cluster
+    std::string peers; // the versions this one interoperates with (a range), "" when unsaid
+
+    [[nodiscard]] bool empty() const { return role.empty() && step_down.empty() && synced.empty() && peers.empty(); }
+};
+
 struct Procedure {
     std::map<std::string, Command> hooks; // stop, start, pre_install, post_install
     std::vector<Check> health;
@@ -41,6 +51,7 @@ struct Procedure {
     std::vector<std::string> backup_paths;
     std::vector<std::string> backup_sqlite;
     Command image_load; // with {path}; empty when images are not loaded
+    Cluster cluster;
 
     [[nodiscard]] bool empty() const;
 };

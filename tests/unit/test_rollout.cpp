@@ -1,6 +1,8 @@
 #include "applier/rollout/schedule.hpp"
 #include "core/error.hpp"
 #include "manifest-schema/inventory.hpp"
+#include "manifest-schema/procedure.hpp"
+#include "manifest-schema/yaml_fields.hpp"
 
 #include <doctest/doctest.h>
 
@@ -230,4 +232,39 @@ TEST_CASE("rollout::make_schedule over every cluster size and max_unavailable") 
         }
     }
     CHECK(schedules > 900);
+}
+
+TEST_CASE("schema::parse_procedure cluster") {
+    const auto parse = [](const std::string& text) {
+        const Fields top(load_yaml(text, "spec.yaml", ErrorKind::input), "spec.yaml", "", {"procedure"}, ErrorKind::input);
+        return parse_procedure(top);
+    };
+    const Procedure p = parse(R"(procedure:
+  cluster:
+    role: ["{root}/usr/bin/greeterctl", "role"]
+    step_down: ["{root}/usr/bin/greeterctl", "step-down"]
+    synced: ["{root}/usr/bin/greeterctl", "synced"]
+    peers: ">=1.0.0 <3.0.0"
+)");
+    CHECK(p.cluster.role == Command{"{root}/usr/bin/greeterctl", "role"});
+    CHECK(p.cluster.step_down.size() == 2);
+    CHECK(p.cluster.peers == ">=1.0.0 <3.0.0");
+    SUBCASE("emitted and read again, the same") {
+        YAML::Emitter out;
+        out << YAML::BeginMap;
+        emit_procedure(out, p);
+        out << YAML::EndMap;
+        const Procedure again = parse(out.c_str());
+        CHECK(again.cluster.role == p.cluster.role);
+        CHECK(again.cluster.synced == p.cluster.synced);
+        CHECK(again.cluster.peers == p.cluster.peers);
+    }
+    SUBCASE("bad input") {
+        CHECK_THROWS_WITH_AS(parse("procedure:\n  cluster:\n    peers: \"newer\"\n"),
+                             doctest::Contains("procedure.cluster.peers: \"newer\" is not a version range"), Error);
+        CHECK_THROWS_WITH_AS(parse("procedure:\n  cluster:\n    step_down: [x]\n"),
+                             doctest::Contains("step_down: needs cluster.role"), Error);
+        CHECK_THROWS_WITH_AS(parse("procedure:\n  cluster:\n    rol: [x]\n"),
+                             doctest::Contains("unknown key \"rol\" in procedure.cluster (did you mean \"role\"?)"), Error);
+    }
 }
