@@ -144,3 +144,24 @@ build() {
         exit 1
     fi
 }
+
+# Install roots that site() made; stop_services stops the sample service below each.
+ROOTS=()
+
+# site NAME: a fresh install root R and state folder S (the state folder not yet created).
+site() {
+    R=$SCRATCH/sites/$1/root
+    S=$SCRATCH/sites/$1/state
+    mkdir -p "$R"
+    ROOTS+=("$R")
+}
+
+# stop_services: the sample service below every root site() made (or a test added), stopped.
+stop_services() {
+    local r
+    for r in "${ROOTS[@]}"; do
+        if [ -x "$r/usr/bin/greeterctl" ]; then
+            "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1 || true
+        fi
+    done
+}

@@ -11,21 +11,16 @@ readonly PY=/usr/bin/python3
 GREETER_PORT=$((18600 + $$ % 300))
 export GREETER_PORT
 
-ROOTS=()   # every install root, so that the service is stopped below each at exit
 MOUNTS=()  # every mount point, unmounted at exit in reverse order
 LOCK_HOLDER=""
 
 cleanup() {
-    local r i
+    local i
     if [ -n "$LOCK_HOLDER" ]; then
         kill "$LOCK_HOLDER" 2>/dev/null || true
         wait "$LOCK_HOLDER" 2>/dev/null || true
     fi
-    for r in "${ROOTS[@]}"; do
-        if [ -x "$r/usr/bin/greeterctl" ]; then
-            "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1 || true
-        fi
-    done
+    stop_services
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
         umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}" 2>/dev/null || true
     done
@@ -36,14 +31,6 @@ trap 'rc=$?; set +e; cleanup; (exit $rc); finish' EXIT
 
 # skip NAME REASON: a case that cannot run here (not root); counted neither passed nor failed.
 skip() { echo "skip - $1 (${2%%$'\n'*})"; }
-
-# site NAME: a fresh install root R and state folder S (the state folder not yet created).
-site() {
-    R=$SCRATCH/sites/$1/root
-    S=$SCRATCH/sites/$1/state
-    mkdir -p "$R"
-    ROOTS+=("$R")
-}
 
 # apply BUNDLE ARGS...: ferry-applier apply on the current site, quietly.
 apply() {

@@ -8,27 +8,18 @@ source "$(dirname "$0")/lib.sh"
 
 GREETER_PORT=$((18900 + $$ % 90))
 export GREETER_PORT
-ROOTS=()
 APPLIER_PID=""
 
 cleanup() {
     local r
     [ -n "$APPLIER_PID" ] && kill -9 "$APPLIER_PID" 2>/dev/null
+    stop_services
     for r in "${ROOTS[@]}"; do
-        [ -x "$r/usr/bin/greeterctl" ] && "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1
         [ -f "$r/hook.pid" ] && kill -9 "$(cat "$r/hook.pid")" 2>/dev/null
     done
     return 0
 }
 trap 'rc=$?; set +e; cleanup; (exit $rc); finish' EXIT
-
-# site NAME: a fresh install root R and state folder S; the service below R is stopped at exit.
-site() {
-    R=$SCRATCH/sites/$1/root
-    S=$SCRATCH/sites/$1/state
-    mkdir -p "$R"
-    ROOTS+=("$R")
-}
 
 apply() {
     local bundle=$1

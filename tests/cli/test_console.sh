@@ -9,29 +9,15 @@ readonly PY=/usr/bin/python3
 GREETER_PORT=$((18900 + $$ % 300))
 export GREETER_PORT
 
-ROOTS=()
 LOCK_HOLDER=""
 cleanup() {
-    local r
     if [ -n "$LOCK_HOLDER" ]; then
         kill "$LOCK_HOLDER" 2>/dev/null || true
         wait "$LOCK_HOLDER" 2>/dev/null || true
     fi
-    for r in "${ROOTS[@]}"; do
-        if [ -x "$r/usr/bin/greeterctl" ]; then
-            "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1 || true
-        fi
-    done
+    stop_services
 }
 trap 'rc=$?; set +e; cleanup; (exit $rc); finish' EXIT
-
-# site NAME: a fresh install root R and state folder S (the state folder not yet created).
-site() {
-    R=$SCRATCH/sites/$1/root
-    S=$SCRATCH/sites/$1/state
-    mkdir -p "$R"
-    ROOTS+=("$R")
-}
 
 apply() {
     local bundle=$1
@@ -73,28 +59,6 @@ sys.exit(0 if eval(sys.argv[2]) else "does not hold")' "$SCRATCH/out" "$2" 2>"$S
 
 # The error object every failed --json command prints.
 error_doc() { echo "j['result'] == '$1' and j['error']['kind'] == '$2' and j['error']['exit_code'] == $3 and '$4' in j['error']['message'] and 'hint' in j['error']"; }
-
-# variant FROM TO PYTHON: writes spec TO from spec FROM, changed by PYTHON acting on s.
-variant() {
-    "$PY" - "$TREE/$1" "$TREE/$2" "$3" <<'EOF'
-import sys, yaml
-s = yaml.safe_load(open(sys.argv[1]))
-exec(sys.argv[3])
-yaml.safe_dump(s, open(sys.argv[2], "w"), sort_keys=False)
-EOF
-}
-
-# build SPEC DIR: builds TREE/SPEC into SCRATCH/bundles/DIR; sets BUILT to the bundle.
-build() {
-    mkdir -p "$SCRATCH/bundles/$2"
-    if "$FERRY_BUNDLER" build -q "$TREE/$1" --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles/$2" \
-        >"$SCRATCH/build.out" 2>&1; then
-        BUILT=$(find "$SCRATCH/bundles/$2" -name '*.ferry')
-    else
-        fail "building $1: $(cat "$SCRATCH/build.out")"
-        exit 1
-    fi
-}
 
 KEYS=$SCRATCH/keys
 make_keys "$KEYS"

@@ -35,6 +35,20 @@ payload_offset() {
 # flip BUNDLE OFFSET: one byte of BUNDLE changed in place.
 flip() { printf '\x5a' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 
+# stage_in_background N: starts staging BIG into S and returns once N chunks are copied (at
+# most 15 s); sets pid and done_chunks.
+stage_in_background() {
+    set +e
+    "$FERRY_APPLIER" stage "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S" -q >"$SCRATCH/out" 2>"$SCRATCH/err" &
+    pid=$!
+    set -e
+    for _ in $(seq 300); do
+        done_chunks=$(sqlite3 "$S/state.db" "SELECT chunks_done FROM staged;" 2>/dev/null || true)
+        [ -n "$done_chunks" ] && [ "$done_chunks" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+}
+
 readonly CHUNK=$((4 << 20))
 OFFSET=$(payload_offset "$BIG")
 SIZE=$(stat -c %s "$BIG")
@@ -99,15 +113,7 @@ expect_json "staging the intact bundle continues after chunk 30" "j['result'] ==
 # --- A kill at any moment (not at a journaled point) ------------------------------------------
 
 S=$SCRATCH/state3
-set +e
-"$FERRY_APPLIER" stage "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S" -q >"$SCRATCH/out" 2>"$SCRATCH/err" &
-pid=$!
-set -e
-for _ in $(seq 300); do
-    done_chunks=$(sqlite3 "$S/state.db" "SELECT chunks_done FROM staged;" 2>/dev/null || true)
-    [ -n "$done_chunks" ] && [ "$done_chunks" -ge 5 ] && break
-    sleep 0.05
-done
+stage_in_background 5
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 run stage "$BIG" --json
@@ -117,15 +123,7 @@ expect_json "it resumed, re-hashing what was there" "j['resumed_at_chunk'] >= 5 
 # --- Ctrl-C while copying: the stage stops, says how to continue, and continues ----------------
 
 S=$SCRATCH/state5
-set +e
-"$FERRY_APPLIER" stage "$BIG" --trust "$TRUST" --root "$R" --state-dir "$S" -q >"$SCRATCH/out" 2>"$SCRATCH/err" &
-pid=$!
-set -e
-for _ in $(seq 300); do
-    done_chunks=$(sqlite3 "$S/state.db" "SELECT chunks_done FROM staged;" 2>/dev/null || true)
-    [ -n "$done_chunks" ] && [ "$done_chunks" -ge 3 ] && break
-    sleep 0.05
-done
+stage_in_background 3
 kill -INT "$pid" 2>/dev/null || true
 set +e
 wait "$pid"
