@@ -69,13 +69,17 @@ greeter_check --expect-version 1.0.0
 step "8. Plan the upgrade to 2.0.0: files, config diff, migrations, backups, checklist"
 show "$applier" plan "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
 
-step "9. Apply 2.0.0: back up, stop, install, merge the config, migrate, start, health check"
+step "9. Stage 2.0.0 ahead of the window: a verified copy on the node, chunk by chunk, resumable"
+show "$applier" stage "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
+show "$applier" status --state-dir "$state"
+
+step "10. Apply 2.0.0 from the staged copy: stop, back up, install, merge the config, migrate, start, health check"
 show "$applier" apply "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
 greeter_check --expect-version 2.0.0
 show sqlite3 "$root/var/lib/greeter/greeter.db" \
     'SELECT id, version FROM ferry_migrations;' 'SELECT id, language, text FROM greetings;'
 
-step "10. Apply the broken 2.1.0: its health check fails, and Ferry rolls back by itself"
+step "11. Apply the broken 2.1.0: its health check fails, and Ferry rolls back by itself"
 set +e
 show "$applier" apply "$work/out/greeter-2.1.0.ferry" "${site[@]}"
 rc=$?
@@ -88,7 +92,7 @@ echo "(exit code $rc: the procedure failed and the node was rolled back)"
 greeter_check --expect-version 2.0.0
 show sqlite3 "$root/var/lib/greeter/greeter.db" 'SELECT COUNT(*) AS greetings FROM greetings;'
 
-step "11. What happened, as the state database and its audit log record it"
+step "12. What happened, as the state database and its audit log record it"
 show "$applier" status --state-dir "$state"
 show "$applier" history --state-dir "$state"
 show "$applier" audit verify --state-dir "$state"
