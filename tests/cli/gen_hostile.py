@@ -97,9 +97,10 @@ class Entry:
     """One tar entry to write: a regular file unless KIND says otherwise."""
 
     def __init__(self, name, data=b"", mode=0o644, kind=tarfile.REGTYPE, link="", pax_path=None,
-                 size=None, patch=None):
+                 size=None, patch=None, pax=None):
         self.name, self.data, self.mode, self.kind, self.link = name, data, mode, kind, link
         self.pax_path = pax_path
+        self.pax = pax  # more pax records, {key: value} (catalogue only)
         self.size = size  # the size the header claims, when not len(data) (catalogue only)
         self.patch = patch  # edits the ustar header block in place (catalogue only)
 
@@ -115,6 +116,8 @@ def tar_info(e):
         info.devmajor, info.devminor = 1, 3  # /dev/null
     if e.pax_path is not None:
         info.pax_headers = {"path": e.pax_path}
+    if e.pax is not None:
+        info.pax_headers = dict(info.pax_headers, **e.pax)
     return info
 
 
@@ -174,6 +177,15 @@ def tar_bytes(entries, after=b""):
             buf[-BLOCK:] = header
         out += buf + e.data + bytes(-len(e.data) % BLOCK)
     return bytes(out + bytes(2 * BLOCK) + after)
+
+
+def pax_record(key, value):
+    """One pax extended header record, "LEN KEY=VALUE\n" (KEY and VALUE bytes)."""
+    body = b" " + key + b"=" + value + b"\n"
+    n = len(body) + 1
+    while len(str(n)) + len(body) != n:
+        n += 1
+    return str(n).encode() + body
 
 
 def zstd_frame(data, window_log=20, content_size=None, single_segment=False, rle_bytes=0, rle=b"\0"):
@@ -302,7 +314,8 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         cases[name] = (parts, args, expect)
 
     not_next = "is not the one the manifest lists next ({})".format
-    only_regular = "payload {}: {}, only regular files are allowed".format
+    # The payload's header scan (an allow-list of types) names the entry, its type and link.
+    only_regular = '"{}" is {}'.format
     components = 'must not contain empty, "." or ".." components'
 
     # The control: the forge's honest bundle, and an honest hand-made zstd frame.
@@ -324,9 +337,9 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # Symlinks: out of the root (absolute, relative), a two-hop chain, then a file written through.
     deep = "../" * 12 + outside.strip("/")
-    case("symlink-out-of-root", (3, only_regular(readme, "a symlink")),
+    case("symlink-out-of-root", (3, only_regular(readme, "a symlink (type '2')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.SYMTYPE, link=outside)))
-    case("symlink-out-of-root-relative", (3, only_regular(readme, "a symlink")),
+    case("symlink-out-of-root-relative", (3, only_regular(readme, "a symlink (type '2')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.SYMTYPE, link=deep)))
     # The manifest can list only regular files: it lists x/victim, the tar holds x first.
     doc_dir = readme.rsplit("/", 1)[0]
@@ -342,15 +355,15 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         at = next(i for i, e in enumerate(entries) if e.name == readme) + 1
         return entries[:at] + extra + [Entry(written, b"pwned\n")] + entries[at:]
 
-    case("symlink-write-through", (3, f"payload entry {doc_dir}/x " + not_next(through)),
+    case("symlink-write-through", (3, only_regular(f"{doc_dir}/x", "a symlink (type '2')")),
          files_=listed_through, entries=through_entries([("x", outside)]))
-    case("symlink-write-through-relative", (3, f"payload entry {doc_dir}/x " + not_next(through)),
+    case("symlink-write-through-relative", (3, only_regular(f"{doc_dir}/x", "a symlink (type '2')")),
          files_=listed_through, entries=through_entries([("x", "../../outside")]))
     through2 = f"{doc_dir}/hop1/victim"
     listed_hops = sorted(files + [doc_entry(through2, b"pwned\n", "/usr/share/doc/greeter/hop1/victim")],
                          key=lambda f: f["path"].encode())
     hops = through_entries([("hop1", "hop2"), ("hop2", outside)], written=through2)
-    case("symlink-two-hop-write-through", (3, f"payload entry {doc_dir}/hop1 " + not_next(through2)),
+    case("symlink-two-hop-write-through", (3, only_regular(f"{doc_dir}/hop1", "a symlink (type '2') to \"hop2\"")),
          files_=listed_hops, entries=hops)
     # The link's own name listed as a regular file too: the type check has to catch it.
     listed_both = sorted(listed_through + [doc_entry(f"{doc_dir}/x", b"", "/usr/share/doc/greeter/x")],
@@ -361,19 +374,19 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # Hardlinks: out of the root, carrying data, to themselves.
     operations = next(p for p in paths if p.endswith("/OPERATIONS.md"))
-    case("hardlink-out-of-root", (3, only_regular(readme, f"a hardlink to {victim}")),
+    case("hardlink-out-of-root", (3, only_regular(readme, f"a hardlink (type '1') to \"{victim}\"")),
          entries=replaced(readme, Entry(readme, kind=tarfile.LNKTYPE, link=victim)))
-    case("hardlink-with-data", (3, only_regular(readme, f"a hardlink to {operations}")),
+    case("hardlink-with-data", (3, only_regular(readme, f"a hardlink (type '1') to \"{operations}\"")),
          entries=replaced(readme, Entry(readme, data[readme], kind=tarfile.LNKTYPE, link=operations)))
-    case("hardlink-to-itself", (3, only_regular(readme, f"a hardlink to {readme}")),
+    case("hardlink-to-itself", (3, only_regular(readme, f"a hardlink (type '1') to \"{readme}\"")),
          entries=replaced(readme, Entry(readme, kind=tarfile.LNKTYPE, link=readme)))
 
     # Devices, FIFOs, setuid and setgid bits.
-    case("char-device", (3, only_regular(readme, "a device node")),
+    case("char-device", (3, only_regular(readme, "a character device (type '3')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.CHRTYPE, mode=0o666)))
-    case("block-device", (3, only_regular(readme, "a device node")),
+    case("block-device", (3, only_regular(readme, "a block device (type '4')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.BLKTYPE, mode=0o666)))
-    case("fifo", (3, only_regular(readme, "a FIFO")),
+    case("fifo", (3, only_regular(readme, "a FIFO (type '6')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.FIFOTYPE)))
     for label, bits in (("setuid", 0o4000), ("setgid", 0o2000), ("sticky", 0o1000)):
         case(f"{label}-in-tar", (3, f"payload {binary}: mode differs from the manifest"),
@@ -415,15 +428,44 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
          entries=replaced(readme, Entry("../../../" + outside.strip("/") + "/victim", data[readme],
                                         pax_path=readme)))
 
+    # Header types: an allow-list of '0' and 'x'. libarchive reads a Solaris 'X' header as a pax
+    # header, skips a GNU volume header 'V' and an ACL header 'A'; other readers do not.
+    allowed = ": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+    for label, path, ustar in (("path-nul", readme + "\0../../evil", readme),
+                               ("path-hides-ustar", readme, "../../../" + outside.strip("/") + "/victim")):
+        records = pax_record(b"path", path.encode())
+        entries = []
+        for e in honest():
+            if e.name == readme:
+                entries += [Entry("././@PaxHeader", records, kind=b"X"), Entry(ustar, data[readme])]
+            else:
+                entries.append(e)
+        case(f"solaris-X-{label}", (3, '"././@PaxHeader" is a Solaris extended header (type \'X\')' + allowed),
+             entries=entries)
+    forged = tar_bytes([Entry(f"{doc_dir}/ZZZ-EXTRA.md", b"extra\n")])[:BLOCK]
+    case("gnu-volume-header", (3, "\"volume 1\" is a GNU volume header (type 'V')" + allowed),
+         entries=inserted(readme, [Entry("volume 1", forged, kind=b"V")]))
+    case("solaris-acl-header", (3, "is a Solaris ACL header (type 'A')" + allowed),
+         entries=inserted(readme, [Entry(readme, b"user::rwx\0group::r--\0other::r--\0", kind=b"A")]))
+    case("old-style-regular-file", (3, f'"{readme}" is an old-style regular file (type 0x00)' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"\0")))
+    case("contiguous-file", (3, f'"{readme}" is a contiguous file (type \'7\')' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"7")))
+    case("pax-linkpath", (3, 'the pax key "linkpath" is not allowed (only path, size and mtime)'),
+         entries=replaced(readme, Entry(readme, data[readme], pax={"linkpath": victim})))
+    case("pax-sparse-keys", (3, 'the pax key "GNU.sparse.major" describes a sparse file'),
+         entries=replaced(readme, Entry(readme, data[readme], pax={"GNU.sparse.major": "1",
+                                                                    "GNU.sparse.minor": "0"})))
+
     # Headers: bad checksums, negative and base-256 sizes, in the payload tar and the envelope.
-    case("tar-bad-checksum", (3, "payload entry 3: "),
+    case("tar-bad-checksum", (3, ": bad header checksum"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(0, b"", checksum_delta=1))))
     case("tar-size-negative", (3, "unreadable size field"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, base256(-1)))))
     case("tar-size-base256-huge", (3, f"payload {readme}: size {1 << 40} differs from the manifest's"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, base256(1 << 40)))))
-    # libarchive reads the octal digits before the junk (012 = 10): refused only as a wrong size.
-    case("tar-size-not-octal", (3, f"payload {readme}: size 10 differs from the manifest's"),
+    # libarchive reads the octal digits before the junk (012 = 10); the header scan refuses it.
+    case("tar-size-not-octal", (3, "unreadable size field"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, b"0000000012x\0"))))
     case("envelope-bad-checksum", (3, "envelope header at offset 0: bad header checksum"),
          forge=["--flip-byte", "10"])

@@ -333,11 +333,11 @@ hostile pax-path-override 3 \
 hostile dotdot-in-manifest 3 \
     'path: "greeter/doc/../../../etc/cron.d/ferry-evil" must not contain empty, "." or ".." components'
 hostile absolute-in-manifest 3 'files[0].path: "/usr/bin/greeter" must be a relative path'
-hostile symlink 3 "payload $README: a symlink, only regular files are allowed"
-hostile hardlink 3 "payload greeter/doc/UPGRADING.md: a hardlink to $README, only regular files are allowed"
-hostile device 3 "payload $README: a device node, only regular files are allowed"
-hostile fifo 3 "payload $README: a FIFO, only regular files are allowed"
-hostile directory 3 "payload entry $README/ is not the one the manifest lists next ($README)"
+hostile symlink 3 "\"$README\" is a symlink (type '2') to \"/etc/shadow\": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile hardlink 3 "\"greeter/doc/UPGRADING.md\" is a hardlink (type '1') to \"$README\": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile device 3 "\"$README\" is a character device (type '3'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile fifo 3 "\"$README\" is a FIFO (type '6'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile directory 3 "\"$README/\" is a directory (type '5'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
 hostile larger-than-declared 3 \
     "payload $README: size $(($(stat -c %s "$TREE/docs-2.0.0/README.md") + 100)) differs from the manifest's $(stat -c %s "$TREE/docs-2.0.0/README.md")"
 hostile wrong-sha256 3 "payload $README: sha256 mismatch (expected $(sha256sum <"$TREE/docs-2.0.0/README.md" | cut -c1-64)"
