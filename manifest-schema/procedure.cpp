@@ -122,6 +122,9 @@ std::optional<std::string> dest_path_problem(std::string_view path) {
     if (path.size() > 1024) {
         return "is longer than 1024 bytes";
     }
+    if (path.size() > 1 && path.back() == '/') {
+        return "must name a file, not a folder (it ends in \"/\")";
+    }
     const std::string_view rel = path.substr(1);
     if (rel.empty()) {
         return "must not be the root folder";
@@ -202,7 +205,9 @@ Procedure parse_procedure(const Fields& top) {
         p.backup_sqlite = b.str_list("sqlite");
         for (const auto key : {"paths", "sqlite"}) {
             for (const auto& path : key == std::string_view("paths") ? p.backup_paths : p.backup_sqlite) {
-                if (const auto problem = dest_path_problem(path)) {
+                // A backup path may name a folder, written with a trailing "/".
+                const bool folder = key == std::string_view("paths") && path.size() > 1 && path.back() == '/';
+                if (const auto problem = dest_path_problem(folder ? path.substr(0, path.size() - 1) : path)) {
                     b.fail(key, ferry::quoted(path) + " " + *problem);
                 }
             }

@@ -335,6 +335,10 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
              files_=edited(readme, path=path), entries=sorted(
                  replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode()))
 
+    # A dest naming a folder: it would pass verification and break the node at install.
+    case("dest-ends-in-slash", (3, '.dest: "/usr/share/doc/greeter/" must name a file, not a folder (it ends in "/")'),
+         files_=edited(readme, dest="/usr/share/doc/greeter/"))
+
     # Symlinks: out of the root (absolute, relative), a two-hop chain, then a file written through.
     deep = "../" * 12 + outside.strip("/")
     case("symlink-out-of-root", (3, only_regular(readme, "a symlink (type '2')")),

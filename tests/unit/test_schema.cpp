@@ -120,6 +120,13 @@ TEST_CASE("schema::payload_path_problem") {
     CHECK(payload_path_problem(std::string("a\nb")));
 }
 
+TEST_CASE("schema::dest_path_problem") {
+    CHECK_FALSE(dest_path_problem("/usr/bin/greeter"));
+    CHECK(dest_path_problem("/usr/bin/greeter/") == "must name a file, not a folder (it ends in \"/\")");
+    CHECK(dest_path_problem("/") == "must not be the root folder");
+    CHECK(dest_path_problem("usr/bin") == "must be an absolute path");
+}
+
 TEST_CASE("schema::emit_manifest and parse_manifest") {
     Manifest m;
     m.name = "app";
