@@ -224,7 +224,8 @@ void TarScanner::on_header() {
         const std::string_view value(&b[f.offset], f.width);
         const std::size_t end = f.offset == 500 ? 0 : value.find('\0');
         if (end != std::string_view::npos && value.find_first_not_of('\0', end) != std::string_view::npos) {
-            fail(std::string("non-zero bytes after the end of the ") + f.name + " field");
+            fail(f.offset == 500 ? std::string("the last 12 bytes of the header (its padding) are not zero")
+                                 : std::string("non-zero bytes after the end of the ") + f.name + " field");
         }
     }
     const auto field_size = number(&b[124], 12);

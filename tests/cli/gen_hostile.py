@@ -97,10 +97,11 @@ class Entry:
     """One tar entry to write: a regular file unless KIND says otherwise."""
 
     def __init__(self, name, data=b"", mode=0o644, kind=tarfile.REGTYPE, link="", pax_path=None,
-                 size=None, patch=None, pax=None):
+                 size=None, patch=None, pax=None, pad=b"\0"):
         self.name, self.data, self.mode, self.kind, self.link = name, data, mode, kind, link
         self.pax_path = pax_path
         self.pax = pax  # more pax records, {key: value} (catalogue only)
+        self.pad = pad  # the byte that pads the data to a block (catalogue only)
         self.size = size  # the size the header claims, when not len(data) (catalogue only)
         self.patch = patch  # edits the ustar header block in place (catalogue only)
 
@@ -175,7 +176,7 @@ def tar_bytes(entries, after=b""):
             header = buf[-BLOCK:]
             e.patch(header)
             buf[-BLOCK:] = header
-        out += buf + e.data + bytes(-len(e.data) % BLOCK)
+        out += buf + e.data + e.pad * (-len(e.data) % BLOCK)
     return bytes(out + bytes(2 * BLOCK) + after)
 
 
@@ -555,6 +556,29 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     case("signatures-none", (3, "bundle carries no signature"), sign=("--no-signature",))
     case("signature-empty", (3, "the last line does not end with a newline"), forge=["--empty-signature"])
     case("signature-duplicate", (3, "duplicate member \"signatures/"), forge=["--duplicate-signature"])
+
+    # Padding and header fields: one bundle, one byte-form. In the envelope, which no signature
+    # covers (B's own manifest, signature and payload, then one byte changed), and in the tar.
+    sig_name = next(k for k in env_b if k.startswith("signatures/"))
+    after_manifest = BLOCK + len(manifest_b) + (-len(manifest_b) % BLOCK)
+    sig_padding = after_manifest + BLOCK + len(signature_b)
+    b_as_is = dict(manifest=manifest_b, manifest_raw=True, zst=env_b["payload.tar.zst"],
+                   sign=("--signature-file", "signature.minisig"), signature=signature_b)
+    case("envelope-padding-not-zero",
+         (3, f"envelope: the padding after member {sig_name} is not zero (at offset {sig_padding})"),
+         forge=["--flip-byte", str(sig_padding)], **b_as_is)
+    case("envelope-uid-not-zero", (3, 'envelope header at offset 0: the uid field is "0000001\\x00"'),
+         forge=["--patch-header", "108:" + b"0000001".hex()], **b_as_is)
+    case("envelope-name-field-junk", (3, 'envelope header at offset 0: the name field is "manifest.yaml'),
+         forge=["--patch-header", "50:4a"], **b_as_is)
+    case("envelope-mtime-differs", (3, f"envelope header at offset {after_manifest}: mtime "),
+         forge=["--patch-header", f"{after_manifest + 136}:" + b"00000000001".hex()], **b_as_is)
+    case("tar-padding-not-zero", (3, "padding after the data of the entry at offset"),
+         entries=replaced(readme, Entry(readme, data[readme], pad=b"X")))
+    case("tar-name-field-junk", (3, "non-zero bytes after the end of the name field"),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(90, b"J"))))
+    case("tar-header-padding-not-zero", (3, "the last 12 bytes of the header (its padding) are not zero"),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(505, b"J"))))
 
     # A huge manifest: 17 MiB, over the 16 MiB cap (a YAML comment), signed as it is.
     huge = emit_template(head, files) + "# " + "x" * (17 << 20) + "\n"
