@@ -50,13 +50,14 @@ int run_tool(const std::string& tool, CLI::App& app, int argc, char** argv) {
         }
         return it->second();
     } catch (const Error& e) {
-        std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), e.what());
+        // Escaped once more here: whatever a message quotes from a bundle, it prints safely.
+        std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), printable(e.what()).c_str());
         if (!e.hint().empty()) {
-            std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+            std::fprintf(stderr, "hint: %s\n", printable(e.hint()).c_str());
         }
         return exit_code(e.kind());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: internal error: %s\n", tool.c_str(), e.what());
+        std::fprintf(stderr, "%s: internal error: %s\n", tool.c_str(), printable(e.what()).c_str());
         return exit_code(ErrorKind::internal);
     }
 }

@@ -276,17 +276,17 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
         }
         const char* raw_name = archive_entry_pathname(entry);
         const std::string raw = raw_name != nullptr ? raw_name : "";
-        const std::string name = printable(raw); // for messages only
         if (i >= index.files.size()) {
-            throw Error(ErrorKind::verification, "payload entry " + name + " is not in the manifest");
+            throw Error(ErrorKind::verification, "payload entry " + ferry::quoted(raw) + " is not in the manifest");
         }
         const ExpectedFile& want = index.files[i];
         if (raw != want.path) {
             throw Error(ErrorKind::verification,
-                        "payload entry " + name + " is not the one the manifest lists next (" +
+                        "payload entry " + ferry::quoted(raw) + " is not the one the manifest lists next (" +
                             want.path + ")",
                         "entries must appear once each, in manifest order");
         }
+        const std::string& name = want.path; // equal to the entry's name, and a valid path
         if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
             archive_entry_symlink(entry) != nullptr) {
             throw Error(ErrorKind::verification, "payload " + name + ": " + entry_kind(entry) +

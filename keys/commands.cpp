@@ -219,7 +219,7 @@ void setup_verify(CLI::App& app) {
         } catch (const Error& e) {
             if (args->json) {
                 JsonWriter j;
-                j.begin_object().field("verified", false).field("error", e.what())
+                j.begin_object().field("verified", false).field("error", printable(e.what()))
                     .field("exit_code", exit_code(e.kind())).end_object();
                 std::fputs(j.str().c_str(), stdout);
             }

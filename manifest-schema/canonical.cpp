@@ -54,6 +54,7 @@ bool starts(std::string_view line, std::string_view prefix, std::string_view& va
 
 bool valid(const ManifestFile& f) {
     return !payload_path_problem(f.path) && std::find(k_roles.begin(), k_roles.end(), f.role) != k_roles.end() &&
+           valid_name(f.component) && f.path.starts_with(f.component + "/" + f.role + "/") &&
            (f.dest.empty() || !dest_path_problem(f.dest)) &&
            (f.config_mode.empty() ||
             std::find(k_config_modes.begin(), k_config_modes.end(), f.config_mode) != k_config_modes.end());

@@ -129,9 +129,16 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
         f.fail("path", ferry::quoted(out.path) + " " + *problem);
     }
     out.component = f.str("component");
+    if (!valid_name(out.component)) {
+        f.fail("component", ferry::quoted(out.component) + " is not a valid component name");
+    }
     out.role = f.str("role");
     if (std::find(k_roles.begin(), k_roles.end(), out.role) == k_roles.end()) {
         f.fail("role", "unknown role \"" + out.role + "\"");
+    }
+    if (!out.path.starts_with(out.component + "/" + out.role + "/")) {
+        f.fail("path", ferry::quoted(out.path) + " is not below its component and role, " +
+                           ferry::quoted(out.component + "/" + out.role + "/"));
     }
     if (f.str("type") != "file") {
         f.fail("type", "only \"file\" entries are allowed");

@@ -60,11 +60,36 @@ def parse_manifest(text):
     return head + "\n", files
 
 
+def unsafe(c):
+    """Whether the character C breaks Ferry's path rule (core/text.hpp): C0, DEL, C1, bidi
+    controls, line and paragraph separators."""
+    o = ord(c)
+    return (o < 0x20 or 0x7f <= o <= 0x9f or o in (0x061c, 0x200e, 0x200f, 0x2028, 0x2029)
+            or 0x202a <= o <= 0x202e or 0x2066 <= o <= 0x2069)
+
+
+def escaped(text):
+    """TEXT as Ferry's messages print it (printable() in core/error.cpp)."""
+    out = ""
+    for c in text:
+        if 0xdc80 <= ord(c) <= 0xdcff:  # a byte that is not UTF-8 (surrogateescape)
+            out += "\\x%02x" % (ord(c) - 0xdc00)
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out += "\\x%02x" % ord(c)
+        elif unsafe(c):
+            out += "\\u%04x" % ord(c)
+        else:
+            out += c
+    return out
+
+
 def yaml_quote(text):
-    """TEXT double-quoted as the bundler writes it, escaping what YAML cannot hold raw."""
+    """TEXT double-quoted as the bundler writes it, escaping what YAML cannot hold raw (and
+    what YAML 1.1 readers take for line breaks, U+0085, U+2028 and U+2029)."""
     if all(0x20 <= ord(c) < 0x7f and c not in '"\\' for c in text):
         return f'"{text}"'
-    return json.dumps(text, ensure_ascii=False)  # JSON strings are YAML double-quoted strings
+    quoted = json.dumps(text, ensure_ascii=False)  # JSON strings are YAML double-quoted strings
+    return "".join("\\u%04x" % ord(c) if unsafe(c) and ord(c) >= 0x7f else c for c in quoted)
 
 
 def emit_template(head, files):
@@ -285,7 +310,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         for f in listed:
             if f["path"] == target:
                 f.update({k: str(v) for k, v in changes.items()})
-        return sorted(listed, key=lambda f: f["path"].encode())
+        return sorted(listed, key=lambda f: f["path"].encode("utf-8", "surrogateescape"))
 
     cases = {}
 
@@ -295,7 +320,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         (ENTRIES as a tar, or ZST as raw payload bytes) and its expected outcomes."""
         listed = files if files_ is None else files_
         text = manifest if manifest is not None else emit_template(with_totals(head, listed), listed)
-        parts = {"manifest.yaml": text.encode()}
+        parts = {"manifest.yaml": text.encode("utf-8", "surrogateescape")}
         args = ["--manifest", "manifest.yaml"] + (["--manifest-raw"] if manifest_raw else [])
         if zst is not None:
             parts["payload.zst"] = zst
@@ -329,12 +354,12 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
                      "a-dotdot-dotdot-x": "greeter/../../x", "empty": "", "dot": ".",
                      "double-slash": "greeter/doc//README.md"}
     for label, path in hostile_paths.items():
-        message = f"payload entry {path} " + not_next(readme)
+        message = f'payload entry "{path}" ' + not_next(readme)
         case(f"path-{label}-in-tar", (3, message), entries=replaced(readme, Entry(path, data[readme])))
         problem = "must be a relative path" if path in ("", victim) else components
         case(f"path-{label}-in-manifest", (3, f'.path: "{path}" {problem}'),
              files_=edited(readme, path=path), entries=sorted(
-                 replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode()))
+                 replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
 
     # A dest naming a folder: it would pass verification and break the node at install.
     case("dest-ends-in-slash", (3, '.dest: "/usr/share/doc/greeter/" must name a file, not a folder (it ends in "/")'),
@@ -407,10 +432,10 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     for label, path, problem in (("over-path-max", over_path_max, "is longer than 1024 bytes"),
                                  ("component-over-255", long_component,
                                   "has a component longer than 255 bytes")):
-        case(f"name-{label}-in-tar", (3, "payload entry " + path[:200]),
+        case(f"name-{label}-in-tar", (3, 'payload entry "' + path[:200]),
              entries=replaced(readme, Entry(path, data[readme])))
         case(f"name-{label}-in-manifest", (3, problem), files_=edited(readme, path=path),
-             entries=sorted(replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode()))
+             entries=sorted(replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
     control = "must not contain control characters (NUL, newline, tab, ...)"
     for label, char in (("nul", "\0"), ("newline", "\n")):
         # Through a pax path only: a ustar name field ends at its first NUL. Tar readers
@@ -419,13 +444,41 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         nul = label == "nul"
         case(f"pax-path-{label}", (3, "holds a NUL byte" if nul else readme),
              entries=replaced(readme, Entry(readme, data[readme], pax_path=readme + char + "../../evil")))
-        case(f"pax-path-{label}-prefix", (3, "holds a NUL byte" if nul else "payload entry " + doc_dir),
+        case(f"pax-path-{label}-prefix", (3, "holds a NUL byte" if nul else 'payload entry "' + doc_dir),
              entries=replaced(readme, Entry(readme, data[readme], pax_path=doc_dir + char + "/README.md")))
         # The message escapes the control character it quotes, so it is not cut short.
         case(f"path-{label}-in-manifest", (3, control), files_=edited(readme, path=readme + char + "x"),
              entries=replaced(readme, Entry(readme + char + "x", data[readme],
                                             pax_path=readme + char + "x")))
-    case("pax-path-overrides-ustar", (3, "payload entry ../../evil " + not_next(readme)),
+    # One path rule: printable UTF-8 without C0, DEL, C1, bidi controls or line separators, in
+    # the signed manifest and, with the manifest honest, in the payload tar (escaped in messages).
+    c0 = "must not contain control characters (NUL, newline, tab, ...)"
+    for label, char, problem in (("del", "\x7f", c0), ("esc", "\x1b", c0),
+                                 ("c1-nel", "\x85", "must not contain the C1 control character U+0085"),
+                                 ("c1-csi", "\x9b", "must not contain the C1 control character U+009B"),
+                                 ("bidi-rlo", "\u202e", "must not contain the bidirectional control U+202E"),
+                                 ("bidi-rli", "\u2067", "must not contain the bidirectional control U+2067"),
+                                 ("bidi-lrm", "\u200e", "must not contain the bidirectional control U+200E"),
+                                 ("line-separator", "\u2028", "must not contain the line or paragraph separator U+2028"),
+                                 ("paragraph-separator", "\u2029",
+                                  "must not contain the line or paragraph separator U+2029")):
+        path = f"{doc_dir}/READ{char}ME.md"
+        case(f"path-{label}-in-manifest", (3, problem), files_=edited(readme, path=path),
+             entries=sorted(replaced(readme, Entry(path, data[readme], pax_path=path)), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
+        case(f"path-{label}-in-tar", (3, f'payload entry "{escaped(path)}" ' + not_next(readme)),
+             entries=replaced(readme, Entry(path, data[readme], pax_path=path)))
+    # A name that is not UTF-8: a byte of the ustar name changed (no pax header), and in the manifest.
+    bad_byte = readme[:12] + "\udcff" + readme[13:]
+    case("path-not-utf8-in-tar", (3, f'payload entry "{escaped(bad_byte)}" ' + not_next(readme)),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(12, b"\xff"))))
+    case("path-not-utf8-in-manifest", (3, '.path: "' + escaped(bad_byte) + '" is not valid UTF-8 (byte 12)'),
+         files_=edited(readme, path=bad_byte),
+         entries=sorted(replaced(readme, Entry(readme, data[readme], patch=field(12, b"\xff"))),
+                        key=lambda e: e.name.encode("utf-8", "surrogateescape")))
+    case("dest-bidi-in-manifest", (3, '.dest: "/usr/share/doc/greeter/\\u202eEM.md" must not contain the '
+                                      'bidirectional control U+202E'),
+         files_=edited(readme, dest="/usr/share/doc/greeter/\u202eEM.md"))
+    case("pax-path-overrides-ustar", (3, 'payload entry "../../evil" ' + not_next(readme)),
          entries=replaced(readme, Entry(readme, data[readme], pax_path="../../evil")))
     # The reverse: the pax path is the listed one and the ustar name, which a reader without
     # pax support would use, escapes. The payload's header scan refuses it.
@@ -481,15 +534,15 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # Entries: not in the manifest, missing, duplicated (decoy first, real last), too large.
     decoy = (b"LANGUAGE=en\nADMIN_TOKEN=attacker\n" * 100)[: len(data[config])]
-    case("entry-not-in-manifest", (3, f"payload entry {doc_dir}/ZZZ-EXTRA.md is not in the manifest"),
+    case("entry-not-in-manifest", (3, f'payload entry "{doc_dir}/ZZZ-EXTRA.md" is not in the manifest'),
          entries=honest() + [Entry(f"{doc_dir}/ZZZ-EXTRA.md", b"extra\n")])
-    case("entry-not-in-manifest-middle", (3, f"payload entry {binary}-extra " + not_next(config)),
+    case("entry-not-in-manifest-middle", (3, f'payload entry "{binary}-extra" ' + not_next(config)),
          entries=inserted(config, [Entry(binary + "-extra", b"#!/bin/sh\n", 0o755)]))
     case("entry-missing", (3, f"payload is missing {paths[-1]} (listed in the manifest)"),
          entries=honest()[:-1])
     case("entry-duplicate-decoy-first", (3, f"payload {config}: sha256 mismatch"),
          entries=inserted(config, [Entry(config, decoy, mode[config])]))
-    case("entry-duplicate-decoy-last", (3, f"payload entry {config} " + not_next(operations)),
+    case("entry-duplicate-decoy-last", (3, f'payload entry "{config}" ' + not_next(operations)),
          entries=inserted(operations, [Entry(config, decoy, mode[config])]))
     case("entry-larger-than-declared",
          (3, f"payload {readme}: size {len(data[readme]) + 100} differs from the manifest's {len(data[readme])}"),

@@ -317,19 +317,19 @@ hostile() {
 }
 README=greeter/doc/README.md
 CONFIG=greeter/config/greeter.env
-hostile extra-entry 3 "payload entry greeter/doc/ZZZ-EXTRA.md is not in the manifest"
+hostile extra-entry 3 "payload entry \"greeter/doc/ZZZ-EXTRA.md\" is not in the manifest"
 hostile extra-entry-middle 3 \
-    "payload entry greeter/binary/greeter-extra is not the one the manifest lists next ($CONFIG)"
+    "payload entry \"greeter/binary/greeter-extra\" is not the one the manifest lists next ($CONFIG)"
 hostile missing-entry 3 \
     "payload is missing greeter/script/greeterctl (listed in the manifest)"
 hostile duplicate-decoy-first 3 "payload $CONFIG: sha256 mismatch (expected $(sha256sum <"$TREE/config-2.0.0/greeter.env" | cut -c1-64)"
 hostile duplicate-decoy-last 3 \
-    "payload entry $CONFIG is not the one the manifest lists next (greeter/doc/OPERATIONS.md)"
+    "payload entry \"$CONFIG\" is not the one the manifest lists next (greeter/doc/OPERATIONS.md)"
 hostile dotdot-in-tar 3 \
-    "payload entry greeter/doc/../../../../etc/cron.d/ferry-evil is not the one the manifest lists next ($README)"
-hostile absolute-in-tar 3 "payload entry /etc/greeter/greeter.env is not the one the manifest lists next ($CONFIG)"
+    "payload entry \"greeter/doc/../../../../etc/cron.d/ferry-evil\" is not the one the manifest lists next ($README)"
+hostile absolute-in-tar 3 "payload entry \"/etc/greeter/greeter.env\" is not the one the manifest lists next ($CONFIG)"
 hostile pax-path-override 3 \
-    "payload entry ../../etc/cron.d/ferry-evil is not the one the manifest lists next ($README)"
+    "payload entry \"../../etc/cron.d/ferry-evil\" is not the one the manifest lists next ($README)"
 hostile dotdot-in-manifest 3 \
     'path: "greeter/doc/../../../etc/cron.d/ferry-evil" must not contain empty, "." or ".." components'
 hostile absolute-in-manifest 3 'files[0].path: "/usr/bin/greeter" must be a relative path'

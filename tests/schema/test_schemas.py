@@ -270,6 +270,8 @@ def main():
         bad["components"][0]["files"][0]["config_mode"] = "keep"
         run.reject("spec", "config_mode on a binary", bad, spec_semantics, "config_mode")
 
+    check_path_cases(run, fixtures / "path-cases.yaml", args.source_dir / "manifest-schema" / "schemas")
+
     if manifest is None:
         run.report(False, "negative manifest checks", ["no valid manifest fixture to break"])
     else:
@@ -281,6 +283,26 @@ def main():
 
     print(f"{run.passed} passed, {run.failed} failed")
     return 1 if run.failed else 0
+
+
+def check_path_cases(run, cases_path, schema_dir):
+    """The one path rule: every case of path-cases.yaml (which tests/unit/test_schema.cpp
+    checks against Ferry's parser) gets the same verdict from the manifest schema's
+    payload_path and absolute_file, and from the spec schema's absolute_file."""
+    with open(cases_path, encoding="utf-8") as f:
+        cases = yaml.safe_load(f)
+    for schema_name, kinds in (("manifest", {"payload": "payload_path", "dest": "absolute_file"}),
+                               ("spec", {"dest": "absolute_file"})):
+        with open(schema_dir / f"{schema_name}.schema.json", encoding="utf-8") as f:
+            defs = json.load(f)["$defs"]
+        for kind, definition in kinds.items():
+            validator = Validator({"$ref": f"#/$defs/{definition}", "$defs": defs})
+            for verdict in ("valid", "invalid"):
+                for path in cases[kind][verdict]:
+                    accepted = validator.is_valid(path)
+                    run.report(accepted == (verdict == "valid"),
+                               f"{schema_name} {definition}: {path!r} is {verdict}",
+                               ["accepted" if accepted else "refused"])
 
 
 def reject_broken_manifests(run, manifest):
