@@ -1,5 +1,7 @@
 #include "canonical.hpp"
 
+#include "manifest-schema/strict_yaml.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -29,9 +31,10 @@ std::optional<std::string> unquote(std::string_view v) {
     return out;
 }
 
-// A plain scalar of letters, digits, '.', '_' and '-' only: read the same by any YAML parser.
-std::optional<std::string> plain(std::string_view v) {
-    if (v.empty()) {
+// A plain scalar of letters, digits, '.', '_' and '-' only, which no YAML reader takes for
+// anything but text (or, for SIZE, a decimal integer): read the same by any YAML parser.
+std::optional<std::string> plain(std::string_view v, bool integer = false) {
+    if (integer ? !is_canonical_integer(v) : (v.empty() || is_canonical_integer(v) || plain_is_ambiguous(v))) {
         return std::nullopt;
     }
     for (const char c : v) {
@@ -120,7 +123,7 @@ std::optional<std::vector<ManifestFile>> parse_canonical_files(std::string_view 
             return std::nullopt;
         }
         next_key = k + 1;
-        std::optional<std::string> s = (k == 4 || k == 6) ? unquote(v) : plain(v);
+        std::optional<std::string> s = (k == 4 || k == 6) ? unquote(v) : plain(v, k == 3);
         if (!s) {
             return std::nullopt;
         }

@@ -1,6 +1,7 @@
 #include "manifest.hpp"
 
 #include "manifest-schema/canonical.hpp"
+#include "manifest-schema/strict_yaml.hpp"
 
 #include <algorithm>
 #include <set>
@@ -39,7 +40,8 @@ std::string emit_manifest(const Manifest& m) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << std::string(k_format);
-    out << YAML::Key << "name" << YAML::Value << m.name;
+    out << YAML::Key << "name" << YAML::Value;
+    emit_text(out, m.name);
     out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << m.version.str();
     out << YAML::Key << "sequence" << YAML::Value << m.sequence;
     out << YAML::Key << "created" << YAML::Value << format_time(m.created);
@@ -58,8 +60,9 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "components" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.components) {
         const auto [files, bytes] = count_files(m, c.name);
-        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name
-            << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value;
+        emit_text(out, c.name);
+        out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
             << YAML::Key << "files" << YAML::Value << files << YAML::Key << "bytes" << YAML::Value << bytes
             << YAML::EndMap;
     }
@@ -69,12 +72,14 @@ std::string emit_manifest(const Manifest& m) {
     for (const auto& f : m.files) {
         out << YAML::BeginMap;
         out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << f.path;
-        out << YAML::Key << "component" << YAML::Value << f.component;
+        out << YAML::Key << "component" << YAML::Value;
+        emit_text(out, f.component);
         out << YAML::Key << "role" << YAML::Value << f.role;
         out << YAML::Key << "type" << YAML::Value << "file";
         out << YAML::Key << "size" << YAML::Value << f.size;
         out << YAML::Key << "mode" << YAML::Value << YAML::DoubleQuoted << format_mode(f.mode);
-        out << YAML::Key << "sha256" << YAML::Value << to_hex(f.sha256);
+        out << YAML::Key << "sha256" << YAML::Value;
+        emit_text(out, to_hex(f.sha256));
         if (!f.dest.empty()) {
             out << YAML::Key << "dest" << YAML::Value << YAML::DoubleQuoted << f.dest;
         }
@@ -88,11 +93,12 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "name" << YAML::Value << std::string(k_payload_member);
     out << YAML::Key << "compression" << YAML::Value << "zstd";
     out << YAML::Key << "size" << YAML::Value << m.payload.size;
-    out << YAML::Key << "sha256" << YAML::Value << to_hex(m.payload.sha256);
+    out << YAML::Key << "sha256" << YAML::Value;
+    emit_text(out, to_hex(m.payload.sha256));
     out << YAML::Key << "chunk_size" << YAML::Value << m.payload.chunk_size;
     out << YAML::Key << "chunks" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.payload.chunks) {
-        out << to_hex(c);
+        emit_text(out, to_hex(c));
     }
     out << YAML::EndSeq << YAML::EndMap;
     out << YAML::EndMap;
@@ -212,8 +218,13 @@ void check_totals(const Manifest& m, const std::string& where) {
     }
 }
 
+// The keys whose values are integers; every other scalar of a manifest is text.
+const std::vector<std::string_view> k_integer_keys = {"sequence", "files",   "bytes",    "size",
+                                                      "chunk_size", "timeout", "interval", "retries"};
+
 Manifest parse(std::string_view text, const std::string& where, bool with_files) {
     const ErrorKind kind = ErrorKind::verification;
+    check_strict_yaml(text, where, kind, k_integer_keys);
     const YAML::Node root = load_yaml(text, where, kind);
     const Fields f(root, where, "",
                    {"format", "name", "version", "sequence", "created", "expires", "compatible",
