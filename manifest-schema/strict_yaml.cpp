@@ -29,8 +29,11 @@ bool plain_is_ambiguous(std::string_view text) {
     if (s[0] == '+' || s[0] == '-') {
         s.remove_prefix(1);
     }
+    if (s == ".inf" || s == ".Inf" || s == ".INF") {
+        return true;
+    }
     if (s.empty() || !((s[0] >= '0' && s[0] <= '9') || s[0] == '.')) {
-        return s == ".inf" || s == ".Inf" || s == ".INF";
+        return false;
     }
     // Numbers in every base and form YAML 1.1 and 1.2 know are made of these characters; a
     // plain scalar of them only is refused, number or not (a date, "1.2.3"): quote it.
@@ -67,7 +70,10 @@ public:
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
         check_anchor(mark, anchor);
-        fail(mark, where() + "an empty or null value is not allowed (write \"\" for empty text, [] for an empty list)");
+        // A null's mark is where the next token starts: name the key's line instead.
+        const bool value = !m_stack.empty() && m_stack.back().map && !m_stack.back().expect_key;
+        fail(value ? m_stack.back().key_mark : mark,
+             where() + "an empty or null value is not allowed (write \"\" for empty text, [] for an empty list)");
     }
     void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
         fail(mark, "YAML aliases (*name) are not allowed in a manifest");
@@ -88,6 +94,7 @@ public:
                 fail(mark, "the key " + quoted(value) + " is read as a non-string by some YAML readers");
             }
             m_stack.back().key = value;
+            m_stack.back().key_mark = mark;
             m_stack.back().expect_key = false;
             return;
         }
@@ -123,6 +130,7 @@ private:
         bool map;
         bool expect_key = true;
         std::string key; // of the value being read, in a map
+        YAML::Mark key_mark{};
     };
 
     [[noreturn]] void fail(const YAML::Mark& mark, const std::string& message) const {
@@ -167,7 +175,7 @@ private:
             fail(mark, "YAML nested more than " + std::to_string(k_max_manifest_depth) +
                            " levels deep, the limit of a manifest (which needs 5)");
         }
-        m_stack.push_back(Frame{map, true, {}});
+        m_stack.push_back(Frame{map, true, {}, {}});
     }
     void close() {
         m_stack.pop_back();
