@@ -633,6 +633,47 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     case("tar-header-padding-not-zero", (3, "the last 12 bytes of the header (its padding) are not zero"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(505, b"J"))))
 
+    # The manifest's YAML is a strict subset, so that every YAML reader reads it the same way:
+    # no tags, second documents, directives, anchors, aliases, merge keys, nulls, ambiguous
+    # numbers or words, deep nesting or raw line separators.
+    template = emit_template(with_totals(head, files), files)
+
+    def yaml_case(name, message, old, new, count=1):
+        text = template.replace(old, new, count)
+        if text == template:
+            sys.exit(f"gen_hostile.py: {name}: {old!r} is not in the manifest")
+        case(name, (3, message), manifest=text)
+
+    tags = "YAML tags ({}) are not allowed in a manifest".format
+    yaml_case("yaml-tag-binary", tags('"tag:yaml.org,2002:binary"'), 'release_notes: "',
+              'release_notes: !!binary "SGVsbG8K" # "')
+    yaml_case("yaml-tag-local", tags('"!x"'), "name: greeter", "name: !x greeter")
+    yaml_case("yaml-anchor-alias", "YAML anchors (&p) are not allowed in a manifest",
+              '  product: "greeter"\n  channel: "stable"', '  product: &p "greeter"\n  channel: *p')
+    yaml_case("yaml-merge-key", "YAML merge keys (<<) are not allowed in a manifest",
+              '  product: "greeter"', '  <<: {product: "greeter"}')
+    yaml_case("yaml-null", "release_notes: an empty or null value is not allowed", 'release_notes: "',
+              'release_notes:\nold_notes: "')
+    yaml_case("yaml-quoted-number", 'sequence: expected a decimal integer without quotes or leading zeros, got "1"',
+              "sequence: 1\n", 'sequence: "1"\n')
+    yaml_case("yaml-boolean-word", '"yes" unquoted is read as a boolean, null or number by some YAML readers',
+              'channel: "stable"', "channel: yes")
+    yaml_case("yaml-number-as-text", "name: the number 123 where text is expected: quote it",
+              "name: greeter", "name: 123")
+    yaml_case("yaml-deep-nesting", "YAML nested more than 16 levels deep, the limit of a manifest",
+              "breaking_changes:\n  []", "breaking_changes: " + "[" * 40 + "]" * 40)
+    yaml_case("yaml-raw-line-separator", "a raw line break U+0085, U+2028 or U+2029",
+              "First release.", "First\u2028release.")
+    octal = str(int(next(f for f in files if f["path"] == readme)["size"]))
+    case("yaml-octal-size", (3, f"size: expected a decimal integer without quotes or leading zeros, got 0{octal} "
+                                "(YAML 1.1 readers take it for octal)"),
+         files_=edited(readme, size="0" + octal))
+    b_signed = dict(manifest_raw=True, zst=env_b["payload.tar.zst"])
+    case("yaml-second-document", (3, "YAML document markers (---) are not allowed in a manifest"),
+         manifest=manifest_b + "---\nname: evil\n", **b_signed)
+    case("yaml-directive", (3, 'YAML directives ("%YAML 1.1") are not allowed in a manifest'),
+         manifest="%YAML 1.1\n---\n" + manifest_b, **b_signed)
+
     # A huge manifest: 17 MiB, over the 16 MiB cap (a YAML comment), signed as it is.
     huge = emit_template(head, files) + "# " + "x" * (17 << 20) + "\n"
     case("manifest-huge", (3, "member manifest.yaml is too large"), manifest=huge, manifest_raw=True)

@@ -5,8 +5,11 @@
 # applied onto an empty root. Each must exit with its code and message, quickly, write nothing
 # to the root or outside the scratch folder (a canary outside the root stays as it was) and
 # leave no staging folder behind. The table lives in gen_hostile.py; this script only runs it.
+# Then every case's signed manifest goes through the differential test of the manifest's readers
+# (tests/schema/test_schemas.py --differential): Ferry, and PyYAML with the JSON Schema, must
+# read it the same way or both refuse it.
 source "$(dirname "$0")/lib.sh"
-: "${FERRY_FORGE:?}"
+: "${FERRY_FORGE:?}" "${FERRY_REEMIT:?}"
 readonly PY=/usr/bin/python3
 # Seconds a refusal may take: the 2^32-byte cases must not read, write or allocate that much.
 readonly MAX_SECONDS=10
@@ -33,7 +36,7 @@ echo "canary" >"$OUTSIDE/victim"
 readonly CATALOGUE=$SCRATCH/catalogue
 "$PY" "$FERRY_SOURCE_DIR/tests/cli/gen_hostile.py" --catalogue "$SCRATCH/real/greeter-1.0.0.ferry" \
     "$SCRATCH/real/greeter-2.0.0.ferry" "$TREE" "$OUTSIDE" "$CATALOGUE" >"$SCRATCH/cases"
-mkdir "$SCRATCH/bundles" "$SCRATCH/nodes"
+mkdir "$SCRATCH/bundles" "$SCRATCH/nodes" "$SCRATCH/manifests"
 
 # scratch_listing: everything in the scratch folder but the nodes (checked on their own) and
 # run()'s output files, with size, mode and mtime.
@@ -105,6 +108,9 @@ while read -r name; do
         fail "$name: ferry-forge failed: $(cat "$SCRATCH/forge.out")"
         continue
     fi
+    # The signed manifest, for the differential test (not every envelope lets tar extract it).
+    tar -xOf "$bundle" manifest.yaml >"$SCRATCH/manifests/$name.yaml" 2>/dev/null ||
+        rm -f "$SCRATCH/manifests/$name.yaml"
     while read -r tool code message; do
         if [ "$code" == "skip" ]; then
             continue
@@ -131,3 +137,11 @@ while read -r name; do
         rm -rf "${CATALOGUE:?}/$name"
     fi
 done <"$SCRATCH/cases"
+
+# The manifest's readers agree on every manifest of the catalogue.
+if "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" --differential "$FERRY_REEMIT" \
+    "$SCRATCH"/manifests/*.yaml >"$SCRATCH/differential" 2>&1; then
+    pass "differential test: $(tail -1 "$SCRATCH/differential")"
+else
+    fail "differential test: $(grep -A3 '^FAIL' "$SCRATCH/differential" | head -40)"
+fi

@@ -4,7 +4,7 @@
 # the fault, and nothing is written. Hostile payloads come from gen_hostile.py, bundles that
 # break the format from ferry-forge.
 source "$(dirname "$0")/lib.sh"
-: "${FERRY_FORGE:?}"
+: "${FERRY_FORGE:?}" "${FERRY_REEMIT:?}"
 readonly PY=/usr/bin/python3
 
 # member_offset BUNDLE NAME: the file offset of member NAME's data.
@@ -62,6 +62,9 @@ forge_case() {
         echo "ferry-forge failed for $name: $(cat "$SCRATCH/forge.out")" >&2
         return 1
     fi
+    # Its signed manifest, for the differential test at the end.
+    mkdir -p "$SCRATCH/manifests"
+    tar -xOf "$b" manifest.yaml >"$SCRATCH/manifests/$name.yaml" 2>/dev/null || rm -f "$SCRATCH/manifests/$name.yaml"
     echo "$b"
 }
 
@@ -367,3 +370,8 @@ limited path-bytes "{path_bytes: 20}" "bytes, over the site's limit of 20"
 { cat "$TRUST"; echo "limits: {files: 100, window_log: 40}"; } >"$KEYS/trust-limits-bad.yaml"
 expect_fail "a limit beyond the format's cap is refused" 1 "limits.window_log: must be between 10 and 31" \
     "$FERRY_APPLIER" verify "$REAL" --trust "$KEYS/trust-limits-bad.yaml"
+
+# Ferry, and PyYAML with the JSON Schema, read every forged manifest the same way or both refuse it.
+expect_ok "the differential test of the manifest's readers over every forged manifest" \
+    "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" --differential "$FERRY_REEMIT" \
+    "$SCRATCH"/manifests/*.yaml "$SCRATCH/manifest.yaml"
