@@ -238,31 +238,53 @@ Manifest parse(std::string_view text, const std::string& where, bool with_files)
     }
     Manifest m;
     m.name = f.str("name");
+    if (!valid_name(m.name)) {
+        f.fail("name", ferry::quoted(m.name) + " is not a valid name (lower-case letters, digits, '.', '_', '-')");
+    }
     const auto version = parse_version(f.str("version"));
     if (!version) {
         f.fail("version", "not a semantic version");
     }
     m.version = *version;
     m.sequence = f.u64("sequence");
+    if (m.sequence == 0) {
+        f.fail("sequence", "must be 1 or more");
+    }
     m.created = time_field(f, "created");
     m.expires = time_field(f, "expires");
     const Fields compat = f.sub("compatible", {"product", "channel"});
     m.compatible = {compat.str("product"), compat.str("channel")};
+    for (const auto key : {"product", "channel"}) {
+        if (compat.str(key).empty()) {
+            compat.fail(key, "must not be empty");
+        }
+    }
     m.upgrade_from = f.str("upgrade_from");
     if (!parse_range(m.upgrade_from)) {
         f.fail("upgrade_from", "not a version range");
     }
     m.breaking_changes = f.str_list("breaking_changes");
-    m.release_notes = f.opt_str("release_notes").value_or("");
+    if (std::find(m.breaking_changes.begin(), m.breaking_changes.end(), "") != m.breaking_changes.end()) {
+        f.fail("breaking_changes", "an empty entry");
+    }
+    m.release_notes = f.str("release_notes");
     std::size_t i = 0;
     for (const auto& node : f.list("components")) {
         const Fields c(node, where, "components[" + std::to_string(i++) + "]", {"name", "version", "files", "bytes"},
                        kind);
         m.components.push_back({c.str("name"), c.str("version"), c.u64("files"), c.u64("bytes")});
+        if (!valid_name(m.components.back().name)) {
+            c.fail("name", ferry::quoted(m.components.back().name) + " is not a valid component name");
+        }
+        if (!parse_version(m.components.back().version)) {
+            c.fail("version", "not a semantic version");
+        }
     }
-    if (f.has("procedure")) {
-        m.procedure = parse_procedure(f);
+    if (m.components.empty()) {
+        f.fail("components", "must list at least one component");
     }
+    (void)f.require("procedure");
+    m.procedure = parse_procedure(f);
     std::set<std::string> dests;
     i = 0;
     if (with_files) {

@@ -205,6 +205,28 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
         CHECK_THROWS_WITH_AS(parse_manifest(wrong, "manifest.yaml"),
                              "manifest.yaml: component app declares 3 files of 13 bytes, the file list has 2 of 13", Error);
     }
+    SUBCASE("what the JSON Schema refuses, the parser refuses") {
+        Manifest bad = m;
+        bad.sequence = 0;
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"), "m.yaml:4: sequence: must be 1 or more",
+                             Error);
+        bad = m;
+        bad.components.clear();
+        bad.files.clear();
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("components: must list at least one component"), Error);
+        bad = m;
+        bad.files[0].path = "app/binary2/app";
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("files[0].path: \"app/binary2/app\" must be COMPONENT/ROLE/NAME"),
+                             Error);
+        bad = m;
+        bad.files[0].path = "app/doc/app";
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("files[0].path: \"app/doc/app\" is not below its component and role, "
+                                               "\"app/binary/\""),
+                             Error);
+    }
     SUBCASE("files out of order") {
         Manifest reversed = m;
         std::swap(reversed.files[0], reversed.files[1]);
