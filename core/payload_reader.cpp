@@ -6,6 +6,8 @@
 
 #include <thread>
 
+#include <zstd_errors.h>
+
 #include <archive_entry.h>
 
 namespace ferry {
@@ -141,6 +143,16 @@ private:
                     Block block(k_block_size);
                     ZSTD_outBuffer out{block.data(), block.size, 0};
                     const std::size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+                    if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+                        throw Error(ErrorKind::verification,
+                                    "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^" +
+                                        std::to_string(m_window_log) + " bytes (" +
+                                        (m_window_log >= 20 ? std::to_string(1ull << (m_window_log - 20)) + " MiB"
+                                                            : std::to_string(1ull << (m_window_log - 10)) + " KiB") +
+                                        "), limits.window_log in the trust store",
+                                    "a site may raise limits.window_log up to " + std::to_string(k_cap_window_log) +
+                                        " in its trust store");
+                    }
                     if (ZSTD_isError(rc)) {
                         throw Error(ErrorKind::verification,
                                     std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));

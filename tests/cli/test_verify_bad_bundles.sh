@@ -365,7 +365,7 @@ limited files "{files: 3}" "over the site's limit of 3"
 limited file-bytes "{file_bytes: 1000}" "bytes, over the site's limit of 1000"
 limited total-bytes "{total_bytes: 5000}" "bytes of files, over the site's limit of 5000"
 limited manifest-bytes "{manifest_bytes: 1000}" "member manifest.yaml is too large"
-limited window "{window_log: 10}" "payload.tar.zst: zstd: Frame requires too much memory for decoding"
+limited window "{window_log: 10}" "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^10 bytes (1 KiB), limits.window_log in the trust store"
 limited path-bytes "{path_bytes: 20}" "bytes, over the site's limit of 20"
 { cat "$TRUST"; echo "limits: {files: 100, window_log: 40}"; } >"$KEYS/trust-limits-bad.yaml"
 expect_fail "a limit beyond the format's cap is refused" 1 "limits.window_log: must be between 10 and 31" \

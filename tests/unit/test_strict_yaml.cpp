@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "manifest-schema/strict_yaml.hpp"
+#include "manifest-schema/yaml_fields.hpp"
 
 #include <doctest/doctest.h>
 
@@ -69,4 +70,10 @@ TEST_CASE("schema::plain_is_ambiguous") {
     CHECK(is_canonical_integer("420"));
     CHECK_FALSE(is_canonical_integer("0644"));
     CHECK_FALSE(is_canonical_integer("+1"));
+}
+
+TEST_CASE("schema::load_yaml: too deep") {
+    CHECK_THROWS_WITH_AS(
+        (void)load_yaml("a: " + std::string(3000, '[') + std::string(3000, ']') + "\n", "spec.yaml", ErrorKind::input),
+        "spec.yaml:1: YAML nested more than 2000 levels deep, the YAML reader's limit", Error);
 }
