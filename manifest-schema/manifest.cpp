@@ -209,6 +209,22 @@ void check_totals(const Manifest& m, const std::string& where) {
                                   std::to_string(files) + " of " + std::to_string(bytes));
         }
     }
+    if (m.procedure.migrations) {
+        // A step names a migration file of the list, as the JSON Schema's check requires.
+        std::size_t i = 0;
+        for (const auto& step : m.procedure.migrations->steps) {
+            for (const auto& [key, path] : {std::pair{"up", &step.up}, std::pair{"down", &step.down}}) {
+                const bool listed = path->empty() || std::any_of(m.files.begin(), m.files.end(), [&](const ManifestFile& f) {
+                    return f.path == *path && f.role == "migration";
+                });
+                if (!listed) {
+                    throw Error(kind, where + ": procedure.migrations.steps[" + std::to_string(i) + "]." + key + ": " +
+                                          ferry::quoted(*path) + " is not a migration file of the list");
+                }
+            }
+            ++i;
+        }
+    }
     for (const auto& file : m.files) {
         const bool known = std::any_of(m.components.begin(), m.components.end(),
                                        [&](const ManifestComponent& c) { return c.name == file.component; });

@@ -94,7 +94,7 @@ def yaml_quote(text):
 
 def emit_template(head, files):
     """The manifest without its payload section, with FILES in the bundler's layout."""
-    out = [head, "files:\n"]
+    out = [head, "files:\n" if files else "files:\n  []\n"]
     for f in files:
         first = True
         for key in FILE_KEYS:
@@ -348,6 +348,14 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     case("good", (0, "verified: greeter 1.0.0"), apply="skip")
     case("good-handmade-zstd", (0, "verified: greeter 1.0.0"), apply="skip",
          zst=zstd_frame(tar_bytes(honest())))
+
+    # An empty file list is a valid bundle: verify accepts it, and so must the audit procedure.
+    bare = re.sub(r"(?s)\nprocedure:\n.*\Z", "\nprocedure:\n  {}\n", with_totals(head, []))
+    case("good-empty-file-list", (0, "verified: greeter 1.0.0"), apply="skip",
+         manifest=emit_template(bare, []), entries=[])
+    case("migration-not-listed", (3, 'procedure.migrations.steps[0].up: "greeter/migration/0001_create_greetings.up.sql" '
+                                     "is not a migration file of the list"),
+         manifest=emit_template(with_totals(head, []), []), entries=[])
 
     # Paths: in the payload tar (the manifest is honest) and in the signed manifest.
     hostile_paths = {"abs": victim, "dotdot": "..", "a-dotdot": "greeter/..",

@@ -28,6 +28,28 @@ mkdir "$SCRATCH/real"
 "$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
 "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
 
+# docs/audit.md's procedure, the auditor's check with stock tools, must reach the applier's
+# verdict on every case (with minisign and openssl both, as the page's blocks run in order).
+readonly AUDIT=$SCRATCH/audit.sh
+awk '/^```sh$/ { b = 1; next } /^```$/ { b = 0 } b' "$FERRY_SOURCE_DIR/docs/audit.md" >"$AUDIT"
+
+# audit_agrees NAME BUNDLE VERIFY_RC: the audit passes exactly when verify exited 0.
+audit_agrees() {
+    local name=$1 bundle=$2 verify_rc=$3 work first
+    work=$(mktemp -d "$SCRATCH/audit-work.XXXXXX")
+    run env -u FERRY_BUNDLER -u FERRY_APPLIER -u FERRY_BUILD_DIR -u FERRY_SOURCE_DIR -u SOURCE_DATE_EPOCH \
+        BUNDLE="$bundle" PUBKEY="$KEYS/test-release-1.pub" TRUST="$TRUST" WORK="$work" bash -euo pipefail "$AUDIT"
+    rm -rf "$work"
+    first=$(grep -a -m 1 '^AUDIT FAILED: ' "$SCRATCH/err" || tail -n 2 "$SCRATCH/err")
+    if [ "$RC" -eq 0 ] && [ "$verify_rc" -ne 0 ]; then
+        fail "$name: the audit procedure passes a bundle ferry-applier verify refuses (exit $verify_rc)"
+    elif [ "$RC" -ne 0 ] && [ "$verify_rc" -eq 0 ]; then
+        fail "$name: the audit procedure refuses a bundle ferry-applier verify accepts: $first"
+    else
+        pass "$name: audit agrees with verify (${first:-AUDIT PASSED})"
+    fi
+}
+
 # The canary the links aim at, outside every root.
 readonly OUTSIDE=$SCRATCH/outside
 mkdir "$OUTSIDE"
@@ -117,6 +139,7 @@ while read -r name; do
         fi
         if [ "$tool" == "verify" ]; then
             outcome "$name: verify" "$code" "$message" "$FERRY_APPLIER" verify -q "$bundle" --trust "$TRUST"
+            audit_agrees "$name" "$bundle" "$RC"
         else
             node=$SCRATCH/nodes/$name
             mkdir -p "$node/root" "$node/state"
