@@ -380,6 +380,17 @@ std::optional<Split> split_files(std::string_view text) {
 
 } // namespace
 
+// Whether the head and tail are in the strict subset, and so small enough to load twice; if
+// not, the full parser reports why, with the right line numbers.
+bool strict_head_and_tail(const Split& split, const std::string& where) {
+    try {
+        check_strict_yaml(split.head_and_tail, where, ErrorKind::verification, k_integer_keys);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 // Whether the text around the cut really is the top level: in the parsed head and tail, the
 // `payload` key must start exactly where the cut put it (not inside a scalar that swallowed
 // the `files:` line), and there must be no other `files` key.
@@ -402,7 +413,7 @@ Manifest parse_manifest(std::string_view text, const std::string& where) {
         auto files = parse_canonical_files(split->files);
         bool top_level = false;
         try {
-            top_level = files && cut_at_top_level(*split);
+            top_level = files && strict_head_and_tail(*split, where) && cut_at_top_level(*split);
         } catch (const YAML::Exception&) {
             top_level = false; // the full parser reports it
         }
@@ -452,7 +463,7 @@ Manifest parse_manifest_summary(std::string_view text, const std::string& where)
     if (const auto split = split_files(text)) {
         bool top_level = false;
         try {
-            top_level = cut_at_top_level(*split);
+            top_level = strict_head_and_tail(*split, where) && cut_at_top_level(*split);
         } catch (const YAML::Exception&) {
             top_level = false; // the full parser reports it
         }

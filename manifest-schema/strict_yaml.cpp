@@ -69,6 +69,7 @@ public:
     }
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        count(mark);
         check_anchor(mark, anchor);
         // A null's mark is where the next token starts: name the key's line instead.
         const bool value = !m_stack.empty() && m_stack.back().map && !m_stack.back().expect_key;
@@ -83,6 +84,7 @@ public:
     }
     void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                   const std::string& value) override {
+        count(mark);
         check_anchor(mark, anchor);
         check_tag(mark, tag);
         const bool plain = tag == "?";
@@ -136,6 +138,13 @@ private:
     [[noreturn]] void fail(const YAML::Mark& mark, const std::string& message) const {
         throw Error(m_kind, m_file + ":" + std::to_string(mark.line + 1) + ": " + message);
     }
+    // Counts a value, before the YAML reader would build it.
+    void count(const YAML::Mark& mark) {
+        if (++m_values > k_max_manifest_values) {
+            fail(mark, "the manifest's YAML holds more than " + std::to_string(k_max_manifest_values) +
+                           " values, the limit that bounds a reader's memory");
+        }
+    }
     void check_anchor(const YAML::Mark& mark, YAML::anchor_t anchor) const {
         if (anchor != YAML::NullAnchor) {
             fail(mark, "YAML anchors are not allowed in a manifest");
@@ -166,6 +175,7 @@ private:
         }
     }
     void open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, bool map) {
+        count(mark);
         check_anchor(mark, anchor);
         check_tag(mark, tag);
         if (is_key()) {
@@ -186,6 +196,7 @@ private:
     ErrorKind m_kind;
     const std::vector<std::string_view>& m_integer_keys;
     int m_documents = 0;
+    std::size_t m_values = 0;
     std::vector<Frame> m_stack;
 };
 

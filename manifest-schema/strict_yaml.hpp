@@ -16,6 +16,11 @@ namespace ferry::schema {
 // How deep a manifest's YAML may nest (it needs 5 levels: procedure, health, a check, its command).
 inline constexpr int k_max_manifest_depth = 16;
 
+// How many values (scalars, lists, mappings) the YAML reader may build for a manifest: each
+// costs about 560 bytes in yaml-cpp, so this bounds verify's memory (docs/format.md). The file
+// list in the bundler's layout has its own reader and does not count.
+inline constexpr std::size_t k_max_manifest_values = 200000;
+
 // Whether TEXT is a decimal integer that every YAML reader reads alike: 0, or digits without a
 // leading zero.
 [[nodiscard]] bool is_canonical_integer(std::string_view text);
@@ -31,8 +36,8 @@ void emit_text(YAML::Emitter& out, const std::string& text);
 // Refuses TEXT, as FILE, unless it is in the strict subset: one document without directives or
 // document markers; no tags but "!", no anchors, aliases or merge keys, no null values; under
 // the keys INTEGER_KEYS a plain decimal integer, elsewhere text that no reader takes for
-// anything else; at most k_max_manifest_depth levels deep; no raw U+0085, U+2028 or U+2029
-// (line breaks to YAML 1.1 readers, not to YAML 1.2 ones).
+// anything else; at most k_max_manifest_depth levels deep and k_max_manifest_values values;
+// no raw U+0085, U+2028 or U+2029 (line breaks to YAML 1.1 readers, not to YAML 1.2 ones).
 void check_strict_yaml(std::string_view text, const std::string& file, ErrorKind kind,
                        const std::vector<std::string_view>& integer_keys);
 

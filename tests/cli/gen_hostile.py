@@ -672,6 +672,8 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
               "breaking_changes:\n  []", "breaking_changes: " + "[" * 40 + "]" * 40)
     yaml_case("yaml-raw-line-separator", "a raw line break U+0085, U+2028 or U+2029",
               "First release.", "First\u2028release.")
+    yaml_case("yaml-too-many-values", "the manifest's YAML holds more than 200000 values, the limit that bounds a "
+              "reader's memory", "breaking_changes:\n  []", "breaking_changes: [" + "a," * 200000 + "a]")
     octal = str(int(next(f for f in files if f["path"] == readme)["size"]))
     case("yaml-octal-size", (3, f"size: expected a decimal integer without quotes or leading zeros, got 0{octal} "
                                 "(YAML 1.1 readers take it for octal)"),

@@ -66,6 +66,7 @@ def load_yaml(path):
 
 INTEGER_KEYS = {"sequence", "files", "bytes", "size", "chunk_size", "timeout", "interval", "retries"}
 MAX_DEPTH = 16
+MAX_VALUES = 200000
 AMBIGUOUS_WORDS = {"", "~", "null", "Null", "NULL", "yes", "Yes", "YES", "no", "No", "NO", "y", "Y", "n",
                    "N", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off",
                    "OFF", "<<", "=", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"}
@@ -102,6 +103,7 @@ def strict_problems(text):
             return f"line {n}: raw U+0085, U+2028 or U+2029"
     stack = []  # [is_map, expect_key, key]
     documents = 0
+    values = 0
 
     def current_key():
         return next((frame[2] for frame in reversed(stack) if frame[0]), "")
@@ -120,6 +122,9 @@ def strict_problems(text):
             elif isinstance(event, yaml.AliasEvent):
                 return f"line {line}: an alias"
             elif isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                values += 1
+                if values > MAX_VALUES:
+                    return f"line {line}: more than {MAX_VALUES} values"
                 if event.anchor is not None:
                     return f"line {line}: an anchor"
                 if event.tag not in (None, "!"):

@@ -55,6 +55,18 @@ TEST_CASE("schema::check_strict_yaml") {
                          Error);
 }
 
+TEST_CASE("schema::check_strict_yaml: the value limit") {
+    std::string list = "list: [";
+    for (std::size_t i = 0; i < k_max_manifest_values - 4; ++i) {
+        list += "a,";
+    }
+    CHECK_NOTHROW(check(list + "a]\n")); // the root mapping, the key, the list and its items: the limit
+    CHECK_THROWS_WITH_AS(check(list + "a,a]\n"),
+                         "m.yaml:1: the manifest's YAML holds more than 200000 values, the limit that bounds a "
+                         "reader's memory",
+                         Error);
+}
+
 TEST_CASE("schema::plain_is_ambiguous") {
     for (const char* text : {"yes", "No", "on", "OFF", "~", "null", "", "0644", "0x1f", "0o17", "0b101", "1_000",
                              "1:30", "1.5", "1e3", ".5", "-1", "+1", ".inf", "-.inf", ".NaN", "2026-01-01", "<<"}) {
