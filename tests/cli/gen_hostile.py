@@ -18,7 +18,8 @@ folder per case, OUT_DIR/CASE, holding the bundle's inputs (manifest.yaml, paylo
 payload.zst, maybe signature.minisig), `forge` (ferry-forge's arguments, one a line, paths
 relative to the case folder; @KEY@ and @OUTSIDER_KEY@ stand for the trusted and an untrusted
 secret key) and `expect`: lines "verify CODE MESSAGE" and "apply CODE MESSAGE" (MESSAGE a fixed
-substring of stderr; "apply skip" when the case is not applied). Prints the case names.
+substring of stderr; "apply skip" when the case is not applied), and for some cases "plan CODE
+MESSAGE". Prints the case names.
 
 Standard library only (run with Debian's /usr/bin/python3): Python has no zstd, so
 compression is left to ferry-forge, and the zstd frames of the catalogue are built by hand
@@ -315,7 +316,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     cases = {}
 
     def case(name, verify, apply="same", files_=None, entries=None, zst=None, manifest=None,
-             forge=(), sign=("--key", "@KEY@"), signature=None, manifest_raw=False):
+             forge=(), sign=("--key", "@KEY@"), signature=None, manifest_raw=False, plan=False):
         """One case: its manifest (a template from FILES_, or MANIFEST as it is), its payload
         (ENTRIES as a tar, or ZST as raw payload bytes) and its expected outcomes."""
         listed = files if files_ is None else files_
@@ -337,6 +338,8 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
             expect += "apply skip\n"
         else:
             expect += "apply %d %s\n" % (verify if apply == "same" else apply)
+        if plan:
+            expect += f"plan {code} {message}\n"
         cases[name] = (parts, args, expect)
 
     not_next = "is not the one the manifest lists next ({})".format
@@ -371,7 +374,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # A dest naming a folder: it would pass verification and break the node at install.
     case("dest-ends-in-slash", (3, '.dest: "/usr/share/doc/greeter/" must name a file, not a folder (it ends in "/")'),
-         files_=edited(readme, dest="/usr/share/doc/greeter/"))
+         files_=edited(readme, dest="/usr/share/doc/greeter/"), plan=True)
 
     # Symlinks: out of the root (absolute, relative), a two-hop chain, then a file written through.
     deep = "../" * 12 + outside.strip("/")
@@ -471,7 +474,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
                                  ("paragraph-separator", "\u2029",
                                   "must not contain the line or paragraph separator U+2029")):
         path = f"{doc_dir}/READ{char}ME.md"
-        case(f"path-{label}-in-manifest", (3, problem), files_=edited(readme, path=path),
+        case(f"path-{label}-in-manifest", (3, problem), files_=edited(readme, path=path), plan=True,
              entries=sorted(replaced(readme, Entry(path, data[readme], pax_path=path)), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
         case(f"path-{label}-in-tar", (3, f'payload entry "{escaped(path)}" ' + not_next(readme)),
              entries=replaced(readme, Entry(path, data[readme], pax_path=path)))
@@ -485,7 +488,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
                         key=lambda e: e.name.encode("utf-8", "surrogateescape")))
     case("dest-bidi-in-manifest", (3, '.dest: "/usr/share/doc/greeter/\\u202eEM.md" must not contain the '
                                       'bidirectional control U+202E'),
-         files_=edited(readme, dest="/usr/share/doc/greeter/\u202eEM.md"))
+         files_=edited(readme, dest="/usr/share/doc/greeter/\u202eEM.md"), plan=True)
     case("pax-path-overrides-ustar", (3, 'payload entry "../../evil" ' + not_next(readme)),
          entries=replaced(readme, Entry(readme, data[readme], pax_path="../../evil")))
     # The reverse: the pax path is the listed one and the ustar name, which a reader without

@@ -140,6 +140,13 @@ while read -r name; do
         if [ "$tool" == "verify" ]; then
             outcome "$name: verify" "$code" "$message" "$FERRY_APPLIER" verify -q "$bundle" --trust "$TRUST"
             audit_agrees "$name" "$bundle" "$RC"
+        elif [ "$tool" == "plan" ]; then
+            node=$SCRATCH/nodes/$name-plan
+            mkdir -p "$node/root" "$node/state"
+            outcome "$name: plan" "$code" "$message" "$FERRY_APPLIER" plan "$bundle" --trust "$TRUST" \
+                --root "$node/root" --state-dir "$node/state"
+            node_clean "$name: plan" "$node"
+            rm -rf "$node"
         else
             node=$SCRATCH/nodes/$name
             mkdir -p "$node/root" "$node/state"
