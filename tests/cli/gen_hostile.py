@@ -522,6 +522,11 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
          entries=replaced(readme, Entry(readme, data[readme], kind=b"7")))
     case("pax-linkpath", (3, 'the pax key "linkpath" is not allowed (only path, size and mtime)'),
          entries=replaced(readme, Entry(readme, data[readme], pax={"linkpath": victim})))
+    case("gnu-sparse-file", (3, f'"{readme}" is a GNU sparse file (type \'S\')' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"S")))
+    # On the first entry, so that the header scan sees it before the output bound is reached.
+    case("pax-attribute-8mb", (3, "bytes (at most 1048576)"),
+         entries=replaced(binary, Entry(binary, data[binary], mode[binary], pax={"comment": "x" * (8 << 20)})))
     case("pax-sparse-keys", (3, 'the pax key "GNU.sparse.major" describes a sparse file'),
          entries=replaced(readme, Entry(readme, data[readme], pax={"GNU.sparse.major": "1",
                                                                     "GNU.sparse.minor": "0"})))
