@@ -367,6 +367,35 @@ limited total-bytes "{total_bytes: 5000}" "bytes of files, over the site's limit
 limited manifest-bytes "{manifest_bytes: 1000}" "member manifest.yaml is too large"
 limited window "{window_log: 10}" "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^10 bytes (1 KiB), limits.window_log in the trust store"
 limited path-bytes "{path_bytes: 20}" "bytes, over the site's limit of 20"
+# Memory: verify stays within 300 MiB of address space for any manifest the default limits allow
+# (docs/format.md, "Memory"). 4 million list items in 8 MiB took 2.2 GiB before the value limit.
+# manifest_with_list OUT COUNT ITEM: the good manifest template with COUNT copies of ITEM as its
+# breaking changes.
+manifest_with_list() {
+    "$PY" - "$H/good.yaml" "$1" "$2" "$3" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+items = ",".join([sys.argv[4]] * int(sys.argv[3]))
+text, n = re.subn(r"(?m)^breaking_changes:\n(  .*\n)*", "breaking_changes: [" + items + "]\n", text)
+assert n == 1
+open(sys.argv[2], "w").write(text)
+PYEOF
+}
+manifest_with_list "$SCRATCH/many-values.yaml" 4000000 a
+manifest_with_list "$SCRATCH/near-limit.yaml" 199000 "$(printf 'b%.0s' {1..74})"
+for m in many-values near-limit; do
+    b=$(forge_case "$m" --manifest "$SCRATCH/$m.yaml" --tar "$H/good.tar" --key "$K1")
+    run bash -c 'ulimit -v 307200 && exec "$@"' memory "$FERRY_APPLIER" verify -q "$b" --trust "$TRUST"
+    if [ "$m" == many-values ] && [ "$RC" -eq 3 ] &&
+        grep -qF "the manifest's YAML holds more than 200000 values, the limit that bounds a reader's memory" "$SCRATCH/err"; then
+        pass "4 million list items in 8 MiB: refused within 300 MiB, naming the limit"
+    elif [ "$m" == near-limit ] && [ "$RC" -eq 0 ]; then
+        pass "199,000 values of 74 bytes (15 MB): verified within 300 MiB"
+    else
+        fail "$m: exit $RC within 300 MiB: $(head -c 300 "$SCRATCH/err")"
+    fi
+done
+
 { cat "$TRUST"; echo "limits: {files: 100, window_log: 40}"; } >"$KEYS/trust-limits-bad.yaml"
 expect_fail "a limit beyond the format's cap is refused" 1 "limits.window_log: must be between 10 and 31" \
     "$FERRY_APPLIER" verify "$REAL" --trust "$KEYS/trust-limits-bad.yaml"
