@@ -19,7 +19,8 @@ payload.zst, maybe signature.minisig), `forge` (ferry-forge's arguments, one a l
 relative to the case folder; @KEY@ and @OUTSIDER_KEY@ stand for the trusted and an untrusted
 secret key) and `expect`: lines "verify CODE MESSAGE" and "apply CODE MESSAGE" (MESSAGE a fixed
 substring of stderr; "apply skip" when the case is not applied), and for some cases "plan CODE
-MESSAGE". Prints the case names.
+MESSAGE" and "inspect CODE MESSAGE" (inspect --files, without a trust store). Prints the case
+names.
 
 Standard library only (run with Debian's /usr/bin/python3): Python has no zstd, so
 compression is left to ferry-forge, and the zstd frames of the catalogue are built by hand
@@ -340,6 +341,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
             expect += "apply %d %s\n" % (verify if apply == "same" else apply)
         if plan:
             expect += f"plan {code} {message}\n"
+            expect += f"inspect {code} {message}\n"
         cases[name] = (parts, args, expect)
 
     not_next = "is not the one the manifest lists next ({})".format

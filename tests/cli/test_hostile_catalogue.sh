@@ -140,6 +140,8 @@ while read -r name; do
         if [ "$tool" == "verify" ]; then
             outcome "$name: verify" "$code" "$message" "$FERRY_APPLIER" verify -q "$bundle" --trust "$TRUST"
             audit_agrees "$name" "$bundle" "$RC"
+        elif [ "$tool" == "inspect" ]; then
+            outcome "$name: inspect --files" "$code" "$message" "$FERRY_APPLIER" inspect --files "$bundle"
         elif [ "$tool" == "plan" ]; then
             node=$SCRATCH/nodes/$name-plan
             mkdir -p "$node/root" "$node/state"
