@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -92,6 +93,31 @@ std::string pax_size_record(std::uint64_t size) {
         ++len;
     }
     return std::to_string(len) + body;
+}
+
+// The header fields, by offset, for messages.
+struct HeaderField {
+    std::size_t offset;
+    std::size_t width;
+    const char* name;
+};
+constexpr HeaderField k_fields[] = {
+    {0, 100, "name"},          {100, 8, "mode"},          {108, 8, "uid"},          {116, 8, "gid"},
+    {124, 12, "size"},         {136, 12, "mtime"},        {148, 8, "checksum"},     {156, 1, "type"},
+    {157, 100, "link name"},   {257, 6, "magic"},         {263, 2, "version"},      {265, 32, "owner name"},
+    {297, 32, "group name"},   {329, 8, "device major"},  {337, 8, "device minor"}, {345, 155, "prefix"},
+    {500, 12, "padding"}};
+
+// Refuses header B unless it is byte for byte the one make_header writes for its name, size,
+// mtime and type: the envelope is not signed, so each bundle must have one byte-form.
+void expect_canonical(const Block& b, const Block& canonical, const std::string& where) {
+    for (const auto& f : k_fields) {
+        if (std::memcmp(&b[f.offset], &canonical[f.offset], f.width) != 0) {
+            throw Error(ErrorKind::verification,
+                        where + ": the " + f.name + " field is " + quoted(std::string_view(&b[f.offset], f.width)) +
+                            ", the format writes " + quoted(std::string_view(&canonical[f.offset], f.width)));
+        }
+    }
 }
 
 bool is_signature_name(std::string_view name) {
@@ -193,7 +219,14 @@ void EnvelopeReader::skip_rest() {
         }
     }
     Block pad{};
+    const std::uint64_t at = m_offset;
     read_exact(pad.data(), m_padding, "padding of " + m_current);
+    for (std::size_t i = 0; i < m_padding; ++i) {
+        if (pad[i] != 0) {
+            throw Error(ErrorKind::verification, "envelope: the padding after member " + m_current +
+                                                     " is not zero (at offset " + std::to_string(at + i) + ")");
+        }
+    }
     m_padding = 0;
 }
 
@@ -234,11 +267,26 @@ std::optional<EnvelopeMember> EnvelopeReader::next() {
         if (!size || !mode || *mode != 0644) {
             throw Error(ErrorKind::verification, where + ": bad size or mode field");
         }
+        const auto mtime = parse_octal(&b[136], 12);
+        if (!mtime) {
+            throw Error(ErrorKind::verification, where + ": bad mtime field");
+        }
+        if (m_mtime && *m_mtime != *mtime) {
+            throw Error(ErrorKind::verification, where + ": mtime " + std::to_string(*mtime) +
+                                                     " differs from the first member's, " + std::to_string(*m_mtime));
+        }
+        m_mtime = *mtime;
         const char type = b[156];
+        if (type == 'x' || type == '0') {
+            expect_canonical(b, make_header(name, *size, static_cast<UnixTime>(*mtime), type), where);
+        }
         if (type == 'x' && !m_pax_size && name == "PaxHeaders/payload" && *size < k_block) {
             Block data{};
             read_exact(data.data(), k_block, "a pax header");
             const std::string record(data.data(), *size);
+            if (!std::all_of(data.begin() + static_cast<std::ptrdiff_t>(*size), data.end(), [](char c) { return c == 0; })) {
+                throw Error(ErrorKind::verification, where + ": the padding after the pax record is not zero");
+            }
             std::uint64_t value = 0;
             const std::string prefix = std::to_string(record.size()) + " size=";
             const char* first = record.data() + prefix.size();

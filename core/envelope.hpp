@@ -84,6 +84,7 @@ private:
     std::uint64_t m_padding = 0;
     std::string m_current;
     std::optional<std::uint64_t> m_pax_size;
+    std::optional<std::uint64_t> m_mtime; // every member header carries the first one's
 };
 
 // The small members at the head of a bundle, read and checked for shape only.

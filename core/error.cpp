@@ -1,5 +1,7 @@
 #include "error.hpp"
 
+#include "core/text.hpp"
+
 #include <cerrno>
 #include <cstring>
 
@@ -13,17 +15,27 @@ Error Error::with_context(const std::string& context) const {
 }
 
 std::string printable(std::string_view text) {
+    static constexpr char k_hex[] = "0123456789abcdef";
     std::string out;
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            static constexpr char k_hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < text.size();) {
+        const auto cp = decode_utf8(text, i);
+        if (!cp || cp->value < 0x20 || cp->value == 0x7f) {
+            const auto u = static_cast<unsigned char>(text[i]);
             out += "\\x";
             out += k_hex[u >> 4];
             out += k_hex[u & 0xf];
-        } else {
-            out += c;
+            ++i;
+            continue;
         }
+        if (is_unsafe_code_point(cp->value)) {
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4) {
+                out += k_hex[(cp->value >> shift) & 0xf];
+            }
+        } else {
+            out.append(text.substr(i, cp->length));
+        }
+        i += cp->length;
     }
     return out;
 }

@@ -35,8 +35,9 @@ private:
     std::string m_hint;
 };
 
-// TEXT for a message: control characters (NUL, newline, ...) escaped as \xNN, so a name
-// from a hostile bundle can neither cut a message short nor forge a line of output.
+// TEXT for a message: control characters (NUL, newline, ...) and bytes that are not UTF-8
+// escaped as \xNN, C1, bidirectional controls and line separators as \uNNNN, so a name from a
+// hostile bundle can neither cut a message short, forge a line of output nor reorder it.
 [[nodiscard]] std::string printable(std::string_view text);
 
 // TEXT in double quotes, escaped as printable() does (and \" and \\).

@@ -6,6 +6,8 @@
 
 #include <thread>
 
+#include <zstd_errors.h>
+
 #include <archive_entry.h>
 
 namespace ferry {
@@ -141,6 +143,16 @@ private:
                     Block block(k_block_size);
                     ZSTD_outBuffer out{block.data(), block.size, 0};
                     const std::size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
+                    if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+                        throw Error(ErrorKind::verification,
+                                    "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^" +
+                                        std::to_string(m_window_log) + " bytes (" +
+                                        (m_window_log >= 20 ? std::to_string(1ull << (m_window_log - 20)) + " MiB"
+                                                            : std::to_string(1ull << (m_window_log - 10)) + " KiB") +
+                                        "), limits.window_log in the trust store",
+                                    "a site may raise limits.window_log up to " + std::to_string(k_cap_window_log) +
+                                        " in its trust store");
+                    }
                     if (ZSTD_isError(rc)) {
                         throw Error(ErrorKind::verification,
                                     std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
@@ -276,17 +288,17 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
         }
         const char* raw_name = archive_entry_pathname(entry);
         const std::string raw = raw_name != nullptr ? raw_name : "";
-        const std::string name = printable(raw); // for messages only
         if (i >= index.files.size()) {
-            throw Error(ErrorKind::verification, "payload entry " + name + " is not in the manifest");
+            throw Error(ErrorKind::verification, "payload entry " + ferry::quoted(raw) + " is not in the manifest");
         }
         const ExpectedFile& want = index.files[i];
         if (raw != want.path) {
             throw Error(ErrorKind::verification,
-                        "payload entry " + name + " is not the one the manifest lists next (" +
+                        "payload entry " + ferry::quoted(raw) + " is not the one the manifest lists next (" +
                             want.path + ")",
                         "entries must appear once each, in manifest order");
         }
+        const std::string& name = want.path; // equal to the entry's name, and a valid path
         if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
             archive_entry_symlink(entry) != nullptr) {
             throw Error(ErrorKind::verification, "payload " + name + ": " + entry_kind(entry) +

@@ -1,5 +1,7 @@
 #include "canonical.hpp"
 
+#include "manifest-schema/strict_yaml.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -29,9 +31,10 @@ std::optional<std::string> unquote(std::string_view v) {
     return out;
 }
 
-// A plain scalar of letters, digits, '.', '_' and '-' only: read the same by any YAML parser.
-std::optional<std::string> plain(std::string_view v) {
-    if (v.empty()) {
+// A plain scalar of letters, digits, '.', '_' and '-' only, which no YAML reader takes for
+// anything but text (or, for SIZE, a decimal integer): read the same by any YAML parser.
+std::optional<std::string> plain(std::string_view v, bool integer = false) {
+    if (integer ? !is_canonical_integer(v) : (v.empty() || is_canonical_integer(v) || plain_is_ambiguous(v))) {
         return std::nullopt;
     }
     for (const char c : v) {
@@ -54,6 +57,7 @@ bool starts(std::string_view line, std::string_view prefix, std::string_view& va
 
 bool valid(const ManifestFile& f) {
     return !payload_path_problem(f.path) && std::find(k_roles.begin(), k_roles.end(), f.role) != k_roles.end() &&
+           valid_name(f.component) && f.path.starts_with(f.component + "/" + f.role + "/") &&
            (f.dest.empty() || !dest_path_problem(f.dest)) &&
            (f.config_mode.empty() ||
             std::find(k_config_modes.begin(), k_config_modes.end(), f.config_mode) != k_config_modes.end());
@@ -119,7 +123,7 @@ std::optional<std::vector<ManifestFile>> parse_canonical_files(std::string_view 
             return std::nullopt;
         }
         next_key = k + 1;
-        std::optional<std::string> s = (k == 4 || k == 6) ? unquote(v) : plain(v);
+        std::optional<std::string> s = (k == 4 || k == 6) ? unquote(v) : plain(v, k == 3);
         if (!s) {
             return std::nullopt;
         }

@@ -1,6 +1,7 @@
 #include "manifest.hpp"
 
 #include "manifest-schema/canonical.hpp"
+#include "manifest-schema/strict_yaml.hpp"
 
 #include <algorithm>
 #include <set>
@@ -39,7 +40,8 @@ std::string emit_manifest(const Manifest& m) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << std::string(k_format);
-    out << YAML::Key << "name" << YAML::Value << m.name;
+    out << YAML::Key << "name" << YAML::Value;
+    emit_text(out, m.name);
     out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << m.version.str();
     out << YAML::Key << "sequence" << YAML::Value << m.sequence;
     out << YAML::Key << "created" << YAML::Value << format_time(m.created);
@@ -58,8 +60,9 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "components" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.components) {
         const auto [files, bytes] = count_files(m, c.name);
-        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name
-            << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value;
+        emit_text(out, c.name);
+        out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << c.version
             << YAML::Key << "files" << YAML::Value << files << YAML::Key << "bytes" << YAML::Value << bytes
             << YAML::EndMap;
     }
@@ -69,12 +72,14 @@ std::string emit_manifest(const Manifest& m) {
     for (const auto& f : m.files) {
         out << YAML::BeginMap;
         out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << f.path;
-        out << YAML::Key << "component" << YAML::Value << f.component;
+        out << YAML::Key << "component" << YAML::Value;
+        emit_text(out, f.component);
         out << YAML::Key << "role" << YAML::Value << f.role;
         out << YAML::Key << "type" << YAML::Value << "file";
         out << YAML::Key << "size" << YAML::Value << f.size;
         out << YAML::Key << "mode" << YAML::Value << YAML::DoubleQuoted << format_mode(f.mode);
-        out << YAML::Key << "sha256" << YAML::Value << to_hex(f.sha256);
+        out << YAML::Key << "sha256" << YAML::Value;
+        emit_text(out, to_hex(f.sha256));
         if (!f.dest.empty()) {
             out << YAML::Key << "dest" << YAML::Value << YAML::DoubleQuoted << f.dest;
         }
@@ -88,11 +93,12 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "name" << YAML::Value << std::string(k_payload_member);
     out << YAML::Key << "compression" << YAML::Value << "zstd";
     out << YAML::Key << "size" << YAML::Value << m.payload.size;
-    out << YAML::Key << "sha256" << YAML::Value << to_hex(m.payload.sha256);
+    out << YAML::Key << "sha256" << YAML::Value;
+    emit_text(out, to_hex(m.payload.sha256));
     out << YAML::Key << "chunk_size" << YAML::Value << m.payload.chunk_size;
     out << YAML::Key << "chunks" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : m.payload.chunks) {
-        out << to_hex(c);
+        emit_text(out, to_hex(c));
     }
     out << YAML::EndSeq << YAML::EndMap;
     out << YAML::EndMap;
@@ -129,9 +135,16 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
         f.fail("path", ferry::quoted(out.path) + " " + *problem);
     }
     out.component = f.str("component");
+    if (!valid_name(out.component)) {
+        f.fail("component", ferry::quoted(out.component) + " is not a valid component name");
+    }
     out.role = f.str("role");
     if (std::find(k_roles.begin(), k_roles.end(), out.role) == k_roles.end()) {
         f.fail("role", "unknown role \"" + out.role + "\"");
+    }
+    if (!out.path.starts_with(out.component + "/" + out.role + "/")) {
+        f.fail("path", ferry::quoted(out.path) + " is not below its component and role, " +
+                           ferry::quoted(out.component + "/" + out.role + "/"));
     }
     if (f.str("type") != "file") {
         f.fail("type", "only \"file\" entries are allowed");
@@ -196,6 +209,22 @@ void check_totals(const Manifest& m, const std::string& where) {
                                   std::to_string(files) + " of " + std::to_string(bytes));
         }
     }
+    if (m.procedure.migrations) {
+        // A step names a migration file of the list, as the JSON Schema's check requires.
+        std::size_t i = 0;
+        for (const auto& step : m.procedure.migrations->steps) {
+            for (const auto& [key, path] : {std::pair{"up", &step.up}, std::pair{"down", &step.down}}) {
+                const bool listed = path->empty() || std::any_of(m.files.begin(), m.files.end(), [&](const ManifestFile& f) {
+                    return f.path == *path && f.role == "migration";
+                });
+                if (!listed) {
+                    throw Error(kind, where + ": procedure.migrations.steps[" + std::to_string(i) + "]." + key + ": " +
+                                          ferry::quoted(*path) + " is not a migration file of the list");
+                }
+            }
+            ++i;
+        }
+    }
     for (const auto& file : m.files) {
         if (const auto problem = never_installed_problem(file.role, !file.dest.empty(), m.procedure)) {
             throw Error(kind, where + ": file " + ferry::quoted(file.path) + ": " + *problem);
@@ -208,8 +237,13 @@ void check_totals(const Manifest& m, const std::string& where) {
     }
 }
 
+// The keys whose values are integers; every other scalar of a manifest is text.
+const std::vector<std::string_view> k_integer_keys = {"sequence", "files",   "bytes",    "size",
+                                                      "chunk_size", "timeout", "interval", "retries"};
+
 Manifest parse(std::string_view text, const std::string& where, bool with_files) {
     const ErrorKind kind = ErrorKind::verification;
+    check_strict_yaml(text, where, kind, k_integer_keys);
     const YAML::Node root = load_yaml(text, where, kind);
     const Fields f(root, where, "",
                    {"format", "name", "version", "sequence", "created", "expires", "compatible",
@@ -223,31 +257,53 @@ Manifest parse(std::string_view text, const std::string& where, bool with_files)
     }
     Manifest m;
     m.name = f.str("name");
+    if (!valid_name(m.name)) {
+        f.fail("name", ferry::quoted(m.name) + " is not a valid name (lower-case letters, digits, '.', '_', '-')");
+    }
     const auto version = parse_version(f.str("version"));
     if (!version) {
         f.fail("version", "not a semantic version");
     }
     m.version = *version;
     m.sequence = f.u64("sequence");
+    if (m.sequence == 0) {
+        f.fail("sequence", "must be 1 or more");
+    }
     m.created = time_field(f, "created");
     m.expires = time_field(f, "expires");
     const Fields compat = f.sub("compatible", {"product", "channel"});
     m.compatible = {compat.str("product"), compat.str("channel")};
+    for (const auto key : {"product", "channel"}) {
+        if (compat.str(key).empty()) {
+            compat.fail(key, "must not be empty");
+        }
+    }
     m.upgrade_from = f.str("upgrade_from");
     if (!parse_range(m.upgrade_from)) {
         f.fail("upgrade_from", "not a version range");
     }
     m.breaking_changes = f.str_list("breaking_changes");
-    m.release_notes = f.opt_str("release_notes").value_or("");
+    if (std::find(m.breaking_changes.begin(), m.breaking_changes.end(), "") != m.breaking_changes.end()) {
+        f.fail("breaking_changes", "an empty entry");
+    }
+    m.release_notes = f.str("release_notes");
     std::size_t i = 0;
     for (const auto& node : f.list("components")) {
         const Fields c(node, where, "components[" + std::to_string(i++) + "]", {"name", "version", "files", "bytes"},
                        kind);
         m.components.push_back({c.str("name"), c.str("version"), c.u64("files"), c.u64("bytes")});
+        if (!valid_name(m.components.back().name)) {
+            c.fail("name", ferry::quoted(m.components.back().name) + " is not a valid component name");
+        }
+        if (!parse_version(m.components.back().version)) {
+            c.fail("version", "not a semantic version");
+        }
     }
-    if (f.has("procedure")) {
-        m.procedure = parse_procedure(f);
+    if (m.components.empty()) {
+        f.fail("components", "must list at least one component");
     }
+    (void)f.require("procedure");
+    m.procedure = parse_procedure(f);
     std::set<std::string> dests;
     i = 0;
     if (with_files) {
@@ -327,6 +383,17 @@ std::optional<Split> split_files(std::string_view text) {
 
 } // namespace
 
+// Whether the head and tail are in the strict subset, and so small enough to load twice; if
+// not, the full parser reports why, with the right line numbers.
+bool strict_head_and_tail(const Split& split, const std::string& where) {
+    try {
+        check_strict_yaml(split.head_and_tail, where, ErrorKind::verification, k_integer_keys);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 // Whether the text around the cut really is the top level: in the parsed head and tail, the
 // `payload` key must start exactly where the cut put it (not inside a scalar that swallowed
 // the `files:` line), and there must be no other `files` key.
@@ -349,7 +416,7 @@ Manifest parse_manifest(std::string_view text, const std::string& where) {
         auto files = parse_canonical_files(split->files);
         bool top_level = false;
         try {
-            top_level = files && cut_at_top_level(*split);
+            top_level = files && strict_head_and_tail(*split, where) && cut_at_top_level(*split);
         } catch (const YAML::Exception&) {
             top_level = false; // the full parser reports it
         }
@@ -399,7 +466,7 @@ Manifest parse_manifest_summary(std::string_view text, const std::string& where)
     if (const auto split = split_files(text)) {
         bool top_level = false;
         try {
-            top_level = cut_at_top_level(*split);
+            top_level = strict_head_and_tail(*split, where) && cut_at_top_level(*split);
         } catch (const YAML::Exception&) {
             top_level = false; // the full parser reports it
         }

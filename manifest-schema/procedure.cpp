@@ -1,6 +1,10 @@
 #include "procedure.hpp"
 
+#include "core/text.hpp"
+#include "manifest-schema/spec.hpp"
 #include "manifest-schema/version.hpp"
+
+#include <algorithm>
 
 namespace ferry::schema {
 
@@ -81,35 +85,6 @@ void emit_strings(YAML::Emitter& out, const char* key, const std::vector<std::st
 
 namespace {
 
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = 0;
-        if (c < 0x80) {
-            len = 1;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) {
-            return false;
-        }
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
-                return false;
-            }
-        }
-        i += len;
-    }
-    return true;
-}
-
 } // namespace
 
 bool Procedure::empty() const {
@@ -123,6 +98,9 @@ std::optional<std::string> dest_path_problem(std::string_view path) {
     }
     if (path.size() > 1024) {
         return "is longer than 1024 bytes";
+    }
+    if (path.size() > 1 && path.back() == '/') {
+        return "must name a file, not a folder (it ends in \"/\")";
     }
     const std::string_view rel = path.substr(1);
     if (rel.empty()) {
@@ -143,15 +121,7 @@ std::optional<std::string> dest_path_problem(std::string_view path) {
         }
         start = slash + 1;
     }
-    for (const char c : path) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-            return "must not contain control characters (NUL, newline, tab, ...)";
-        }
-    }
-    if (!valid_utf8(path)) {
-        return "is not valid UTF-8";
-    }
-    return std::nullopt;
+    return text_problem(path);
 }
 
 std::optional<std::string> payload_path_problem(std::string_view path) {
@@ -161,7 +131,22 @@ std::optional<std::string> payload_path_problem(std::string_view path) {
     if (path.back() == '/') {
         return "must name a file, not a folder";
     }
-    return dest_path_problem("/" + std::string(path));
+    if (auto problem = text_problem(path)) {
+        return problem; // before the "/" below shifts the byte it names
+    }
+    if (auto problem = dest_path_problem("/" + std::string(path))) {
+        return problem;
+    }
+    // COMPONENT/ROLE/NAME, as the bundler writes it and the JSON Schema requires.
+    const std::size_t first = path.find('/');
+    const std::size_t second = first == std::string_view::npos ? first : path.find('/', first + 1);
+    const std::string_view role =
+        second == std::string_view::npos ? std::string_view() : path.substr(first + 1, second - first - 1);
+    if (second == std::string_view::npos || !valid_name(path.substr(0, first)) ||
+        std::find(k_roles.begin(), k_roles.end(), role) == k_roles.end()) {
+        return "must be COMPONENT/ROLE/NAME (a component name, a role such as doc, then the file's name)";
+    }
+    return std::nullopt;
 }
 
 std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest, const Procedure& procedure) {
@@ -211,7 +196,9 @@ Procedure parse_procedure(const Fields& top) {
         p.backup_sqlite = b.str_list("sqlite");
         for (const auto key : {"paths", "sqlite"}) {
             for (const auto& path : key == std::string_view("paths") ? p.backup_paths : p.backup_sqlite) {
-                if (const auto problem = dest_path_problem(path)) {
+                // A backup path may name a folder, written with a trailing "/".
+                const bool folder = key == std::string_view("paths") && path.size() > 1 && path.back() == '/';
+                if (const auto problem = dest_path_problem(folder ? path.substr(0, path.size() - 1) : path)) {
                     b.fail(key, ferry::quoted(path) + " " + *problem);
                 }
             }

@@ -62,7 +62,7 @@ struct Procedure {
 // Writes the procedure as the value of a `procedure` key.
 void emit_procedure(YAML::Emitter& out, const Procedure& procedure);
 
-// Why PATH is not a safe absolute install path, or nullopt if it is.
+// Why PATH is not a safe absolute install path of a file (no trailing "/"), or nullopt if it is.
 [[nodiscard]] std::optional<std::string> dest_path_problem(std::string_view path);
 
 // Why PATH is not a safe relative payload path, or nullopt if it is.

@@ -1,5 +1,7 @@
 #include "yaml_fields.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -29,6 +31,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 YAML::Node load_yaml(std::string_view text, const std::string& file, ErrorKind kind) {
     try {
         return YAML::Load(std::string(text));
+    } catch (const YAML::DeepRecursion& e) {
+        throw Error(kind, file + ":" + std::to_string(e.mark.line + 1) + ": YAML nested more than " +
+                              std::to_string(k_max_yaml_depth) + " levels deep, the YAML reader's limit");
     } catch (const YAML::ParserException& e) {
         throw Error(kind, file + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
     }
@@ -134,6 +139,11 @@ std::uint64_t Fields::u64(std::string_view key) const {
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
         fail(key, "expected a non-negative integer, got \"" + text + "\"");
+    }
+    if (text.size() > 1 && text[0] == '0') {
+        // PyYAML, like every YAML 1.1 reader, takes 0644 for octal (420).
+        fail(key, "expected a decimal integer without leading zeros, got \"" + text + "\"",
+             "YAML 1.1 readers take a number with a leading zero for octal");
     }
     return value;
 }

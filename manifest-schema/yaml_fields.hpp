@@ -14,6 +14,9 @@
 
 namespace ferry::schema {
 
+// How deep yaml-cpp lets a document nest (its DepthGuard) before it refuses it.
+inline constexpr int k_max_yaml_depth = 2000;
+
 // Parses TEXT as one YAML document; syntax errors name FILE and the line.
 [[nodiscard]] YAML::Node load_yaml(std::string_view text, const std::string& file, ErrorKind kind);
 

@@ -18,7 +18,9 @@ folder per case, OUT_DIR/CASE, holding the bundle's inputs (manifest.yaml, paylo
 payload.zst, maybe signature.minisig), `forge` (ferry-forge's arguments, one a line, paths
 relative to the case folder; @KEY@ and @OUTSIDER_KEY@ stand for the trusted and an untrusted
 secret key) and `expect`: lines "verify CODE MESSAGE" and "apply CODE MESSAGE" (MESSAGE a fixed
-substring of stderr; "apply skip" when the case is not applied). Prints the case names.
+substring of stderr; "apply skip" when the case is not applied), and for some cases "plan CODE
+MESSAGE" and "inspect CODE MESSAGE" (inspect --files, without a trust store). Prints the case
+names.
 
 Standard library only (run with Debian's /usr/bin/python3): Python has no zstd, so
 compression is left to ferry-forge, and the zstd frames of the catalogue are built by hand
@@ -60,16 +62,41 @@ def parse_manifest(text):
     return head + "\n", files
 
 
+def unsafe(c):
+    """Whether the character C breaks Ferry's path rule (core/text.hpp): C0, DEL, C1, bidi
+    controls, line and paragraph separators."""
+    o = ord(c)
+    return (o < 0x20 or 0x7f <= o <= 0x9f or o in (0x061c, 0x200e, 0x200f, 0x2028, 0x2029)
+            or 0x202a <= o <= 0x202e or 0x2066 <= o <= 0x2069)
+
+
+def escaped(text):
+    """TEXT as Ferry's messages print it (printable() in core/error.cpp)."""
+    out = ""
+    for c in text:
+        if 0xdc80 <= ord(c) <= 0xdcff:  # a byte that is not UTF-8 (surrogateescape)
+            out += "\\x%02x" % (ord(c) - 0xdc00)
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out += "\\x%02x" % ord(c)
+        elif unsafe(c):
+            out += "\\u%04x" % ord(c)
+        else:
+            out += c
+    return out
+
+
 def yaml_quote(text):
-    """TEXT double-quoted as the bundler writes it, escaping what YAML cannot hold raw."""
+    """TEXT double-quoted as the bundler writes it, escaping what YAML cannot hold raw (and
+    what YAML 1.1 readers take for line breaks, U+0085, U+2028 and U+2029)."""
     if all(0x20 <= ord(c) < 0x7f and c not in '"\\' for c in text):
         return f'"{text}"'
-    return json.dumps(text, ensure_ascii=False)  # JSON strings are YAML double-quoted strings
+    quoted = json.dumps(text, ensure_ascii=False)  # JSON strings are YAML double-quoted strings
+    return "".join("\\u%04x" % ord(c) if unsafe(c) and ord(c) >= 0x7f else c for c in quoted)
 
 
 def emit_template(head, files):
     """The manifest without its payload section, with FILES in the bundler's layout."""
-    out = [head, "files:\n"]
+    out = [head, "files:\n" if files else "files:\n  []\n"]
     for f in files:
         first = True
         for key in FILE_KEYS:
@@ -97,9 +124,11 @@ class Entry:
     """One tar entry to write: a regular file unless KIND says otherwise."""
 
     def __init__(self, name, data=b"", mode=0o644, kind=tarfile.REGTYPE, link="", pax_path=None,
-                 size=None, patch=None):
+                 size=None, patch=None, pax=None, pad=b"\0"):
         self.name, self.data, self.mode, self.kind, self.link = name, data, mode, kind, link
         self.pax_path = pax_path
+        self.pax = pax  # more pax records, {key: value} (catalogue only)
+        self.pad = pad  # the byte that pads the data to a block (catalogue only)
         self.size = size  # the size the header claims, when not len(data) (catalogue only)
         self.patch = patch  # edits the ustar header block in place (catalogue only)
 
@@ -115,6 +144,8 @@ def tar_info(e):
         info.devmajor, info.devminor = 1, 3  # /dev/null
     if e.pax_path is not None:
         info.pax_headers = {"path": e.pax_path}
+    if e.pax is not None:
+        info.pax_headers = dict(info.pax_headers, **e.pax)
     return info
 
 
@@ -172,8 +203,17 @@ def tar_bytes(entries, after=b""):
             header = buf[-BLOCK:]
             e.patch(header)
             buf[-BLOCK:] = header
-        out += buf + e.data + bytes(-len(e.data) % BLOCK)
+        out += buf + e.data + e.pad * (-len(e.data) % BLOCK)
     return bytes(out + bytes(2 * BLOCK) + after)
+
+
+def pax_record(key, value):
+    """One pax extended header record, "LEN KEY=VALUE\n" (KEY and VALUE bytes)."""
+    body = b" " + key + b"=" + value + b"\n"
+    n = len(body) + 1
+    while len(str(n)) + len(body) != n:
+        n += 1
+    return str(n).encode() + body
 
 
 def zstd_frame(data, window_log=20, content_size=None, single_segment=False, rle_bytes=0, rle=b"\0"):
@@ -272,17 +312,17 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         for f in listed:
             if f["path"] == target:
                 f.update({k: str(v) for k, v in changes.items()})
-        return sorted(listed, key=lambda f: f["path"].encode())
+        return sorted(listed, key=lambda f: f["path"].encode("utf-8", "surrogateescape"))
 
     cases = {}
 
     def case(name, verify, apply="same", files_=None, entries=None, zst=None, manifest=None,
-             forge=(), sign=("--key", "@KEY@"), signature=None, manifest_raw=False):
+             forge=(), sign=("--key", "@KEY@"), signature=None, manifest_raw=False, plan=False):
         """One case: its manifest (a template from FILES_, or MANIFEST as it is), its payload
         (ENTRIES as a tar, or ZST as raw payload bytes) and its expected outcomes."""
         listed = files if files_ is None else files_
         text = manifest if manifest is not None else emit_template(with_totals(head, listed), listed)
-        parts = {"manifest.yaml": text.encode()}
+        parts = {"manifest.yaml": text.encode("utf-8", "surrogateescape")}
         args = ["--manifest", "manifest.yaml"] + (["--manifest-raw"] if manifest_raw else [])
         if zst is not None:
             parts["payload.zst"] = zst
@@ -299,10 +339,14 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
             expect += "apply skip\n"
         else:
             expect += "apply %d %s\n" % (verify if apply == "same" else apply)
+        if plan:
+            expect += f"plan {code} {message}\n"
+            expect += f"inspect {code} {message}\n"
         cases[name] = (parts, args, expect)
 
     not_next = "is not the one the manifest lists next ({})".format
-    only_regular = "payload {}: {}, only regular files are allowed".format
+    # The payload's header scan (an allow-list of types) names the entry, its type and link.
+    only_regular = '"{}" is {}'.format
     components = 'must not contain empty, "." or ".." components'
 
     # The control: the forge's honest bundle, and an honest hand-made zstd frame.
@@ -310,23 +354,35 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     case("good-handmade-zstd", (0, "verified: greeter 1.0.0"), apply="skip",
          zst=zstd_frame(tar_bytes(honest())))
 
+    # An empty file list is a valid bundle: verify accepts it, and so must the audit procedure.
+    bare = re.sub(r"(?s)\nprocedure:\n.*\Z", "\nprocedure:\n  {}\n", with_totals(head, []))
+    case("good-empty-file-list", (0, "verified: greeter 1.0.0"), apply="skip",
+         manifest=emit_template(bare, []), entries=[])
+    case("migration-not-listed", (3, 'procedure.migrations.steps[0].up: "greeter/migration/0001_create_greetings.up.sql" '
+                                     "is not a migration file of the list"),
+         manifest=emit_template(with_totals(head, []), []), entries=[])
+
     # Paths: in the payload tar (the manifest is honest) and in the signed manifest.
     hostile_paths = {"abs": victim, "dotdot": "..", "a-dotdot": "greeter/..",
                      "a-dotdot-dotdot-x": "greeter/../../x", "empty": "", "dot": ".",
                      "double-slash": "greeter/doc//README.md"}
     for label, path in hostile_paths.items():
-        message = f"payload entry {path} " + not_next(readme)
+        message = f'payload entry "{path}" ' + not_next(readme)
         case(f"path-{label}-in-tar", (3, message), entries=replaced(readme, Entry(path, data[readme])))
         problem = "must be a relative path" if path in ("", victim) else components
         case(f"path-{label}-in-manifest", (3, f'.path: "{path}" {problem}'),
              files_=edited(readme, path=path), entries=sorted(
-                 replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode()))
+                 replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
+
+    # A dest naming a folder: it would pass verification and break the node at install.
+    case("dest-ends-in-slash", (3, '.dest: "/usr/share/doc/greeter/" must name a file, not a folder (it ends in "/")'),
+         files_=edited(readme, dest="/usr/share/doc/greeter/"), plan=True)
 
     # Symlinks: out of the root (absolute, relative), a two-hop chain, then a file written through.
     deep = "../" * 12 + outside.strip("/")
-    case("symlink-out-of-root", (3, only_regular(readme, "a symlink")),
+    case("symlink-out-of-root", (3, only_regular(readme, "a symlink (type '2')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.SYMTYPE, link=outside)))
-    case("symlink-out-of-root-relative", (3, only_regular(readme, "a symlink")),
+    case("symlink-out-of-root-relative", (3, only_regular(readme, "a symlink (type '2')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.SYMTYPE, link=deep)))
     # The manifest can list only regular files: it lists x/victim, the tar holds x first.
     doc_dir = readme.rsplit("/", 1)[0]
@@ -342,15 +398,15 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         at = next(i for i, e in enumerate(entries) if e.name == readme) + 1
         return entries[:at] + extra + [Entry(written, b"pwned\n")] + entries[at:]
 
-    case("symlink-write-through", (3, f"payload entry {doc_dir}/x " + not_next(through)),
+    case("symlink-write-through", (3, only_regular(f"{doc_dir}/x", "a symlink (type '2')")),
          files_=listed_through, entries=through_entries([("x", outside)]))
-    case("symlink-write-through-relative", (3, f"payload entry {doc_dir}/x " + not_next(through)),
+    case("symlink-write-through-relative", (3, only_regular(f"{doc_dir}/x", "a symlink (type '2')")),
          files_=listed_through, entries=through_entries([("x", "../../outside")]))
     through2 = f"{doc_dir}/hop1/victim"
     listed_hops = sorted(files + [doc_entry(through2, b"pwned\n", "/usr/share/doc/greeter/hop1/victim")],
                          key=lambda f: f["path"].encode())
     hops = through_entries([("hop1", "hop2"), ("hop2", outside)], written=through2)
-    case("symlink-two-hop-write-through", (3, f"payload entry {doc_dir}/hop1 " + not_next(through2)),
+    case("symlink-two-hop-write-through", (3, only_regular(f"{doc_dir}/hop1", "a symlink (type '2') to \"hop2\"")),
          files_=listed_hops, entries=hops)
     # The link's own name listed as a regular file too: the type check has to catch it.
     listed_both = sorted(listed_through + [doc_entry(f"{doc_dir}/x", b"", "/usr/share/doc/greeter/x")],
@@ -361,19 +417,19 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # Hardlinks: out of the root, carrying data, to themselves.
     operations = next(p for p in paths if p.endswith("/OPERATIONS.md"))
-    case("hardlink-out-of-root", (3, only_regular(readme, f"a hardlink to {victim}")),
+    case("hardlink-out-of-root", (3, only_regular(readme, f"a hardlink (type '1') to \"{victim}\"")),
          entries=replaced(readme, Entry(readme, kind=tarfile.LNKTYPE, link=victim)))
-    case("hardlink-with-data", (3, only_regular(readme, f"a hardlink to {operations}")),
+    case("hardlink-with-data", (3, only_regular(readme, f"a hardlink (type '1') to \"{operations}\"")),
          entries=replaced(readme, Entry(readme, data[readme], kind=tarfile.LNKTYPE, link=operations)))
-    case("hardlink-to-itself", (3, only_regular(readme, f"a hardlink to {readme}")),
+    case("hardlink-to-itself", (3, only_regular(readme, f"a hardlink (type '1') to \"{readme}\"")),
          entries=replaced(readme, Entry(readme, kind=tarfile.LNKTYPE, link=readme)))
 
     # Devices, FIFOs, setuid and setgid bits.
-    case("char-device", (3, only_regular(readme, "a device node")),
+    case("char-device", (3, only_regular(readme, "a character device (type '3')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.CHRTYPE, mode=0o666)))
-    case("block-device", (3, only_regular(readme, "a device node")),
+    case("block-device", (3, only_regular(readme, "a block device (type '4')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.BLKTYPE, mode=0o666)))
-    case("fifo", (3, only_regular(readme, "a FIFO")),
+    case("fifo", (3, only_regular(readme, "a FIFO (type '6')")),
          entries=replaced(readme, Entry(readme, kind=tarfile.FIFOTYPE)))
     for label, bits in (("setuid", 0o4000), ("setgid", 0o2000), ("sticky", 0o1000)):
         case(f"{label}-in-tar", (3, f"payload {binary}: mode differs from the manifest"),
@@ -389,10 +445,10 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     for label, path, problem in (("over-path-max", over_path_max, "is longer than 1024 bytes"),
                                  ("component-over-255", long_component,
                                   "has a component longer than 255 bytes")):
-        case(f"name-{label}-in-tar", (3, "payload entry " + path[:200]),
+        case(f"name-{label}-in-tar", (3, 'payload entry "' + path[:200]),
              entries=replaced(readme, Entry(path, data[readme])))
         case(f"name-{label}-in-manifest", (3, problem), files_=edited(readme, path=path),
-             entries=sorted(replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode()))
+             entries=sorted(replaced(readme, Entry(path, data[readme])), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
     control = "must not contain control characters (NUL, newline, tab, ...)"
     for label, char in (("nul", "\0"), ("newline", "\n")):
         # Through a pax path only: a ustar name field ends at its first NUL. Tar readers
@@ -401,13 +457,41 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
         nul = label == "nul"
         case(f"pax-path-{label}", (3, "holds a NUL byte" if nul else readme),
              entries=replaced(readme, Entry(readme, data[readme], pax_path=readme + char + "../../evil")))
-        case(f"pax-path-{label}-prefix", (3, "holds a NUL byte" if nul else "payload entry " + doc_dir),
+        case(f"pax-path-{label}-prefix", (3, "holds a NUL byte" if nul else 'payload entry "' + doc_dir),
              entries=replaced(readme, Entry(readme, data[readme], pax_path=doc_dir + char + "/README.md")))
         # The message escapes the control character it quotes, so it is not cut short.
         case(f"path-{label}-in-manifest", (3, control), files_=edited(readme, path=readme + char + "x"),
              entries=replaced(readme, Entry(readme + char + "x", data[readme],
                                             pax_path=readme + char + "x")))
-    case("pax-path-overrides-ustar", (3, "payload entry ../../evil " + not_next(readme)),
+    # One path rule: printable UTF-8 without C0, DEL, C1, bidi controls or line separators, in
+    # the signed manifest and, with the manifest honest, in the payload tar (escaped in messages).
+    c0 = "must not contain control characters (NUL, newline, tab, ...)"
+    for label, char, problem in (("del", "\x7f", c0), ("esc", "\x1b", c0),
+                                 ("c1-nel", "\x85", "must not contain the C1 control character U+0085"),
+                                 ("c1-csi", "\x9b", "must not contain the C1 control character U+009B"),
+                                 ("bidi-rlo", "\u202e", "must not contain the bidirectional control U+202E"),
+                                 ("bidi-rli", "\u2067", "must not contain the bidirectional control U+2067"),
+                                 ("bidi-lrm", "\u200e", "must not contain the bidirectional control U+200E"),
+                                 ("line-separator", "\u2028", "must not contain the line or paragraph separator U+2028"),
+                                 ("paragraph-separator", "\u2029",
+                                  "must not contain the line or paragraph separator U+2029")):
+        path = f"{doc_dir}/READ{char}ME.md"
+        case(f"path-{label}-in-manifest", (3, problem), files_=edited(readme, path=path), plan=True,
+             entries=sorted(replaced(readme, Entry(path, data[readme], pax_path=path)), key=lambda e: e.name.encode("utf-8", "surrogateescape")))
+        case(f"path-{label}-in-tar", (3, f'payload entry "{escaped(path)}" ' + not_next(readme)),
+             entries=replaced(readme, Entry(path, data[readme], pax_path=path)))
+    # A name that is not UTF-8: a byte of the ustar name changed (no pax header), and in the manifest.
+    bad_byte = readme[:12] + "\udcff" + readme[13:]
+    case("path-not-utf8-in-tar", (3, f'payload entry "{escaped(bad_byte)}" ' + not_next(readme)),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(12, b"\xff"))))
+    case("path-not-utf8-in-manifest", (3, '.path: "' + escaped(bad_byte) + '" is not valid UTF-8 (byte 12)'),
+         files_=edited(readme, path=bad_byte),
+         entries=sorted(replaced(readme, Entry(readme, data[readme], patch=field(12, b"\xff"))),
+                        key=lambda e: e.name.encode("utf-8", "surrogateescape")))
+    case("dest-bidi-in-manifest", (3, '.dest: "/usr/share/doc/greeter/\\u202eEM.md" must not contain the '
+                                      'bidirectional control U+202E'),
+         files_=edited(readme, dest="/usr/share/doc/greeter/\u202eEM.md"), plan=True)
+    case("pax-path-overrides-ustar", (3, 'payload entry "../../evil" ' + not_next(readme)),
          entries=replaced(readme, Entry(readme, data[readme], pax_path="../../evil")))
     # The reverse: the pax path is the listed one and the ustar name, which a reader without
     # pax support would use, escapes. The payload's header scan refuses it.
@@ -415,15 +499,49 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
          entries=replaced(readme, Entry("../../../" + outside.strip("/") + "/victim", data[readme],
                                         pax_path=readme)))
 
+    # Header types: an allow-list of '0' and 'x'. libarchive reads a Solaris 'X' header as a pax
+    # header, skips a GNU volume header 'V' and an ACL header 'A'; other readers do not.
+    allowed = ": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+    for label, path, ustar in (("path-nul", readme + "\0../../evil", readme),
+                               ("path-hides-ustar", readme, "../../../" + outside.strip("/") + "/victim")):
+        records = pax_record(b"path", path.encode())
+        entries = []
+        for e in honest():
+            if e.name == readme:
+                entries += [Entry("././@PaxHeader", records, kind=b"X"), Entry(ustar, data[readme])]
+            else:
+                entries.append(e)
+        case(f"solaris-X-{label}", (3, '"././@PaxHeader" is a Solaris extended header (type \'X\')' + allowed),
+             entries=entries)
+    forged = tar_bytes([Entry(f"{doc_dir}/ZZZ-EXTRA.md", b"extra\n")])[:BLOCK]
+    case("gnu-volume-header", (3, "\"volume 1\" is a GNU volume header (type 'V')" + allowed),
+         entries=inserted(readme, [Entry("volume 1", forged, kind=b"V")]))
+    case("solaris-acl-header", (3, "is a Solaris ACL header (type 'A')" + allowed),
+         entries=inserted(readme, [Entry(readme, b"user::rwx\0group::r--\0other::r--\0", kind=b"A")]))
+    case("old-style-regular-file", (3, f'"{readme}" is an old-style regular file (type 0x00)' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"\0")))
+    case("contiguous-file", (3, f'"{readme}" is a contiguous file (type \'7\')' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"7")))
+    case("pax-linkpath", (3, 'the pax key "linkpath" is not allowed (only path, size and mtime)'),
+         entries=replaced(readme, Entry(readme, data[readme], pax={"linkpath": victim})))
+    case("gnu-sparse-file", (3, f'"{readme}" is a GNU sparse file (type \'S\')' + allowed),
+         entries=replaced(readme, Entry(readme, data[readme], kind=b"S")))
+    # On the first entry, so that the header scan sees it before the output bound is reached.
+    case("pax-attribute-8mb", (3, "bytes (at most 1048576)"),
+         entries=replaced(binary, Entry(binary, data[binary], mode[binary], pax={"comment": "x" * (8 << 20)})))
+    case("pax-sparse-keys", (3, 'the pax key "GNU.sparse.major" describes a sparse file'),
+         entries=replaced(readme, Entry(readme, data[readme], pax={"GNU.sparse.major": "1",
+                                                                    "GNU.sparse.minor": "0"})))
+
     # Headers: bad checksums, negative and base-256 sizes, in the payload tar and the envelope.
-    case("tar-bad-checksum", (3, "payload entry 3: "),
+    case("tar-bad-checksum", (3, ": bad header checksum"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(0, b"", checksum_delta=1))))
     case("tar-size-negative", (3, "unreadable size field"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, base256(-1)))))
     case("tar-size-base256-huge", (3, f"payload {readme}: size {1 << 40} differs from the manifest's"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, base256(1 << 40)))))
-    # libarchive reads the octal digits before the junk (012 = 10): refused only as a wrong size.
-    case("tar-size-not-octal", (3, f"payload {readme}: size 10 differs from the manifest's"),
+    # libarchive reads the octal digits before the junk (012 = 10); the header scan refuses it.
+    case("tar-size-not-octal", (3, "unreadable size field"),
          entries=replaced(readme, Entry(readme, data[readme], patch=field(124, b"0000000012x\0"))))
     case("envelope-bad-checksum", (3, "envelope header at offset 0: bad header checksum"),
          forge=["--flip-byte", "10"])
@@ -434,15 +552,15 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
 
     # Entries: not in the manifest, missing, duplicated (decoy first, real last), too large.
     decoy = (b"LANGUAGE=en\nADMIN_TOKEN=attacker\n" * 100)[: len(data[config])]
-    case("entry-not-in-manifest", (3, f"payload entry {doc_dir}/ZZZ-EXTRA.md is not in the manifest"),
+    case("entry-not-in-manifest", (3, f'payload entry "{doc_dir}/ZZZ-EXTRA.md" is not in the manifest'),
          entries=honest() + [Entry(f"{doc_dir}/ZZZ-EXTRA.md", b"extra\n")])
-    case("entry-not-in-manifest-middle", (3, f"payload entry {binary}-extra " + not_next(config)),
+    case("entry-not-in-manifest-middle", (3, f'payload entry "{binary}-extra" ' + not_next(config)),
          entries=inserted(config, [Entry(binary + "-extra", b"#!/bin/sh\n", 0o755)]))
     case("entry-missing", (3, f"payload is missing {paths[-1]} (listed in the manifest)"),
          entries=honest()[:-1])
     case("entry-duplicate-decoy-first", (3, f"payload {config}: sha256 mismatch"),
          entries=inserted(config, [Entry(config, decoy, mode[config])]))
-    case("entry-duplicate-decoy-last", (3, f"payload entry {config} " + not_next(operations)),
+    case("entry-duplicate-decoy-last", (3, f'payload entry "{config}" ' + not_next(operations)),
          entries=inserted(operations, [Entry(config, decoy, mode[config])]))
     case("entry-larger-than-declared",
          (3, f"payload {readme}: size {len(data[readme]) + 100} differs from the manifest's {len(data[readme])}"),
@@ -460,7 +578,7 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
          zst=zstd_frame(tar, content_size=len(tar) - 4096))
     case("zstd-content-size-too-large", (3, "payload.tar.zst: zstd: "),
          zst=zstd_frame(tar, content_size=len(tar) + 4096))
-    too_large = "payload.tar.zst: zstd: Frame requires too much memory for decoding"
+    too_large = "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^27 bytes (128 MiB), limits.window_log in the trust store"
     case("zstd-window-2^28", (3, too_large), zst=zstd_frame(tar, window_log=28))
     case("zstd-window-2^31", (3, too_large), zst=zstd_frame(tar, window_log=31))
     case("zstd-single-segment-2^28", (3, too_large),
@@ -509,6 +627,72 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
     case("signatures-none", (3, "bundle carries no signature"), sign=("--no-signature",))
     case("signature-empty", (3, "the last line does not end with a newline"), forge=["--empty-signature"])
     case("signature-duplicate", (3, "duplicate member \"signatures/"), forge=["--duplicate-signature"])
+
+    # Padding and header fields: one bundle, one byte-form. In the envelope, which no signature
+    # covers (B's own manifest, signature and payload, then one byte changed), and in the tar.
+    sig_name = next(k for k in env_b if k.startswith("signatures/"))
+    after_manifest = BLOCK + len(manifest_b) + (-len(manifest_b) % BLOCK)
+    sig_padding = after_manifest + BLOCK + len(signature_b)
+    b_as_is = dict(manifest=manifest_b, manifest_raw=True, zst=env_b["payload.tar.zst"],
+                   sign=("--signature-file", "signature.minisig"), signature=signature_b)
+    case("envelope-padding-not-zero",
+         (3, f"envelope: the padding after member {sig_name} is not zero (at offset {sig_padding})"),
+         forge=["--flip-byte", str(sig_padding)], **b_as_is)
+    case("envelope-uid-not-zero", (3, 'envelope header at offset 0: the uid field is "0000001\\x00"'),
+         forge=["--patch-header", "108:" + b"0000001".hex()], **b_as_is)
+    case("envelope-name-field-junk", (3, 'envelope header at offset 0: the name field is "manifest.yaml'),
+         forge=["--patch-header", "50:4a"], **b_as_is)
+    case("envelope-mtime-differs", (3, f"envelope header at offset {after_manifest}: mtime "),
+         forge=["--patch-header", f"{after_manifest + 136}:" + b"00000000001".hex()], **b_as_is)
+    case("tar-padding-not-zero", (3, "padding after the data of the entry at offset"),
+         entries=replaced(readme, Entry(readme, data[readme], pad=b"X")))
+    case("tar-name-field-junk", (3, "non-zero bytes after the end of the name field"),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(90, b"J"))))
+    case("tar-header-padding-not-zero", (3, "the last 12 bytes of the header (its padding) are not zero"),
+         entries=replaced(readme, Entry(readme, data[readme], patch=field(505, b"J"))))
+
+    # The manifest's YAML is a strict subset, so that every YAML reader reads it the same way:
+    # no tags, second documents, directives, anchors, aliases, merge keys, nulls, ambiguous
+    # numbers or words, deep nesting or raw line separators.
+    template = emit_template(with_totals(head, files), files)
+
+    def yaml_case(name, message, old, new, count=1):
+        text = template.replace(old, new, count)
+        if text == template:
+            sys.exit(f"gen_hostile.py: {name}: {old!r} is not in the manifest")
+        case(name, (3, message), manifest=text)
+
+    tags = "YAML tags ({}) are not allowed in a manifest".format
+    yaml_case("yaml-tag-binary", tags('"tag:yaml.org,2002:binary"'), 'release_notes: "',
+              'release_notes: !!binary "SGVsbG8K" # "')
+    yaml_case("yaml-tag-local", tags('"!x"'), "name: greeter", "name: !x greeter")
+    yaml_case("yaml-anchor-alias", "YAML anchors (&p) are not allowed in a manifest",
+              '  product: "greeter"\n  channel: "stable"', '  product: &p "greeter"\n  channel: *p')
+    yaml_case("yaml-merge-key", "YAML merge keys (<<) are not allowed in a manifest",
+              '  product: "greeter"', '  <<: {product: "greeter"}')
+    yaml_case("yaml-null", "release_notes: an empty or null value is not allowed", 'release_notes: "',
+              'release_notes:\nold_notes: "')
+    yaml_case("yaml-quoted-number", 'sequence: expected a decimal integer without quotes or leading zeros, got "1"',
+              "sequence: 1\n", 'sequence: "1"\n')
+    yaml_case("yaml-boolean-word", '"yes" unquoted is read as a boolean, null or number by some YAML readers',
+              'channel: "stable"', "channel: yes")
+    yaml_case("yaml-number-as-text", "name: the number 123 where text is expected: quote it",
+              "name: greeter", "name: 123")
+    yaml_case("yaml-deep-nesting", "YAML nested more than 16 levels deep, the limit of a manifest",
+              "breaking_changes:\n  []", "breaking_changes: " + "[" * 40 + "]" * 40)
+    yaml_case("yaml-raw-line-separator", "a raw line break U+0085, U+2028 or U+2029",
+              "First release.", "First\u2028release.")
+    yaml_case("yaml-too-many-values", "the manifest's YAML holds more than 200000 values, the limit that bounds a "
+              "reader's memory", "breaking_changes:\n  []", "breaking_changes: [" + "a," * 200000 + "a]")
+    octal = str(int(next(f for f in files if f["path"] == readme)["size"]))
+    case("yaml-octal-size", (3, f"size: expected a decimal integer without quotes or leading zeros, got 0{octal} "
+                                "(YAML 1.1 readers take it for octal)"),
+         files_=edited(readme, size="0" + octal))
+    b_signed = dict(manifest_raw=True, zst=env_b["payload.tar.zst"])
+    case("yaml-second-document", (3, "YAML document markers (---) are not allowed in a manifest"),
+         manifest=manifest_b + "---\nname: evil\n", **b_signed)
+    case("yaml-directive", (3, 'YAML directives ("%YAML 1.1") are not allowed in a manifest'),
+         manifest="%YAML 1.1\n---\n" + manifest_b, **b_signed)
 
     # A huge manifest: 17 MiB, over the 16 MiB cap (a YAML comment), signed as it is.
     huge = emit_template(head, files) + "# " + "x" * (17 << 20) + "\n"

@@ -153,6 +153,9 @@ fi
 
 expect_ok "the JSON schemas accept the built manifest and trust.yaml" \
     "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" "$SCRATCH/manifest.yaml" --trust "$TRUST"
+expect_ok "Ferry and PyYAML read the built manifest the same way" \
+    "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" --differential "$FERRY_REEMIT" \
+    "$SCRATCH/manifest.yaml"
 
 # --- Trust store -----------------------------------------------------------------------------
 

@@ -5,8 +5,11 @@
 # applied onto an empty root. Each must exit with its code and message, quickly, write nothing
 # to the root or outside the scratch folder (a canary outside the root stays as it was) and
 # leave no staging folder behind. The table lives in gen_hostile.py; this script only runs it.
+# Then every case's signed manifest goes through the differential test of the manifest's readers
+# (tests/schema/test_schemas.py --differential): Ferry, and PyYAML with the JSON Schema, must
+# read it the same way or both refuse it.
 source "$(dirname "$0")/lib.sh"
-: "${FERRY_FORGE:?}"
+: "${FERRY_FORGE:?}" "${FERRY_REEMIT:?}"
 readonly PY=/usr/bin/python3
 # Seconds a refusal may take: the 2^32-byte cases must not read, write or allocate that much.
 readonly MAX_SECONDS=10
@@ -25,6 +28,28 @@ mkdir "$SCRATCH/real"
 "$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
 "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
 
+# docs/audit.md's procedure, the auditor's check with stock tools, must reach the applier's
+# verdict on every case (with minisign and openssl both, as the page's blocks run in order).
+readonly AUDIT=$SCRATCH/audit.sh
+awk '/^```sh$/ { b = 1; next } /^```$/ { b = 0 } b' "$FERRY_SOURCE_DIR/docs/audit.md" >"$AUDIT"
+
+# audit_agrees NAME BUNDLE VERIFY_RC: the audit passes exactly when verify exited 0.
+audit_agrees() {
+    local name=$1 bundle=$2 verify_rc=$3 work first
+    work=$(mktemp -d "$SCRATCH/audit-work.XXXXXX")
+    run env -u FERRY_BUNDLER -u FERRY_APPLIER -u FERRY_BUILD_DIR -u FERRY_SOURCE_DIR -u SOURCE_DATE_EPOCH \
+        BUNDLE="$bundle" PUBKEY="$KEYS/test-release-1.pub" TRUST="$TRUST" WORK="$work" bash -euo pipefail "$AUDIT"
+    rm -rf "$work"
+    first=$(grep -a -m 1 '^AUDIT FAILED: ' "$SCRATCH/err" || tail -n 2 "$SCRATCH/err")
+    if [ "$RC" -eq 0 ] && [ "$verify_rc" -ne 0 ]; then
+        fail "$name: the audit procedure passes a bundle ferry-applier verify refuses (exit $verify_rc)"
+    elif [ "$RC" -ne 0 ] && [ "$verify_rc" -eq 0 ]; then
+        fail "$name: the audit procedure refuses a bundle ferry-applier verify accepts: $first"
+    else
+        pass "$name: audit agrees with verify (${first:-AUDIT PASSED})"
+    fi
+}
+
 # The canary the links aim at, outside every root.
 readonly OUTSIDE=$SCRATCH/outside
 mkdir "$OUTSIDE"
@@ -33,7 +58,7 @@ echo "canary" >"$OUTSIDE/victim"
 readonly CATALOGUE=$SCRATCH/catalogue
 "$PY" "$FERRY_SOURCE_DIR/tests/cli/gen_hostile.py" --catalogue "$SCRATCH/real/greeter-1.0.0.ferry" \
     "$SCRATCH/real/greeter-2.0.0.ferry" "$TREE" "$OUTSIDE" "$CATALOGUE" >"$SCRATCH/cases"
-mkdir "$SCRATCH/bundles" "$SCRATCH/nodes"
+mkdir "$SCRATCH/bundles" "$SCRATCH/nodes" "$SCRATCH/manifests"
 
 # scratch_listing: everything in the scratch folder but the nodes (checked on their own) and
 # run()'s output files, with size, mode and mtime.
@@ -105,12 +130,25 @@ while read -r name; do
         fail "$name: ferry-forge failed: $(cat "$SCRATCH/forge.out")"
         continue
     fi
+    # The signed manifest, for the differential test (not every envelope lets tar extract it).
+    tar -xOf "$bundle" manifest.yaml >"$SCRATCH/manifests/$name.yaml" 2>/dev/null ||
+        rm -f "$SCRATCH/manifests/$name.yaml"
     while read -r tool code message; do
         if [ "$code" == "skip" ]; then
             continue
         fi
         if [ "$tool" == "verify" ]; then
             outcome "$name: verify" "$code" "$message" "$FERRY_APPLIER" verify -q "$bundle" --trust "$TRUST"
+            audit_agrees "$name" "$bundle" "$RC"
+        elif [ "$tool" == "inspect" ]; then
+            outcome "$name: inspect --files" "$code" "$message" "$FERRY_APPLIER" inspect --files "$bundle"
+        elif [ "$tool" == "plan" ]; then
+            node=$SCRATCH/nodes/$name-plan
+            mkdir -p "$node/root" "$node/state"
+            outcome "$name: plan" "$code" "$message" "$FERRY_APPLIER" plan "$bundle" --trust "$TRUST" \
+                --root "$node/root" --state-dir "$node/state"
+            node_clean "$name: plan" "$node"
+            rm -rf "$node"
         else
             node=$SCRATCH/nodes/$name
             mkdir -p "$node/root" "$node/state"
@@ -131,3 +169,11 @@ while read -r name; do
         rm -rf "${CATALOGUE:?}/$name"
     fi
 done <"$SCRATCH/cases"
+
+# The manifest's readers agree on every manifest of the catalogue.
+if "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" --differential "$FERRY_REEMIT" \
+    "$SCRATCH"/manifests/*.yaml >"$SCRATCH/differential" 2>&1; then
+    pass "differential test: $(tail -1 "$SCRATCH/differential")"
+else
+    fail "differential test: $(grep -A3 '^FAIL' "$SCRATCH/differential" | head -40)"
+fi

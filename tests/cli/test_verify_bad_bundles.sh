@@ -4,7 +4,7 @@
 # the fault, and nothing is written. Hostile payloads come from gen_hostile.py, bundles that
 # break the format from ferry-forge.
 source "$(dirname "$0")/lib.sh"
-: "${FERRY_FORGE:?}"
+: "${FERRY_FORGE:?}" "${FERRY_REEMIT:?}"
 readonly PY=/usr/bin/python3
 
 # member_offset BUNDLE NAME: the file offset of member NAME's data.
@@ -62,6 +62,9 @@ forge_case() {
         echo "ferry-forge failed for $name: $(cat "$SCRATCH/forge.out")" >&2
         return 1
     fi
+    # Its signed manifest, for the differential test at the end.
+    mkdir -p "$SCRATCH/manifests"
+    tar -xOf "$b" manifest.yaml >"$SCRATCH/manifests/$name.yaml" 2>/dev/null || rm -f "$SCRATCH/manifests/$name.yaml"
     echo "$b"
 }
 
@@ -317,27 +320,27 @@ hostile() {
 }
 README=greeter/doc/README.md
 CONFIG=greeter/config/greeter.env
-hostile extra-entry 3 "payload entry greeter/doc/ZZZ-EXTRA.md is not in the manifest"
+hostile extra-entry 3 "payload entry \"greeter/doc/ZZZ-EXTRA.md\" is not in the manifest"
 hostile extra-entry-middle 3 \
-    "payload entry greeter/binary/greeter-extra is not the one the manifest lists next ($CONFIG)"
+    "payload entry \"greeter/binary/greeter-extra\" is not the one the manifest lists next ($CONFIG)"
 hostile missing-entry 3 \
     "payload is missing greeter/script/greeterctl (listed in the manifest)"
 hostile duplicate-decoy-first 3 "payload $CONFIG: sha256 mismatch (expected $(sha256sum <"$TREE/config-2.0.0/greeter.env" | cut -c1-64)"
 hostile duplicate-decoy-last 3 \
-    "payload entry $CONFIG is not the one the manifest lists next (greeter/doc/OPERATIONS.md)"
+    "payload entry \"$CONFIG\" is not the one the manifest lists next (greeter/doc/OPERATIONS.md)"
 hostile dotdot-in-tar 3 \
-    "payload entry greeter/doc/../../../../etc/cron.d/ferry-evil is not the one the manifest lists next ($README)"
-hostile absolute-in-tar 3 "payload entry /etc/greeter/greeter.env is not the one the manifest lists next ($CONFIG)"
+    "payload entry \"greeter/doc/../../../../etc/cron.d/ferry-evil\" is not the one the manifest lists next ($README)"
+hostile absolute-in-tar 3 "payload entry \"/etc/greeter/greeter.env\" is not the one the manifest lists next ($CONFIG)"
 hostile pax-path-override 3 \
-    "payload entry ../../etc/cron.d/ferry-evil is not the one the manifest lists next ($README)"
+    "payload entry \"../../etc/cron.d/ferry-evil\" is not the one the manifest lists next ($README)"
 hostile dotdot-in-manifest 3 \
     'path: "greeter/doc/../../../etc/cron.d/ferry-evil" must not contain empty, "." or ".." components'
 hostile absolute-in-manifest 3 'files[0].path: "/usr/bin/greeter" must be a relative path'
-hostile symlink 3 "payload $README: a symlink, only regular files are allowed"
-hostile hardlink 3 "payload greeter/doc/UPGRADING.md: a hardlink to $README, only regular files are allowed"
-hostile device 3 "payload $README: a device node, only regular files are allowed"
-hostile fifo 3 "payload $README: a FIFO, only regular files are allowed"
-hostile directory 3 "payload entry $README/ is not the one the manifest lists next ($README)"
+hostile symlink 3 "\"$README\" is a symlink (type '2') to \"/etc/shadow\": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile hardlink 3 "\"greeter/doc/UPGRADING.md\" is a hardlink (type '1') to \"$README\": only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile device 3 "\"$README\" is a character device (type '3'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile fifo 3 "\"$README\" is a FIFO (type '6'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
+hostile directory 3 "\"$README/\" is a directory (type '5'): only regular files (type '0') and pax extended headers (type 'x') are allowed"
 hostile larger-than-declared 3 \
     "payload $README: size $(($(stat -c %s "$TREE/docs-2.0.0/README.md") + 100)) differs from the manifest's $(stat -c %s "$TREE/docs-2.0.0/README.md")"
 hostile wrong-sha256 3 "payload $README: sha256 mismatch (expected $(sha256sum <"$TREE/docs-2.0.0/README.md" | cut -c1-64)"
@@ -362,8 +365,42 @@ limited files "{files: 3}" "over the site's limit of 3"
 limited file-bytes "{file_bytes: 1000}" "bytes, over the site's limit of 1000"
 limited total-bytes "{total_bytes: 5000}" "bytes of files, over the site's limit of 5000"
 limited manifest-bytes "{manifest_bytes: 1000}" "member manifest.yaml is too large"
-limited window "{window_log: 10}" "payload.tar.zst: zstd: Frame requires too much memory for decoding"
+limited window "{window_log: 10}" "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^10 bytes (1 KiB), limits.window_log in the trust store"
 limited path-bytes "{path_bytes: 20}" "bytes, over the site's limit of 20"
+# Memory: verify stays within 300 MiB of address space for any manifest the default limits allow
+# (docs/format.md, "Memory"). 4 million list items in 8 MiB took 2.2 GiB before the value limit.
+# manifest_with_list OUT COUNT ITEM: the good manifest template with COUNT copies of ITEM as its
+# breaking changes.
+manifest_with_list() {
+    "$PY" - "$H/good.yaml" "$1" "$2" "$3" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+items = ",".join([sys.argv[4]] * int(sys.argv[3]))
+text, n = re.subn(r"(?m)^breaking_changes:\n(  .*\n)*", "breaking_changes: [" + items + "]\n", text)
+assert n == 1
+open(sys.argv[2], "w").write(text)
+PYEOF
+}
+manifest_with_list "$SCRATCH/many-values.yaml" 4000000 a
+manifest_with_list "$SCRATCH/near-limit.yaml" 199000 "$(printf 'b%.0s' {1..74})"
+for m in many-values near-limit; do
+    b=$(forge_case "$m" --manifest "$SCRATCH/$m.yaml" --tar "$H/good.tar" --key "$K1")
+    run bash -c 'ulimit -v 307200 && exec "$@"' memory "$FERRY_APPLIER" verify -q "$b" --trust "$TRUST"
+    if [ "$m" == many-values ] && [ "$RC" -eq 3 ] &&
+        grep -qF "the manifest's YAML holds more than 200000 values, the limit that bounds a reader's memory" "$SCRATCH/err"; then
+        pass "4 million list items in 8 MiB: refused within 300 MiB, naming the limit"
+    elif [ "$m" == near-limit ] && [ "$RC" -eq 0 ]; then
+        pass "199,000 values of 74 bytes (15 MB): verified within 300 MiB"
+    else
+        fail "$m: exit $RC within 300 MiB: $(head -c 300 "$SCRATCH/err")"
+    fi
+done
+
 { cat "$TRUST"; echo "limits: {files: 100, window_log: 40}"; } >"$KEYS/trust-limits-bad.yaml"
 expect_fail "a limit beyond the format's cap is refused" 1 "limits.window_log: must be between 10 and 31" \
     "$FERRY_APPLIER" verify "$REAL" --trust "$KEYS/trust-limits-bad.yaml"
+
+# Ferry, and PyYAML with the JSON Schema, read every forged manifest the same way or both refuse it.
+expect_ok "the differential test of the manifest's readers over every forged manifest" \
+    "$PY" "$FERRY_SOURCE_DIR/tests/schema/test_schemas.py" "$FERRY_SOURCE_DIR" --differential "$FERRY_REEMIT" \
+    "$SCRATCH"/manifests/*.yaml "$SCRATCH/manifest.yaml"

@@ -2,12 +2,18 @@
 """Checks Ferry's YAML documents against manifest-schema/schemas/*.json.
 
 Usage: test_schemas.py SOURCE_DIR [MANIFEST.yaml ...] [--trust TRUST.yaml ...]
+       test_schemas.py SOURCE_DIR --differential FERRY_REEMIT MANIFEST.yaml ...
 
 Validates the sample bundle specs (SOURCE_DIR/samples/*/*.yaml), the fixtures beside this
 script and every manifest and trust store given, then checks that deliberately broken copies
 are rejected for the intended reason. Besides the schemas it checks what JSON Schema cannot
 express (key order, sorting, uniqueness, cross-references). Prints one line per check and
 `N passed, M failed`; exits 1 if anything failed.
+
+The second form is the differential test of the manifest's readers: each MANIFEST.yaml is read
+by Ferry (FERRY_REEMIT prints Ferry's reading as YAML again) and by PyYAML under the rules of
+the strict subset (strict_problems below) and the schema; both must accept it and read the
+same data, or both must refuse it.
 
 Run it with Debian's /usr/bin/python3, which has python3-jsonschema and python3-yaml.
 """
@@ -18,6 +24,7 @@ import copy
 import fnmatch
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,6 +60,102 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, Loader.co
 def load_yaml(path):
     with open(path, encoding="utf-8") as f:
         return yaml.load(f, Loader=Loader)
+
+
+# --- the strict subset of YAML a manifest is written in (manifest-schema/strict_yaml.hpp) -----
+
+INTEGER_KEYS = {"sequence", "files", "bytes", "size", "chunk_size", "timeout", "interval", "retries"}
+MAX_DEPTH = 16
+MAX_VALUES = 200000
+AMBIGUOUS_WORDS = {"", "~", "null", "Null", "NULL", "yes", "Yes", "YES", "no", "No", "NO", "y", "Y", "n",
+                   "N", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off",
+                   "OFF", "<<", "=", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"}
+
+
+def is_canonical_integer(text):
+    return re.fullmatch(r"0|[1-9][0-9]{0,18}", text) is not None
+
+
+def plain_is_ambiguous(text):
+    """Whether a plain scalar could be read as something other than text by some YAML reader:
+    the same rule as Ferry's plain_is_ambiguous, word for word."""
+    if text in AMBIGUOUS_WORDS:
+        return True
+    s = text[1:] if text[:1] in ("+", "-") else text
+    if s in (".inf", ".Inf", ".INF"):
+        return True
+    if not s or not (s[0] in "0123456789."):
+        return False
+    if len(s) > 2 and s[0] == "0" and s[1] in "xob":
+        chars = {"x": "0123456789abcdefABCDEF_", "o": "01234567_", "b": "01_"}[s[1]]
+        return all(c in chars for c in s[2:])
+    return all(c in "0123456789_:.eE+-" for c in s)
+
+
+def strict_problems(text):
+    """The first way TEXT leaves the strict subset, or None. Mirrors check_strict_yaml."""
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.startswith("%"):
+            return f"line {n}: YAML directive"
+        if re.match(r"(---|\.\.\.)([ \t\r]|$)", line):
+            return f"line {n}: YAML document marker"
+        if any(c in line for c in "\x85\u2028\u2029"):
+            return f"line {n}: raw U+0085, U+2028 or U+2029"
+    stack = []  # [is_map, expect_key, key]
+    documents = 0
+    values = 0
+
+    def current_key():
+        return next((frame[2] for frame in reversed(stack) if frame[0]), "")
+
+    def after_value():
+        if stack and stack[-1][0]:
+            stack[-1][1] = True
+
+    try:
+        for event in yaml.parse(text, Loader=Loader):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    return f"line {line}: a second document"
+            elif isinstance(event, yaml.AliasEvent):
+                return f"line {line}: an alias"
+            elif isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                values += 1
+                if values > MAX_VALUES:
+                    return f"line {line}: more than {MAX_VALUES} values"
+                if event.anchor is not None:
+                    return f"line {line}: an anchor"
+                if event.tag not in (None, "!"):
+                    return f"line {line}: the tag {event.tag}"
+                key = bool(stack) and stack[-1][0] and stack[-1][1]
+                if not isinstance(event, yaml.ScalarEvent):
+                    if key:
+                        return f"line {line}: a complex key"
+                    if len(stack) >= MAX_DEPTH:
+                        return f"line {line}: nested more than {MAX_DEPTH} levels"
+                    stack.append([isinstance(event, yaml.MappingStartEvent), True, ""])
+                    continue
+                plain = event.style is None and event.tag is None
+                value = event.value
+                if key:
+                    if plain and plain_is_ambiguous(value):
+                        return f"line {line}: the key {value!r}"
+                    stack[-1][1], stack[-1][2] = False, value
+                    continue
+                integer = current_key() in INTEGER_KEYS
+                if integer and not (plain and is_canonical_integer(value)):
+                    return f"line {line}: {current_key()}: {value!r} is not a decimal integer"
+                if not integer and plain and (is_canonical_integer(value) or plain_is_ambiguous(value)):
+                    return f"line {line}: {current_key()}: {value!r} unquoted is ambiguous"
+                after_value()
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                stack.pop()
+                after_value()
+    except yaml.YAMLError as e:
+        return "YAML error: " + " ".join(str(e).split())
+    return None
 
 
 def ecma_pattern(validator, pattern, instance, schema):
@@ -143,6 +246,19 @@ def manifest_semantics(manifest):
         path_bytes = f["path"].encode()
         if len(path_bytes) > 1024 or any(len(c) > 255 for c in path_bytes.split(b"/")):
             problems.append(f"files/{i}/path: longer than 1024 bytes or a component over 255 bytes")
+    for i, c in enumerate(manifest.get("components", [])):
+        listed = [f for f in files if f["component"] == c["name"]]
+        if (c["files"], c["bytes"]) != (len(listed), sum(f["size"] for f in listed)):
+            problems.append(f"components/{i}: declares {c['files']} files of {c['bytes']} bytes, the list"
+                            f" has {len(listed)} of {sum(f['size'] for f in listed)}")
+    for field in ("path", "dest"):
+        # No listed path or destination lies below another: it would be a file and a folder at once.
+        listed = {f[field] for f in files if field in f}
+        for value in sorted(listed):
+            parts = value.split("/")
+            for n in range(1, len(parts)):
+                if "/".join(parts[:n]) in listed:
+                    problems.append(f"files: {field} {value!r} lies below {'/'.join(parts[:n])!r}, a file")
     payload = manifest.get("payload", {})
     if payload:
         expected = -(-payload["size"] // payload["chunk_size"])
@@ -214,8 +330,11 @@ class Run:
     def accept(self, kind, path, semantics):
         label = f"{kind} {path} is valid"
         try:
+            if kind == "manifest" and (problem := strict_problems(Path(path).read_text(encoding="utf-8"))):
+                self.report(False, label, [f"outside the strict subset of YAML: {problem}"])
+                return None
             document = load_yaml(path)
-        except (OSError, yaml.YAMLError) as e:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             self.report(False, label, [" ".join(str(e).split())])
             return None
         problems = self.problems(kind, document, semantics)
@@ -240,9 +359,14 @@ def main():
     parser.add_argument("manifests", nargs="*", type=Path, metavar="MANIFEST.yaml")
     parser.add_argument("--trust", nargs="+", action="extend", default=[], type=Path,
                         metavar="TRUST.yaml")
-    args = parser.parse_args()
+    parser.add_argument("--differential", metavar="FERRY_REEMIT")
+    args = parser.parse_intermixed_args()
 
     run = Run(args.source_dir / "manifest-schema" / "schemas")
+    if args.differential:
+        differential(run, args.differential, args.manifests)
+        print(f"{run.passed} passed, {run.failed} failed")
+        return 1 if run.failed else 0
     fixtures = args.source_dir / "tests" / "schema"
 
     specs = sorted((args.source_dir / "samples").glob("*/*.yaml"))
@@ -270,6 +394,8 @@ def main():
         bad["components"][0]["files"][0]["config_mode"] = "keep"
         run.reject("spec", "config_mode on a binary", bad, spec_semantics, "config_mode")
 
+    check_path_cases(run, fixtures / "path-cases.yaml", args.source_dir / "manifest-schema" / "schemas")
+
     if manifest is None:
         run.report(False, "negative manifest checks", ["no valid manifest fixture to break"])
     else:
@@ -281,6 +407,68 @@ def main():
 
     print(f"{run.passed} passed, {run.failed} failed")
     return 1 if run.failed else 0
+
+
+def manifest_reading(run, raw):
+    """PyYAML's reading of manifest bytes RAW under the strict subset's rules, and the problems
+    the schema and the semantic checks find: (data or None, problems)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, [f"not UTF-8: {e}"]
+    problem = strict_problems(text)
+    if problem:
+        return None, [problem]
+    try:
+        data = yaml.load(text, Loader=Loader)
+    except yaml.YAMLError as e:
+        return None, ["YAML error: " + " ".join(str(e).split())]
+    return data, run.problems("manifest", data, manifest_semantics)
+
+
+def differential(run, reemit, paths):
+    """Each manifest is accepted by Ferry and by PyYAML with the schema, read the same by both,
+    or refused by both."""
+    for path in paths:
+        raw = path.read_bytes()
+        if len(raw) > 16 << 20:
+            run.report(True, f"differential {path.name}: over 16 MiB, refused before any reader")
+            continue
+        data, problems = manifest_reading(run, raw)
+        ferry = subprocess.run([reemit, str(path)], capture_output=True, check=False)
+        label = f"differential {path.name}"
+        why = " ".join(ferry.stderr.decode("utf-8", "replace").split())
+        if ferry.returncode == 0 and problems:
+            run.report(False, label, ["Ferry accepts it, PyYAML and the schema refuse it"] + problems)
+        elif ferry.returncode != 0 and not problems:
+            run.report(False, label, [f"PyYAML and the schema accept it, Ferry refuses it: {why}"])
+        elif ferry.returncode == 0:
+            ferry_data = yaml.load(ferry.stdout.decode("utf-8"), Loader=Loader)
+            differences = [f"{key}: Ferry read {ferry_data.get(key)!r:.200}, PyYAML {data.get(key)!r:.200}"
+                           for key in sorted(set(data) | set(ferry_data)) if data.get(key) != ferry_data.get(key)]
+            run.report(not differences, label + ": accepted, read the same by both", differences)
+        else:
+            run.report(True, label + ": refused by both")
+
+
+def check_path_cases(run, cases_path, schema_dir):
+    """The one path rule: every case of path-cases.yaml (which tests/unit/test_schema.cpp
+    checks against Ferry's parser) gets the same verdict from the manifest schema's
+    payload_path and absolute_file, and from the spec schema's absolute_file."""
+    with open(cases_path, encoding="utf-8") as f:
+        cases = yaml.safe_load(f)
+    for schema_name, kinds in (("manifest", {"payload": "payload_path", "dest": "absolute_file"}),
+                               ("spec", {"dest": "absolute_file"})):
+        with open(schema_dir / f"{schema_name}.schema.json", encoding="utf-8") as f:
+            defs = json.load(f)["$defs"]
+        for kind, definition in kinds.items():
+            validator = Validator({"$ref": f"#/$defs/{definition}", "$defs": defs})
+            for verdict in ("valid", "invalid"):
+                for path in cases[kind][verdict]:
+                    accepted = validator.is_valid(path)
+                    run.report(accepted == (verdict == "valid"),
+                               f"{schema_name} {definition}: {path!r} is {verdict}",
+                               ["accepted" if accepted else "refused"])
 
 
 def reject_broken_manifests(run, manifest):

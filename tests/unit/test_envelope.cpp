@@ -54,6 +54,27 @@ TEST_CASE("core::EnvelopeWriter and read_bundle_head") {
         REQUIRE_THROWS_WITH_AS(read_head(dir, bad), "envelope header at offset 0: bad header checksum",
                                Error);
     }
+    SUBCASE("non-zero padding after a member") {
+        std::string bad = bytes;
+        bad[512 + 100] = 'X'; // after the 23-byte manifest
+        REQUIRE_THROWS_WITH_AS(read_head(dir, bad),
+                               "envelope: the padding after member manifest.yaml is not zero (at offset 612)", Error);
+    }
+    SUBCASE("a header field in another byte-form") {
+        // uid 1, checksum fixed: a valid tar header, but not the one the format writes.
+        std::string bad = bytes;
+        bad[1024 + 114] = '1';
+        unsigned sum = 0;
+        for (std::size_t i = 0; i < 512; ++i) {
+            sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(bad[1024 + i]);
+        }
+        std::snprintf(&bad[1024 + 148], 8, "%06o", sum);
+        bad[1024 + 155] = ' ';
+        REQUIRE_THROWS_WITH_AS(read_head(dir, bad),
+                               "envelope header at offset 1024: the uid field is \"0000001\\x00\", the format "
+                               "writes \"0000000\\x00\"",
+                               Error);
+    }
     SUBCASE("data after the end marker") {
         REQUIRE_THROWS_WITH_AS(read_head(dir, bytes + "x"), "data after the end of the archive at offset 4096",
                                Error);

@@ -108,7 +108,7 @@ TEST_CASE("core::PayloadWriter and read_payload") {
     SUBCASE("an entry missing from the manifest") {
         PayloadIndex index = w.index;
         index.files.pop_back();
-        CHECK_THROWS_WITH_AS(read_back(dir, w.payload, index), "payload entry app/doc/empty is not in the manifest",
+        CHECK_THROWS_WITH_AS(read_back(dir, w.payload, index), "payload entry \"app/doc/empty\" is not in the manifest",
                              Error);
     }
     SUBCASE("an entry the payload lacks") {

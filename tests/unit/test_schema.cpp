@@ -108,7 +108,12 @@ TEST_CASE("schema::parse_spec") {
 }
 
 TEST_CASE("schema::payload_path_problem") {
-    CHECK_FALSE(payload_path_problem("a/b/c"));
+    CHECK_FALSE(payload_path_problem("a/doc/c"));
+    CHECK_FALSE(payload_path_problem("a/doc/d/\u00e9\u4e2d"));
+    CHECK(payload_path_problem("a/b/c") ==
+          "must be COMPONENT/ROLE/NAME (a component name, a role such as doc, then the file's name)");
+    CHECK(payload_path_problem("A/doc/c"));
+    CHECK(payload_path_problem("a/doc"));
     CHECK(payload_path_problem("/abs"));
     CHECK(payload_path_problem("a/../x"));
     CHECK(payload_path_problem("a/.."));
@@ -118,6 +123,47 @@ TEST_CASE("schema::payload_path_problem") {
     CHECK(payload_path_problem("a/"));
     CHECK(payload_path_problem(std::string(256, 'a')));
     CHECK(payload_path_problem(std::string("a\nb")));
+}
+
+TEST_CASE("schema::payload_path_problem and dest_path_problem: the cases shared with the JSON Schemas") {
+    // tests/schema/test_schemas.py checks the same file against the schemas' patterns.
+    const YAML::Node cases = YAML::LoadFile(FERRY_SOURCE_DIR "/tests/schema/path-cases.yaml");
+    for (const char* kind : {"payload", "dest"}) {
+        for (const char* verdict : {"valid", "invalid"}) {
+            for (const auto& node : cases[kind][verdict]) {
+                const std::string path = node.Scalar();
+                CAPTURE(printable(path));
+                const auto problem = std::string_view(kind) == "payload" ? payload_path_problem(path)
+                                                                         : dest_path_problem(path);
+                CHECK(problem.has_value() == (std::string_view(verdict) == "invalid"));
+            }
+        }
+    }
+}
+
+TEST_CASE("schema::payload_path_problem: a message per class of character") {
+    CHECK(payload_path_problem("a/doc/x\x1b[31m") == "must not contain control characters (NUL, newline, tab, ...)");
+    CHECK(payload_path_problem("a/doc/x\xc2\x85") == "must not contain the C1 control character U+0085");
+    CHECK(payload_path_problem("a/doc/x\xe2\x80\xae") == "must not contain the bidirectional control U+202E");
+    CHECK(payload_path_problem("a/doc/x\xe2\x80\xa8") == "must not contain the line or paragraph separator U+2028");
+    CHECK(payload_path_problem("a/doc/x\xff") == "is not valid UTF-8 (byte 7)");
+    CHECK(payload_path_problem("a/doc/x\xc0\xaf") == "is not valid UTF-8 (byte 7)");         // overlong "/"
+    CHECK(payload_path_problem("a/doc/x\xed\xa0\x80") == "is not valid UTF-8 (byte 7)");    // a surrogate
+}
+
+TEST_CASE("printable") {
+    CHECK(printable("a\nb") == "a\\x0ab");
+    CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");
+    CHECK(printable("x\xc2\x85y\xe2\x80\xaez\xe2\x80\xa9") == "x\\u0085y\\u202ez\\u2029");
+    CHECK(printable("\xff\xfe") == "\\xff\\xfe");
+    CHECK(quoted("") == "\"\"");
+}
+
+TEST_CASE("schema::dest_path_problem") {
+    CHECK_FALSE(dest_path_problem("/usr/bin/greeter"));
+    CHECK(dest_path_problem("/usr/bin/greeter/") == "must name a file, not a folder (it ends in \"/\")");
+    CHECK(dest_path_problem("/") == "must not be the root folder");
+    CHECK(dest_path_problem("usr/bin") == "must be an absolute path");
 }
 
 TEST_CASE("schema::emit_manifest and parse_manifest") {
@@ -159,10 +205,32 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
         CHECK_THROWS_WITH_AS(parse_manifest(wrong, "manifest.yaml"),
                              "manifest.yaml: component app declares 3 files of 13 bytes, the file list has 2 of 13", Error);
     }
+    SUBCASE("what the JSON Schema refuses, the parser refuses") {
+        Manifest bad = m;
+        bad.sequence = 0;
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"), "m.yaml:4: sequence: must be 1 or more",
+                             Error);
+        bad = m;
+        bad.components.clear();
+        bad.files.clear();
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("components: must list at least one component"), Error);
+        bad = m;
+        bad.files[0].path = "app/binary2/app";
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("files[0].path: \"app/binary2/app\" must be COMPONENT/ROLE/NAME"),
+                             Error);
+        bad = m;
+        bad.files[0].path = "app/doc/app";
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(bad), "m.yaml"),
+                             doctest::Contains("files[0].path: \"app/doc/app\" is not below its component and role, "
+                                               "\"app/binary/\""),
+                             Error);
+    }
     SUBCASE("files out of order") {
-        std::string swapped = text;
-        const auto a = swapped.find("app/binary/app");
-        swapped.replace(a, 14, "app/zzzzzz/app");
+        Manifest reversed = m;
+        std::swap(reversed.files[0], reversed.files[1]);
+        const std::string swapped = emit_manifest(reversed);
         CHECK_THROWS_WITH_AS(parse_manifest(swapped, "manifest.yaml"), doctest::Contains("is out of order or listed twice"),
                              Error);
     }
