@@ -644,6 +644,11 @@ def catalogue(bundle_b, bundle_a, tree, outside, out_dir):
          forge=["--patch-header", "50:4a"], **b_as_is)
     case("envelope-mtime-differs", (3, f"envelope header at offset {after_manifest}: mtime "),
          forge=["--patch-header", f"{after_manifest + 136}:" + b"00000000001".hex()], **b_as_is)
+    # A member name that would forge a line of output, were messages not escaped where printed.
+    forged = b"evil\nferry-applier: verified: greeter 1.0.0"
+    case("envelope-member-name-forges-a-line",
+         (3, 'unexpected member "evil\\x0aferry-applier: verified: greeter 1.0.0"'),
+         forge=["--patch-header", f"{after_manifest}:" + forged.ljust(100, b"\0").hex()], **b_as_is)
     case("tar-padding-not-zero", (3, "padding after the data of the entry at offset"),
          entries=replaced(readme, Entry(readme, data[readme], pad=b"X")))
     case("tar-name-field-junk", (3, "non-zero bytes after the end of the name field"),
