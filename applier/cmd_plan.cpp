@@ -161,6 +161,7 @@ void setup_plan(CLI::App& app) {
     struct Args {
         PlanRequest request;
         bool json = false;
+        std::filesystem::path inventory;
     };
     auto args = std::make_shared<Args>();
     PlanRequest& request = args->request;
@@ -181,7 +182,25 @@ void setup_plan(CLI::App& app) {
     cmd->add_flag("--allow-major", request.policy.allow_major, "As apply would be given it");
     cmd->add_flag("--ack-breaking", request.policy.ack_breaking, "As apply would be given it");
     cmd->add_flag("--json", args->json, "Print JSON");
-    set_action(*cmd, [args] {
+    cmd->add_option("--inventory", args->inventory,
+                    "Plan a rolling upgrade of the inventory's nodes: their state, the order and why");
+    CLI::Option* trust_given = cmd->get_option("--trust");
+    set_action(*cmd, [args, trust_given] {
+        if (!args->inventory.empty()) {
+            InventoryPlanArgs cluster{args->inventory, args->request.bundle, args->request.trust, {}, args->json};
+            if (trust_given->count() > 0) {
+                cluster.node_args = {"--trust", std::filesystem::absolute(args->request.trust).string()};
+            }
+            const PolicyOptions& policy = args->request.policy;
+            for (const auto& [on, flag] : {std::pair{policy.allow_downgrade, "--allow-downgrade"},
+                                           std::pair{policy.allow_major, "--allow-major"},
+                                           std::pair{policy.ack_breaking, "--ack-breaking"}}) {
+                if (on) {
+                    cluster.node_args.emplace_back(flag);
+                }
+            }
+            return plan_inventory(cluster);
+        }
         args->request.progress = !args->json;
         const PlanReport report = make_plan_report(args->request);
         if (args->json) {

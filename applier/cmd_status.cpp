@@ -1,5 +1,6 @@
 #include "applier/commands.hpp"
 #include "applier/node/node_status.hpp"
+#include "applier/node/probe.hpp"
 #include "applier/state/state.hpp"
 
 #include "core/cli/cli.hpp"
@@ -40,7 +41,7 @@ void run_json(JsonWriter& j, const RunInfo& r) {
         .field("ended", r.ended).field("error", r.error).end_object();
 }
 
-void print_status_json(const NodeStatus& status, int code) {
+void print_status_json(const NodeStatus& status, int code, const std::optional<NodeProbe>& probe) {
     JsonWriter j;
     j.begin_object().field("result", "reported").field("node", node_state_name(status.state)).field("exit_code", code);
     j.key("installed");
@@ -86,6 +87,10 @@ void print_status_json(const NodeStatus& status, int code) {
             .field("chunks_done", b.chunks_done).field("updated", b.updated).end_object();
     }
     j.end_array();
+    if (probe) {
+        j.key("probe").begin_object().field("role", probe->role).field("healthy", probe->healthy)
+            .field("detail", probe->detail).end_object();
+    }
     j.end_object();
     std::fputs(j.str().c_str(), stdout);
 }
@@ -137,15 +142,32 @@ void print_status_text(const NodeStatus& status, const std::filesystem::path& st
 
 void setup_status(CLI::App& app) {
     auto args = std::make_shared<StateArgs>();
-    set_action(*state_command(app, "status", "Show what is installed and any run in progress, interrupted or failed", args),
-               [args] {
+    struct Probe {
+        bool on = false;
+        std::filesystem::path root = "/";
+    };
+    auto probe = std::make_shared<Probe>();
+    CLI::App* cmd = state_command(app, "status", "Show what is installed and any run in progress, interrupted or failed", args);
+    cmd->add_flag("--probe", probe->on,
+                  "Also ask the installed release its cluster role and run its health checks once (for a rollout)");
+    cmd->add_option("--root", probe->root, "With --probe: the install root (default /)")->check(CLI::ExistingDirectory);
+    set_action(*cmd, [args, probe] {
         const NodeStatus status = read_node_status(args->state_dir);
         const int code = exit_code(status.state);
+        std::optional<NodeProbe> probed;
+        if (probe->on) {
+            probed = probe_node(probe->root, args->state_dir);
+        }
         if (args->json) {
-            print_status_json(status, code);
+            print_status_json(status, code, probed);
             return code;
         }
         print_status_text(status, args->state_dir);
+        if (probed) {
+            std::printf("probe: %s%s%s\n", probed->healthy ? "healthy" : "NOT healthy",
+                        probed->role.empty() ? "" : (", role " + probed->role).c_str(),
+                        probed->detail.empty() ? "" : ("; " + probed->detail).c_str());
+        }
         return code;
     });
 }

@@ -2,6 +2,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 namespace ferry::applier {
 
 // `trust show [--trust T] [--json]`.
@@ -21,6 +25,19 @@ void setup_status(CLI::App& app);
 void setup_history(CLI::App& app);
 // `audit verify|export`.
 void setup_audit(CLI::App& app);
+
+// What `plan --inventory` needs.
+struct InventoryPlanArgs {
+    std::filesystem::path inventory;
+    std::filesystem::path bundle;
+    std::filesystem::path trust;
+    std::vector<std::string> node_args; // passed on to each node's own plan
+    bool json = false;
+};
+
+// `plan BUNDLE --inventory I`: each node's state and plan, the skew check and the order; the
+// exit code apply --inventory would end with before changing anything (0 or 4).
+[[nodiscard]] int plan_inventory(const InventoryPlanArgs& args);
 
 // ferry-applier's entry point.
 [[nodiscard]] int run_applier(int argc, char** argv);

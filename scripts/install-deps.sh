@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(
     g++ cmake make pkg-config
     libarchive-dev libsodium-dev libzstd-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
-    libcli11-dev doctest-dev
+    libcli11-dev doctest-dev nlohmann-json3-dev
 )
 # Used by the tests and the demo: the audit procedure's own tools, and the schema check.
 tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3)

@@ -1,0 +1,116 @@
+#include "cluster_plan.hpp"
+
+#include "core/error.hpp"
+#include "manifest-schema/version.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::rollout {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::chrono::seconds k_status_timeout{60};
+constexpr std::chrono::seconds k_plan_timeout{600};
+
+// The one JSON document a node's command printed, or a problem naming the node.
+std::optional<json> document(const NodeCall& call, const std::string& what, NodeReport& report) {
+    try {
+        json doc = json::parse(call.out);
+        if (doc.contains("error") && doc["error"].is_object()) {
+            report.problems.push_back(what + " failed: " + printable(doc["error"].value("message", std::string())));
+            return std::nullopt;
+        }
+        return doc;
+    } catch (const json::exception&) {
+        std::string err = call.err;
+        while (!err.empty() && err.back() == '\n') {
+            err.pop_back();
+        }
+        report.problems.push_back(what + " failed" +
+                                  (call.exit_code >= 0 ? " (exit " + std::to_string(call.exit_code) + ")" : "") +
+                                  (err.empty() ? std::string() : ": " + printable(err)));
+        return std::nullopt;
+    }
+}
+
+std::string text(const json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& request, Transport& transport,
+              NodeReport& report) {
+    const auto status = document(transport.call(node, {"status", "--json", "--probe"}, k_status_timeout),
+                                 "status", report);
+    if (!status) {
+        return;
+    }
+    report.node = text(*status, "node");
+    if (status->contains("installed") && (*status)["installed"].is_object()) {
+        report.version = text((*status)["installed"], "version");
+    }
+    if (status->contains("probe") && (*status)["probe"].is_object()) {
+        const json& probe = (*status)["probe"];
+        const std::string role = text(probe, "role");
+        report.role = role == "leader" ? Role::leader : role == "follower" ? Role::follower : Role::unknown;
+        report.healthy = probe.value("healthy", false);
+    }
+    if (report.node == "in_progress" || report.node == "interrupted" || report.node == "failed") {
+        report.problems.push_back("its node is " + report.node + ": see `ferry-applier status` there");
+    }
+    std::vector<std::string> args = {"plan", request.bundle.string(), "--json"};
+    args.insert(args.end(), request.node_args.begin(), request.node_args.end());
+    const auto plan = document(transport.call(node, args, k_plan_timeout), "plan", report);
+    if (!plan) {
+        return;
+    }
+    report.plan = text(*plan, "result");
+    if (report.plan == "refused" && plan->contains("refusals")) {
+        for (const auto& r : (*plan)["refusals"]) {
+            report.problems.push_back(printable(r.get<std::string>()));
+        }
+    }
+}
+
+} // namespace
+
+ClusterPlan plan_cluster(const schema::Inventory& inventory, const schema::Manifest& m, const ClusterPlanRequest& request,
+                         Transport& transport) {
+    ClusterPlan plan;
+    plan.bundle = m.name;
+    plan.version = m.version.str();
+    plan.peers = m.procedure.cluster.peers;
+    std::vector<NodeState> states;
+    for (const auto& node : inventory.nodes) {
+        NodeReport report;
+        report.name = node.name;
+        ask_node(node, request, transport, report);
+        for (const auto& p : report.problems) {
+            plan.refusals.push_back("node " + node.name + ": " + p);
+        }
+        states.push_back({node.name, report.version, report.role, report.healthy});
+        plan.nodes.push_back(std::move(report));
+    }
+    // The version-skew guard: until the last node is upgraded, the new version runs beside the
+    // versions the other nodes have now.
+    if (!plan.peers.empty()) {
+        const auto peers = schema::parse_range(plan.peers);
+        for (const auto& n : plan.nodes) {
+            const auto v = schema::parse_version(n.version);
+            if (!n.version.empty() && n.version != plan.version && (!v || !peers || !peers->contains(*v))) {
+                plan.refusals.push_back("node " + n.name + " runs " + n.version + ", and " + plan.bundle + " " +
+                                        plan.version + " interoperates only with peers " + plan.peers +
+                                        ": the cluster would mix versions that cannot work together");
+            }
+        }
+    }
+    try {
+        plan.schedule = make_schedule(inventory, states, plan.version);
+    } catch (const Error& e) {
+        plan.refusals.push_back(e.what());
+    }
+    return plan;
+}
+
+} // namespace ferry::rollout

@@ -1,0 +1,45 @@
+#pragma once
+
+// How the coordinator reaches a node: it runs that node's own `ferry-applier ... --json`
+// commands, never the node's code in its own process.
+
+#include "manifest-schema/inventory.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ferry::rollout {
+
+// What a node's command printed and how it ended.
+struct NodeCall {
+    int exit_code = -1; // -1: it could not be run, or was killed
+    std::string out;    // standard output: the command's one JSON document
+    std::string err;    // standard error: progress and the error message
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    // Runs `ferry-applier ARGS` on NODE, with its root, state folder and variables, within TIMEOUT.
+    [[nodiscard]] virtual NodeCall call(const schema::InventoryNode& node, const std::vector<std::string>& args,
+                                        std::chrono::seconds timeout) = 0;
+};
+
+// Nodes on this machine: the applier APPLIER run with --root and --state-dir, the node's
+// variables added to its environment.
+class LocalTransport : public Transport {
+public:
+    explicit LocalTransport(std::filesystem::path applier) : m_applier(std::move(applier)) {}
+    [[nodiscard]] NodeCall call(const schema::InventoryNode& node, const std::vector<std::string>& args,
+                                std::chrono::seconds timeout) override;
+
+private:
+    std::filesystem::path m_applier;
+};
+
+// The running program's own executable (to run it again for local nodes).
+[[nodiscard]] std::filesystem::path own_executable();
+
+} // namespace ferry::rollout
