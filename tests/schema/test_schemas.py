@@ -293,6 +293,36 @@ def trust_semantics(trust):
     return problems
 
 
+def inventory_semantics(inventory):
+    """Node names, roots and state folders unique; groups name listed nodes."""
+    problems = []
+    nodes = inventory.get("nodes", [])
+    for field in ("name", "root", "state_dir"):
+        for value in duplicates(n[field] for n in nodes):
+            problems.append(f"nodes: duplicate {field} {value!r}")
+    names = {n["name"] for n in nodes}
+    for group, members in inventory.get("groups", {}).items():
+        for member in members:
+            if member not in names:
+                problems.append(f"groups/{group}: no node is called {member!r}")
+    return problems
+
+
+def reject_broken_inventory(run, inventory):
+    bad = copy.deepcopy(inventory)
+    bad["rollout"]["max_unavailable"] = 0
+    run.reject("inventory", "max_unavailable 0", bad, inventory_semantics, "max_unavailable")
+    bad = copy.deepcopy(inventory)
+    bad["nodes"][1]["name"] = bad["nodes"][0]["name"]
+    run.reject("inventory", "a duplicate node name", bad, inventory_semantics, "duplicate name")
+    bad = copy.deepcopy(inventory)
+    bad["rollout"]["ordr"] = bad["rollout"].pop("order")
+    run.reject("inventory", 'misspelt key "ordr"', bad, inventory_semantics, "ordr")
+    bad = copy.deepcopy(inventory)
+    bad["nodes"][0]["transport"] = "ssh"
+    run.reject("inventory", "the ssh transport", bad, inventory_semantics, "transport")
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 class Run:
@@ -300,7 +330,7 @@ class Run:
         self.passed = 0
         self.failed = 0
         self.validators = {}
-        for kind in ("spec", "manifest", "trust"):
+        for kind in ("spec", "manifest", "trust", "inventory"):
             path = schema_dir / f"{kind}.schema.json"
             try:
                 with open(path, encoding="utf-8") as f:
@@ -377,6 +407,9 @@ def main():
     for path in args.manifests:
         run.accept("manifest", path, manifest_semantics)
     trust = run.accept("trust", fixtures / "example-trust.yaml", trust_semantics)
+    inventory = run.accept("inventory", fixtures / "example-inventory.yaml", inventory_semantics)
+    if inventory is not None:
+        reject_broken_inventory(run, inventory)
     for path in args.trust:
         run.accept("trust", path, trust_semantics)
 

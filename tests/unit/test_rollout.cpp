@@ -158,6 +158,15 @@ TEST_CASE("schema::parse_inventory") {
     }
 }
 
+TEST_CASE("schema::load_inventory reads the example the JSON Schema accepts") {
+    const Inventory inv = load_inventory(std::filesystem::path(FERRY_SOURCE_DIR) / "tests/schema/example-inventory.yaml");
+    CHECK(inv.nodes.size() == 3);
+    CHECK(inv.rollout.canary_group == "canaries");
+    CHECK(inv.rollout.max_unavailable.allowed(3) == 1);
+    CHECK(inv.groups.at("edge") == std::vector<std::string>{"node-3"});
+    CHECK(inv.rollout.max_failures == 1);
+}
+
 TEST_CASE("rollout::make_schedule") {
     const Inventory inv = parse_inventory(k_inventory, "/site/inventory.yaml");
     std::vector<NodeState> states = {{"node-1", "1.0.0", Role::leader, true},
