@@ -8,7 +8,7 @@ namespace ferry::applier {
 int run_applier(int argc, char** argv) {
     CLI::App app("ferry-applier: verify Ferry bundles and apply them at the site", "ferry-applier");
     app.set_version_flag("--version", "ferry-applier " FERRY_VERSION);
-    for (const auto setup : {keys::setup_verify, keys::setup_inspect, setup_plan, setup_stage, setup_apply, setup_prune, setup_status, setup_history,
+    for (const auto setup : {keys::setup_verify, keys::setup_inspect, setup_plan, setup_stage, setup_apply, setup_prune, setup_step_down, setup_status, setup_history,
                              setup_audit, setup_trust}) {
         setup(app);
     }

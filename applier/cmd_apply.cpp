@@ -71,8 +71,21 @@ void setup_apply(CLI::App& app) {
     cmd->add_flag("--ack-breaking", opts->policy.ack_breaking, "Acknowledge the bundle's declared breaking changes");
     cmd->add_flag("--json", flags->first, "Print the outcome as JSON");
     cmd->add_flag("-q,--quiet", flags->second, "No progress output");
-    set_action(*cmd, [opts, flags] {
+    auto cluster = std::make_shared<InventoryPlanArgs>();
+    auto resume_paused = std::make_shared<bool>(false);
+    cmd->add_option("--inventory", cluster->inventory,
+                    "Roll the upgrade across the inventory's nodes: stage on all, canaries, batches, the leader last");
+    cmd->add_flag("--continue", *resume_paused, "With --inventory: go on past the pause after the canaries");
+    CLI::Option* trust_given = cmd->get_option("--trust");
+    set_action(*cmd, [opts, flags, cluster, resume_paused, trust_given] {
         opts->site.progress = !flags->second;
+        if (!cluster->inventory.empty()) {
+            cluster->bundle = opts->bundle;
+            cluster->trust = opts->trust;
+            cluster->json = flags->first;
+            cluster->node_args = node_args(trust_given->count() > 0 ? opts->trust : std::filesystem::path(), opts->policy);
+            return apply_inventory(*cluster, *resume_paused, opts->site.progress && !flags->first);
+        }
         return print_outcome(apply_bundle(*opts), flags->first);
     });
 

@@ -1,7 +1,13 @@
 // The cluster's side of `plan --inventory`: render what the coordinator found and would do.
 
 #include "applier/commands.hpp"
+#include "applier/node/probe.hpp"
+#include "applier/node/site.hpp"
 #include "applier/rollout/cluster_plan.hpp"
+#include "applier/rollout/rollout.hpp"
+
+#include "core/cli/cli.hpp"
+#include "core/defaults.hpp"
 
 #include "core/error.hpp"
 #include "core/json.hpp"
@@ -89,21 +95,119 @@ void print_cluster_text(const schema::Inventory& inv, const rollout::ClusterPlan
     }
 }
 
-} // namespace
-
-int plan_inventory(const InventoryPlanArgs& args) {
-    const schema::Inventory inv = schema::load_inventory(args.inventory);
+// The bundle's authenticated, unexpired manifest: the coordinator checks the head itself; every
+// node verifies the bundle in full.
+schema::Manifest coordinator_manifest(const InventoryPlanArgs& args) {
     const keys::TrustStore trust = keys::load_trust_store(args.trust);
-    // The coordinator checks the bundle's head itself; every node verifies it in full.
     const keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
     if (info.manifest.expires <= now()) {
         throw Error(ErrorKind::policy, args.bundle.string() + ": bundle " + info.manifest.name + " " +
                                            info.manifest.version.str() + " expired at " +
                                            format_time(info.manifest.expires));
     }
+    return info.manifest;
+}
+
+void print_after(const std::vector<rollout::NodeReport>& after, const std::vector<rollout::NodeOutcome>& outcomes) {
+    std::printf("\ncluster:\n");
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        const auto& n = after[i];
+        const auto& o = outcomes[i];
+        std::printf("  %-16s %-10s %-8s %-9s %s%s\n", n.name.c_str(), n.version.empty() ? "-" : n.version.c_str(),
+                    rollout::role_name(n.role).c_str(), n.healthy ? "healthy" : "UNHEALTHY",
+                    rollout::result_name(o.result).c_str(), o.detail.empty() ? "" : (": " + o.detail).c_str());
+    }
+}
+
+} // namespace
+
+std::vector<std::string> node_args(const std::filesystem::path& trust, const PolicyOptions& policy) {
+    std::vector<std::string> args;
+    if (!trust.empty()) {
+        args = {"--trust", std::filesystem::absolute(trust).string()};
+    }
+    for (const auto& [on, flag] : {std::pair{policy.allow_downgrade, "--allow-downgrade"},
+                                   std::pair{policy.allow_major, "--allow-major"},
+                                   std::pair{policy.ack_breaking, "--ack-breaking"}}) {
+        if (on) {
+            args.emplace_back(flag);
+        }
+    }
+    return args;
+}
+
+int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bool progress) {
+    const schema::Inventory inv = schema::load_inventory(args.inventory);
+    const schema::Manifest m = coordinator_manifest(args);
+    rollout::LocalTransport transport(rollout::own_executable());
+    rollout::RolloutRequest request;
+    request.plan = {std::filesystem::absolute(args.bundle), args.node_args};
+    request.continue_after_pause = continue_after_pause;
+    const auto say = [progress](const std::string& line) {
+        if (progress) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+        }
+    };
+    const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, say);
+    const int code = rollout::exit_code(r.result);
+    if (args.json) {
+        JsonWriter j;
+        j.begin_object().field("result", rollout::result_name(r.result)).field("exit_code", code)
+            .field("cluster", inv.cluster).field("bundle", m.name).field("to", m.version.str())
+            .field("message", r.message).field("failures", r.failures);
+        j.key("nodes").begin_array();
+        for (std::size_t i = 0; i < r.after.size(); ++i) {
+            j.begin_object().field("name", r.after[i].name).field("outcome", rollout::result_name(r.nodes[i].result))
+                .field("detail", r.nodes[i].detail).field("version", r.after[i].version)
+                .field("role", rollout::role_name(r.after[i].role)).field("healthy", r.after[i].healthy).end_object();
+        }
+        j.end_array().key("refusals").begin_array();
+        for (const auto& refusal : r.plan.refusals) {
+            j.value(refusal);
+        }
+        j.end_array().end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return code;
+    }
+    std::printf("rollout of %s %s over cluster %s: %s%s\n", m.name.c_str(), m.version.str().c_str(), inv.cluster.c_str(),
+                rollout::result_name(r.result).c_str(), r.message.empty() ? "" : (": " + r.message).c_str());
+    for (const auto& refusal : r.plan.refusals) {
+        std::printf("  - %s\n", refusal.c_str());
+    }
+    print_after(r.after, r.nodes);
+    return code;
+}
+
+void setup_step_down(CLI::App& app) {
+    struct Args {
+        std::filesystem::path root = "/";
+        std::filesystem::path state_dir = k_default_state_dir;
+        bool json = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("step-down", "Hand this node's leadership to another (the release's cluster.step_down)");
+    cmd->add_option("--root", args->root, "Install root (default /)")->check(CLI::ExistingDirectory);
+    cmd->add_option("--state-dir", args->state_dir, "The applier's state folder (default " + std::string(k_default_state_dir) + ")");
+    cmd->add_flag("--json", args->json, "Print JSON");
+    set_action(*cmd, [args] {
+        step_down(args->root, args->state_dir);
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "stepped_down").end_object();
+            std::fputs(j.str().c_str(), stdout);
+        } else {
+            std::printf("stepped down\n");
+        }
+        return 0;
+    });
+}
+
+int plan_inventory(const InventoryPlanArgs& args) {
+    const schema::Inventory inv = schema::load_inventory(args.inventory);
+    const schema::Manifest m = coordinator_manifest(args);
     rollout::LocalTransport transport(rollout::own_executable());
     const rollout::ClusterPlan p =
-        rollout::plan_cluster(inv, info.manifest, {std::filesystem::absolute(args.bundle), args.node_args}, transport);
+        rollout::plan_cluster(inv, m, {std::filesystem::absolute(args.bundle), args.node_args}, transport);
     if (args.json) {
         print_cluster_json(inv, p);
     } else {

@@ -187,18 +187,10 @@ void setup_plan(CLI::App& app) {
     CLI::Option* trust_given = cmd->get_option("--trust");
     set_action(*cmd, [args, trust_given] {
         if (!args->inventory.empty()) {
-            InventoryPlanArgs cluster{args->inventory, args->request.bundle, args->request.trust, {}, args->json};
-            if (trust_given->count() > 0) {
-                cluster.node_args = {"--trust", std::filesystem::absolute(args->request.trust).string()};
-            }
-            const PolicyOptions& policy = args->request.policy;
-            for (const auto& [on, flag] : {std::pair{policy.allow_downgrade, "--allow-downgrade"},
-                                           std::pair{policy.allow_major, "--allow-major"},
-                                           std::pair{policy.ack_breaking, "--ack-breaking"}}) {
-                if (on) {
-                    cluster.node_args.emplace_back(flag);
-                }
-            }
+            const InventoryPlanArgs cluster{
+                args->inventory, args->request.bundle, args->request.trust,
+                node_args(trust_given->count() > 0 ? args->request.trust : std::filesystem::path(), args->request.policy),
+                args->json};
             return plan_inventory(cluster);
         }
         args->request.progress = !args->json;

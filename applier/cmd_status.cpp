@@ -88,7 +88,7 @@ void print_status_json(const NodeStatus& status, int code, const std::optional<N
     }
     j.end_array();
     if (probe) {
-        j.key("probe").begin_object().field("role", probe->role).field("healthy", probe->healthy)
+        j.key("probe").begin_object().field("role", probe->role).field("healthy", probe->healthy).field("synced", probe->synced)
             .field("detail", probe->detail).end_object();
     }
     j.end_object();

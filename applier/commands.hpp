@@ -1,5 +1,7 @@
 #pragma once
 
+#include "applier/node/plan.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -38,6 +40,15 @@ struct InventoryPlanArgs {
 // `plan BUNDLE --inventory I`: each node's state and plan, the skew check and the order; the
 // exit code apply --inventory would end with before changing anything (0 or 4).
 [[nodiscard]] int plan_inventory(const InventoryPlanArgs& args);
+
+// `apply BUNDLE --inventory I [--continue]`: the rolling upgrade; its documented exit code.
+[[nodiscard]] int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bool progress);
+
+// What each node's own commands are given: --trust TRUST (when set) and the policy's flags.
+[[nodiscard]] std::vector<std::string> node_args(const std::filesystem::path& trust, const PolicyOptions& policy);
+
+// `step-down`: the installed release's cluster.step_down, run on this node.
+void setup_step_down(CLI::App& app);
 
 // ferry-applier's entry point.
 [[nodiscard]] int run_applier(int argc, char** argv);

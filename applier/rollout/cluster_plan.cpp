@@ -39,12 +39,12 @@ std::string text(const json& j, const char* key) {
     return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& request, Transport& transport,
-              NodeReport& report) {
+// Fills REPORT from the node's `status --probe`; false when it could not be read.
+bool read_status(const schema::InventoryNode& node, Transport& transport, NodeReport& report) {
     const auto status = document(transport.call(node, {"status", "--json", "--probe"}, k_status_timeout),
                                  "status", report);
     if (!status) {
-        return;
+        return false;
     }
     report.node = text(*status, "node");
     if (status->contains("installed") && (*status)["installed"].is_object()) {
@@ -55,9 +55,18 @@ void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& reque
         const std::string role = text(probe, "role");
         report.role = role == "leader" ? Role::leader : role == "follower" ? Role::follower : Role::unknown;
         report.healthy = probe.value("healthy", false);
+        report.synced = probe.value("synced", true);
     }
     if (report.node == "in_progress" || report.node == "interrupted" || report.node == "failed") {
         report.problems.push_back("its node is " + report.node + ": see `ferry-applier status` there");
+    }
+    return true;
+}
+
+void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& request, Transport& transport,
+              NodeReport& report) {
+    if (!read_status(node, transport, report)) {
+        return;
     }
     std::vector<std::string> args = {"plan", request.bundle.string(), "--json"};
     args.insert(args.end(), request.node_args.begin(), request.node_args.end());
@@ -74,6 +83,13 @@ void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& reque
 }
 
 } // namespace
+
+NodeReport probe_node(const schema::InventoryNode& node, Transport& transport) {
+    NodeReport report;
+    report.name = node.name;
+    (void)read_status(node, transport, report);
+    return report;
+}
 
 ClusterPlan plan_cluster(const schema::Inventory& inventory, const schema::Manifest& m, const ClusterPlanRequest& request,
                          Transport& transport) {

@@ -22,6 +22,7 @@ struct NodeReport {
     std::string version; // installed, "" if none
     Role role = Role::unknown;
     bool healthy = false;
+    bool synced = true;
     std::string plan;    // its own plan's result: ok, refused, already_installed
     std::vector<std::string> problems; // why this node stops the rollout
 };
@@ -40,6 +41,10 @@ struct ClusterPlanRequest {
     std::filesystem::path bundle;
     std::vector<std::string> node_args; // --trust T, --allow-major, ... as each node's plan gets them
 };
+
+// NODE as its `status --probe` describes it (version, role, health, sync); problems when it
+// cannot be read or is busy, interrupted or failed.
+[[nodiscard]] NodeReport probe_node(const schema::InventoryNode& node, Transport& transport);
 
 // Asks every node of INVENTORY, through TRANSPORT, its status (with a probe of its role and
 // health) and its own plan for the bundle whose verified manifest is M; checks the versions the

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `apply BUNDLE --inventory I`: a rolling upgrade of three local greeter nodes, node-1 the
+# leader. The roles live in a file per node (a stand-in for the service's own leadership), which
+# the release's cluster.role reads and cluster.step_down hands over. The canary goes first and
+# the rollout pauses; --continue upgrades the follower, steps the leader down and upgrades it
+# last. Then the broken 2.1.0 fails on the canary, which rolls back, and no other node is touched.
+source "$(dirname "$0")/lib.sh"
+
+trap 'rc=$?; set +e; stop_services; (exit $rc); finish' EXIT
+BASE_PORT=$((19500 + $$ % 100 * 3))
+
+KEYS=$SCRATCH/keys
+make_keys "$KEYS"
+TRUST=$KEYS/trust.yaml
+TREE=$(sample_tree)
+cluster='s["procedure"]["cluster"] = {
+    "role": ["/bin/sh", "-c", "cat \"$1/role\"", "sh", "{root}"],
+    "step_down": ["/bin/sh", "-c", "echo follower >\"$1/role\" && echo leader >\"$NEXT_LEADER/role\"", "sh", "{root}"],
+    "synced": ["/bin/true"]}'
+for v in 1.0.0 2.0.0 2.1.0-broken; do
+    variant "greeter-$v.yaml" "c-$v.yaml" "$cluster"
+done
+build c-1.0.0.yaml c1 && B1=$BUILT
+build c-2.0.0.yaml c2 && B2=$BUILT
+build c-2.1.0-broken.yaml c21 && B21=$BUILT
+
+INV=$SCRATCH/inventory.yaml
+printf 'cluster: greeters\nnodes:\n' >"$INV"
+for i in 1 2 3; do
+    site "node-$i"
+    next=$SCRATCH/sites/node-$((i % 3 + 1))/root
+    echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", NEXT_LEADER: $next}}" >>"$INV"
+    [ "$i" -eq 1 ] && echo leader >"$R/role" || echo follower >"$R/role"
+    GREETER_PORT=$((BASE_PORT + i)) expect_ok "node-$i: install 1.0.0" \
+        "$FERRY_APPLIER" apply -q "$B1" --trust "$TRUST" --root "$R" --state-dir "$S"
+done
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0}" >>"$INV"
+
+version_of() {
+    "$FERRY_APPLIER" status --json --state-dir "$SCRATCH/sites/$1/state" | /usr/bin/python3 -c \
+        'import json, sys; j = json.load(sys.stdin); print(j["installed"]["version"] if j["installed"] else "-")'
+}
+versions() { echo "$(version_of node-1) $(version_of node-2) $(version_of node-3)"; }
+rollout() { "$FERRY_APPLIER" apply "$@" --inventory "$INV" --trust "$TRUST" --ack-breaking --allow-major; }
+
+# --- The canary, then a pause ------------------------------------------------------------------
+
+run rollout "$B2"
+[ "$RC" -eq 8 ] && pass "the rollout pauses after the canary (exit 8)" || fail "exit $RC $(cat "$SCRATCH/err")"
+expect_output "it says how to go on" "paused after the canaries; check them, then run the same command with --continue"
+[ "$(versions)" == "1.0.0 2.0.0 1.0.0" ] && pass "only the canary, node-2, is on 2.0.0" || fail "versions: $(versions)"
+run rollout "$B2"
+[ "$RC" -eq 8 ] && [ "$(versions)" == "1.0.0 2.0.0 1.0.0" ] && pass "run again without --continue: still paused, nothing changed" ||
+    fail "again: exit $RC, versions $(versions)"
+
+# --- --continue: the follower, then the leader after a step-down ---------------------------------
+
+run rollout "$B2" --continue
+[ "$RC" -eq 0 ] && pass "--continue finishes the rollout (exit 0)" || fail "--continue: exit $RC $(cat "$SCRATCH/err") $(cat "$SCRATCH/out")"
+[ "$(versions)" == "2.0.0 2.0.0 2.0.0" ] && pass "every node is on 2.0.0" || fail "versions: $(versions)"
+order=$(grep -E '^(upgrading|stepping down)' "$SCRATCH/err" | tr '\n' '|')
+[ "$order" == "upgrading node-3|stepping down the leader node-1|upgrading node-1|" ] &&
+    pass "the follower first, then the leader, stepped down, last" || fail "order: $order"
+[ "$(cat "$SCRATCH/sites/node-1/root/role")" == follower ] && [ "$(cat "$SCRATCH/sites/node-2/root/role")" == leader ] &&
+    pass "leadership moved to node-2 before node-1 was upgraded" || fail "roles: $(cat "$SCRATCH"/sites/*/root/role)"
+for i in 1 2 3; do
+    GREETER_PORT=$((BASE_PORT + i)) "$SCRATCH/sites/node-$i/root/usr/bin/greeter" check --config "$SCRATCH/sites/node-$i/root/etc/greeter/greeter.env" \
+        --expect-version 2.0.0 >/dev/null 2>&1 && pass "node-$i serves 2.0.0" || fail "node-$i does not serve 2.0.0"
+done
+run rollout "$B2" --continue --json
+expect_json "re-running a finished rollout changes nothing: every node skipped" \
+    "j['result'] == 'done' and all(n['outcome'] == 'skipped' for n in j['nodes'])"
+
+# --- The broken 2.1.0 fails on the canary; nothing else is touched --------------------------------
+
+runs_before=$(for i in 2 3; do "$FERRY_APPLIER" history --json --state-dir "$SCRATCH/sites/node-$i/state"; done)
+run rollout "$B21" --continue --json
+[ "$RC" -eq 5 ] && pass "2.1.0: the rollout stops (exit 5)" || fail "2.1.0: exit $RC $(cat "$SCRATCH/err")"
+expect_json "2.1.0: the canary failed and rolled back; the budget (0) stops the rollout" \
+    "j['result'] == 'stopped' and [n['outcome'] for n in j['nodes']] == ['failed', 'not_reached', 'not_reached'] and 'rolled back' in j['nodes'][0]['detail']"
+[ "$(versions)" == "2.0.0 2.0.0 2.0.0" ] && pass "2.1.0: every node is on 2.0.0, the canary rolled back" ||
+    fail "versions: $(versions)"
+runs_after=$(for i in 2 3; do "$FERRY_APPLIER" history --json --state-dir "$SCRATCH/sites/node-$i/state"; done)
+[ "$runs_after" == "$runs_before" ] && pass "2.1.0: no other node was touched" || fail "another node has a new run"
