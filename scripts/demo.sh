@@ -2,7 +2,9 @@
 # The demo: installs what is missing, builds, then walks through Ferry's main job on the
 # samples: test keys, signed bundles, inspect, verify, a tampered copy refused; then, in a
 # sandbox root, installs greeter 1.0.0, upgrades it to 2.0.0 (config merge, migration, health
-# check) and applies a deliberately broken 2.1.0 that is rolled back automatically.
+# check) and applies a deliberately broken 2.1.0 that is rolled back automatically; then rolls
+# 1.0.0 -> 2.0.0 across a local cluster of three nodes (canary, pause, the leader last after a
+# step-down) and shows the broken 2.1.0 stopped at the canary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +60,14 @@ root="$PWD/$work/root"
 state="$PWD/$work/state"
 mkdir -p "$root"
 export GREETER_PORT=${GREETER_PORT:-18080}
-trap '"$root/usr/bin/greeterctl" stop "$root" >/dev/null 2>&1 || true' EXIT
+stop_all() {
+    local r
+    for r in "$root" "$PWD/$work"/cluster/node-*/root; do
+        [ -x "$r/usr/bin/greeterctl" ] && "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1
+    done
+    return 0
+}
+trap stop_all EXIT
 site=(--trust "$work/keys/trust.yaml" --root "$root" --state-dir "$state")
 greeter_check() { show "$root/usr/bin/greeter" check --config "$root/etc/greeter/greeter.env" "$@"; }
 
@@ -97,4 +106,50 @@ show "$applier" status --state-dir "$state"
 show "$applier" history --state-dir "$state"
 show "$applier" audit verify --state-dir "$state"
 
-step "Done. Bundles: $work/out; keys: $work/keys; node: $root (state in $state). The service is stopped on exit."
+step "13. A cluster of three nodes on this machine, node-1 leading: greeter 1.0.0 on each"
+cluster="$PWD/$work/cluster"
+inventory="$cluster/inventory.yaml"
+base_port=$((GREETER_PORT + 10))
+mkdir -p "$cluster"
+printf 'cluster: greeters\nnodes:\n' >"$inventory"
+for i in 1 2 3; do
+    node="$cluster/node-$i"
+    mkdir -p "$node/root/var/lib/greeter"
+    # The sample's stand-in for leadership: a role file per node (greeterctl role, step-down).
+    if [ "$i" -eq 1 ]; then echo leader; else echo follower; fi >"$node/root/var/lib/greeter/role"
+    echo "  - {name: node-$i, root: $node/root, state_dir: $node/state, vars: {GREETER_PORT: \"$((base_port + i))\", GREETER_NEXT_LEADER: $cluster/node-$((i % 3 + 1))/root}}" >>"$inventory"
+    GREETER_PORT=$((base_port + i)) "$applier" apply -q "$work/out/greeter-1.0.0.ferry" --trust "$work/keys/trust.yaml" \
+        --root "$node/root" --state-dir "$node/state"
+done
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0}" >>"$inventory"
+show cat "$inventory"
+cluster_run() { show "$applier" "$@" --inventory "$inventory" --trust "$work/keys/trust.yaml" --ack-breaking --allow-major; }
+expect_code() {
+    if [ "$1" -ne "$2" ]; then
+        echo "demo: expected exit code $2, got $1" >&2
+        exit 1
+    fi
+    echo "(exit code $1: $3)"
+}
+
+step "14. Plan the rolling upgrade to 2.0.0: each node's state, role and own plan; the order and why"
+cluster_run plan "$work/out/greeter-2.0.0.ferry"
+
+step "15. Roll 2.0.0: staged on every node, then the canary, then a pause"
+set +e
+cluster_run apply "$work/out/greeter-2.0.0.ferry"
+rc=$?
+set -e
+expect_code "$rc" 8 "paused after the canary"
+
+step "16. --continue: the follower, then the leader, stepped down first, last"
+cluster_run apply "$work/out/greeter-2.0.0.ferry" --continue
+
+step "17. Roll the broken 2.1.0: it fails on the canary, which rolls back; no other node is touched"
+set +e
+cluster_run apply "$work/out/greeter-2.1.0.ferry" --continue
+rc=$?
+set -e
+expect_code "$rc" 5 "the rollout stopped at the canary, rolled back"
+
+step "Done. Bundles: $work/out; keys: $work/keys; node: $root (state in $state); cluster: $cluster. The services are stopped on exit."

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "manifest-schema/version.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace ferry::rollout {
@@ -121,8 +122,14 @@ ClusterPlan plan_cluster(const schema::Inventory& inventory, const schema::Manif
             }
         }
     }
+    // Nodes already on the new version went first in an earlier run: the canaries are behind.
+    schema::Inventory ordered = inventory;
+    if (std::any_of(states.begin(), states.end(), [&](const NodeState& s) { return s.version == plan.version; })) {
+        ordered.rollout.canary = 0;
+        ordered.rollout.canary_group.clear();
+    }
     try {
-        plan.schedule = make_schedule(inventory, states, plan.version);
+        plan.schedule = make_schedule(ordered, states, plan.version);
     } catch (const Error& e) {
         plan.refusals.push_back(e.what());
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `apply BUNDLE --inventory I`: a rolling upgrade of three local greeter nodes, node-1 the
-# leader. The roles live in a file per node (a stand-in for the service's own leadership), which
-# the release's cluster.role reads and cluster.step_down hands over. The canary goes first and
+# leader. The sample's procedure.cluster keeps each node's role in a file (greeterctl role,
+# step-down, synced: a stand-in for a clustered service's own leadership). The canary goes first and
 # the rollout pauses; --continue upgrades the follower, steps the leader down and upgrades it
 # last. Then the broken 2.1.0 fails on the canary, which rolls back, and no other node is touched.
 source "$(dirname "$0")/lib.sh"
@@ -13,24 +13,18 @@ KEYS=$SCRATCH/keys
 make_keys "$KEYS"
 TRUST=$KEYS/trust.yaml
 TREE=$(sample_tree)
-cluster='s["procedure"]["cluster"] = {
-    "role": ["/bin/sh", "-c", "cat \"$1/role\"", "sh", "{root}"],
-    "step_down": ["/bin/sh", "-c", "echo follower >\"$1/role\" && echo leader >\"$NEXT_LEADER/role\"", "sh", "{root}"],
-    "synced": ["/bin/true"]}'
-for v in 1.0.0 2.0.0 2.1.0-broken; do
-    variant "greeter-$v.yaml" "c-$v.yaml" "$cluster"
-done
-build c-1.0.0.yaml c1 && B1=$BUILT
-build c-2.0.0.yaml c2 && B2=$BUILT
-build c-2.1.0-broken.yaml c21 && B21=$BUILT
+build greeter-1.0.0.yaml v1 && B1=$BUILT
+build greeter-2.0.0.yaml v2 && B2=$BUILT
+build greeter-2.1.0-broken.yaml v21 && B21=$BUILT
 
 INV=$SCRATCH/inventory.yaml
 printf 'cluster: greeters\nnodes:\n' >"$INV"
 for i in 1 2 3; do
     site "node-$i"
     next=$SCRATCH/sites/node-$((i % 3 + 1))/root
-    echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", NEXT_LEADER: $next}}" >>"$INV"
-    [ "$i" -eq 1 ] && echo leader >"$R/role" || echo follower >"$R/role"
+    echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", GREETER_NEXT_LEADER: $next}}" >>"$INV"
+    mkdir -p "$R/var/lib/greeter"
+    [ "$i" -eq 1 ] && echo leader >"$R/var/lib/greeter/role" || echo follower >"$R/var/lib/greeter/role"
     GREETER_PORT=$((BASE_PORT + i)) expect_ok "node-$i: install 1.0.0" \
         "$FERRY_APPLIER" apply -q "$B1" --trust "$TRUST" --root "$R" --state-dir "$S"
 done
@@ -61,8 +55,9 @@ run rollout "$B2" --continue
 order=$(grep -E '^(upgrading|stepping down)' "$SCRATCH/err" | tr '\n' '|')
 [ "$order" == "upgrading node-3|stepping down the leader node-1|upgrading node-1|" ] &&
     pass "the follower first, then the leader, stepped down, last" || fail "order: $order"
-[ "$(cat "$SCRATCH/sites/node-1/root/role")" == follower ] && [ "$(cat "$SCRATCH/sites/node-2/root/role")" == leader ] &&
-    pass "leadership moved to node-2 before node-1 was upgraded" || fail "roles: $(cat "$SCRATCH"/sites/*/root/role)"
+[ "$(cat "$SCRATCH/sites/node-1/root/var/lib/greeter/role")" == follower ] &&
+    [ "$(cat "$SCRATCH/sites/node-2/root/var/lib/greeter/role")" == leader ] &&
+    pass "leadership moved to node-2 before node-1 was upgraded" || fail "roles: $(cat "$SCRATCH"/sites/*/root/var/lib/greeter/role)"
 for i in 1 2 3; do
     GREETER_PORT=$((BASE_PORT + i)) "$SCRATCH/sites/node-$i/root/usr/bin/greeter" check --config "$SCRATCH/sites/node-$i/root/etc/greeter/greeter.env" \
         --expect-version 2.0.0 >/dev/null 2>&1 && pass "node-$i serves 2.0.0" || fail "node-$i does not serve 2.0.0"
