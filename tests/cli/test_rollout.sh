@@ -77,3 +77,12 @@ expect_json "2.1.0: the canary failed and rolled back; the budget (0) stops the 
     fail "versions: $(versions)"
 runs_after=$(for i in 2 3; do "$FERRY_APPLIER" history --json --state-dir "$SCRATCH/sites/node-$i/state"; done)
 [ "$runs_after" == "$runs_before" ] && pass "2.1.0: no other node was touched" || fail "another node has a new run"
+
+# --- A failure budget of one: past the first failure, stopped at the second ---------------------
+
+sed 's/max_failures: 0/max_failures: 1/' "$INV" >"$SCRATCH/budget.yaml"
+run "$FERRY_APPLIER" apply "$B21" --inventory "$SCRATCH/budget.yaml" --trust "$TRUST" --continue --json
+[ "$RC" -eq 5 ] && pass "max_failures 1: stopped at the second failure (exit 5)" || fail "budget: exit $RC $(cat "$SCRATCH/err")"
+expect_json "max_failures 1: two nodes failed and rolled back, the third not reached" \
+    "j['failures'] == 2 and sorted(n['outcome'] for n in j['nodes']) == ['failed', 'failed', 'not_reached']"
+[ "$(versions)" == "2.0.0 2.0.0 2.0.0" ] && pass "max_failures 1: every node still on 2.0.0" || fail "versions: $(versions)"
