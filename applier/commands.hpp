@@ -22,6 +22,10 @@ void setup_history(CLI::App& app);
 // `audit verify|export`.
 void setup_audit(CLI::App& app);
 
+// Builds ferry-applier's command line in APP: what run_applier parses, and what its man page and
+// completion are generated from.
+void make_applier_app(CLI::App& app);
+
 // ferry-applier's entry point.
 [[nodiscard]] int run_applier(int argc, char** argv);
 
