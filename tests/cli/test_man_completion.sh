@@ -79,7 +79,7 @@ complete_words() {
 }
 mkdir -p "$SCRATCH/dir"
 touch "$SCRATCH/dir/spec.yaml"
-cd "$SCRATCH/dir"
+cd "$SCRATCH/dir" || exit 1
 run complete_words ferry-applier ""
 expect_output "commands of ferry-applier" "rollback"
 run complete_words ferry-applier au

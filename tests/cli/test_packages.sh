@@ -24,8 +24,8 @@ for tool in cpack mmdebstrap dpkg-shlibdeps unshare chroot; do
         skip "$tool is missing (scripts/install-deps.sh installs it)"
     fi
 done
-if ! unshare --net true 2>/dev/null; then
-    skip "cannot make a network namespace here (unshare --net)"
+if ! unshare --net --mount --pid --fork true 2>/dev/null; then
+    skip "cannot make network, mount and process namespaces here (unshare)"
 fi
 
 readonly cache="${FERRY_BUILD_DIR:?}/package-test-cache"
@@ -40,7 +40,8 @@ source "$(dirname "$0")/lib.sh"
 version=$("$FERRY_APPLIER" --version | awk '{ print $2 }')
 readonly version
 expect_ok "cpack builds the packages" cpack -G DEB -B "$SCRATCH/cpack" --config "$FERRY_BUILD_DIR/CPackConfig.cmake"
-readonly arch=$(dpkg --print-architecture)
+arch=$(dpkg --print-architecture)
+readonly arch
 readonly applier_deb="$SCRATCH/cpack/ferry-applier_${version}_${arch}.deb"
 readonly bundler_deb="$SCRATCH/cpack/ferry-bundler_${version}_${arch}.deb"
 for deb in "$applier_deb" "$bundler_deb"; do
