@@ -49,6 +49,9 @@ struct InventoryPlanArgs {
 
 // `step-down`: the installed release's cluster.step_down, run on this node.
 void setup_step_down(CLI::App& app);
+// Builds ferry-applier's command line in APP: what run_applier parses, and what its man page and
+// completion are generated from.
+void make_applier_app(CLI::App& app);
 
 // ferry-applier's entry point.
 [[nodiscard]] int run_applier(int argc, char** argv);

@@ -5,12 +5,18 @@
 
 namespace ferry::bundler {
 
-int run_bundler(int argc, char** argv) {
-    CLI::App app("ferry-bundler: build, sign and check Ferry bundles", "ferry-bundler");
+void make_bundler_app(CLI::App& app) {
+    app.name("ferry-bundler");
+    app.description("ferry-bundler: build, sign and check Ferry bundles");
     app.set_version_flag("--version", "ferry-bundler " FERRY_VERSION);
     for (const auto setup : {setup_key, setup_build, setup_sign, keys::setup_inspect, keys::setup_verify}) {
         setup(app);
     }
+}
+
+int run_bundler(int argc, char** argv) {
+    CLI::App app;
+    make_bundler_app(app);
     return run_tool("ferry-bundler", app, argc, argv);
 }
 

@@ -11,6 +11,10 @@ void setup_build(CLI::App& app);
 // `sign BUNDLE --key K [-o OUT]`.
 void setup_sign(CLI::App& app);
 
+// Builds ferry-bundler's command line in APP: what run_bundler parses, and what its man page and
+// completion are generated from.
+void make_bundler_app(CLI::App& app);
+
 // ferry-bundler's entry point.
 [[nodiscard]] int run_bundler(int argc, char** argv);
 
