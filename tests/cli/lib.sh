@@ -165,3 +165,12 @@ stop_services() {
         fi
     done
 }
+
+# greeter_setup: test keys in $KEYS, their trust store in $TRUST and a private copy of the
+# sample tree in $TREE, as the tests of the greeter start.
+greeter_setup() {
+    KEYS=$SCRATCH/keys
+    make_keys "$KEYS"
+    TRUST=$KEYS/trust.yaml
+    TREE=$(sample_tree)
+}

@@ -61,10 +61,7 @@ gone() {
     return 1
 }
 
-KEYS=$SCRATCH/keys
-make_keys "$KEYS"
-readonly TRUST=$KEYS/trust.yaml
-TREE=$(sample_tree)
+greeter_setup
 build greeter-1.0.0.yaml v1 && B1=$BUILT
 build greeter-2.0.0.yaml v2 && B2=$BUILT
 

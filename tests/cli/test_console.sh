@@ -60,10 +60,7 @@ sys.exit(0 if eval(sys.argv[2]) else "does not hold")' "$SCRATCH/out" "$2" 2>"$S
 # The error object every failed --json command prints.
 error_doc() { echo "j['result'] == '$1' and j['error']['kind'] == '$2' and j['error']['exit_code'] == $3 and '$4' in j['error']['message'] and 'hint' in j['error']"; }
 
-KEYS=$SCRATCH/keys
-make_keys "$KEYS"
-readonly TRUST=$KEYS/trust.yaml
-TREE=$(sample_tree)
+greeter_setup
 build greeter-1.0.0.yaml v1 && B1=$BUILT
 build greeter-2.0.0.yaml v2 && B2=$BUILT
 

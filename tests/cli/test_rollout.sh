@@ -9,10 +9,7 @@ source "$(dirname "$0")/lib.sh"
 trap 'rc=$?; set +e; stop_services; (exit $rc); finish' EXIT
 BASE_PORT=$((19500 + $$ % 100 * 3))
 
-KEYS=$SCRATCH/keys
-make_keys "$KEYS"
-TRUST=$KEYS/trust.yaml
-TREE=$(sample_tree)
+greeter_setup
 build greeter-1.0.0.yaml v1 && B1=$BUILT
 build greeter-2.0.0.yaml v2 && B2=$BUILT
 build greeter-2.1.0-broken.yaml v21 && B21=$BUILT

@@ -8,10 +8,7 @@ source "$(dirname "$0")/lib.sh"
 trap 'rc=$?; set +e; stop_services; (exit $rc); finish' EXIT
 BASE_PORT=$((19200 + $$ % 100 * 3))
 
-KEYS=$SCRATCH/keys
-make_keys "$KEYS"
-TRUST=$KEYS/trust.yaml
-TREE=$(sample_tree)
+greeter_setup
 # The role is what the node's variables say (a test stand-in for asking the service).
 role='s["procedure"]["cluster"] = {"role": ["/bin/sh", "-c", "echo $NODE_ROLE"]}'
 variant greeter-1.0.0.yaml c1.yaml "$role"

@@ -13,10 +13,7 @@ S=$SCRATCH/state
 mkdir -p "$R"
 trap 'rc=$?; set +e; [ -x "$R/usr/bin/greeterctl" ] && "$R/usr/bin/greeterctl" stop "$R" >/dev/null 2>&1; (exit $rc); finish' EXIT
 
-KEYS=$SCRATCH/keys
-make_keys "$KEYS"
-readonly TRUST=$KEYS/trust.yaml
-TREE=$(sample_tree)
+greeter_setup
 mkdir "$TREE/big"
 head -c $((200 << 20)) /dev/urandom >"$TREE/big/blob.bin"
 variant greeter-1.0.0.yaml big.yaml '
