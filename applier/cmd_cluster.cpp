@@ -14,6 +14,7 @@
 #include "keys/bundle.hpp"
 
 #include <cstdio>
+#include <set>
 
 namespace ferry::applier {
 
@@ -175,6 +176,48 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
         std::printf("  - %s\n", refusal.c_str());
     }
     print_after(r.after, r.nodes);
+    return code;
+}
+
+int status_inventory(const std::filesystem::path& path, bool json) {
+    const schema::Inventory inv = schema::load_inventory(path);
+    rollout::LocalTransport transport(rollout::own_executable());
+    std::vector<rollout::NodeReport> nodes;
+    std::set<std::string> versions;
+    bool whole = true;
+    for (const auto& n : inv.nodes) {
+        nodes.push_back(rollout::probe_node(n, transport));
+        const auto& r = nodes.back();
+        versions.insert(r.version);
+        whole = whole && r.node == "installed" && r.healthy && r.problems.empty();
+    }
+    whole = whole && versions.size() == 1;
+    const int code = whole ? 0 : exit_code(ErrorKind::policy);
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("result", "reported").field("cluster", inv.cluster).field("exit_code", code)
+            .field("one_version", versions.size() == 1).key("nodes").begin_array();
+        for (const auto& r : nodes) {
+            j.begin_object().field("name", r.name).field("node", r.node).field("version", r.version)
+                .field("role", rollout::role_name(r.role)).field("healthy", r.healthy).field("synced", r.synced);
+            j.key("problems").begin_array();
+            for (const auto& p : r.problems) {
+                j.value(p);
+            }
+            j.end_array().end_object();
+        }
+        j.end_array().end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return code;
+    }
+    std::printf("cluster %s: %s\n", inv.cluster.c_str(),
+                whole ? "every node installed, healthy, on one version"
+                      : versions.size() > 1 ? "nodes on different versions" : "not every node is installed and healthy");
+    for (const auto& r : nodes) {
+        std::printf("  %-16s %-12s %-10s %-8s %s%s\n", r.name.c_str(), r.node.empty() ? "unreachable" : r.node.c_str(),
+                    r.version.empty() ? "-" : r.version.c_str(), rollout::role_name(r.role).c_str(),
+                    r.healthy ? "healthy" : "UNHEALTHY", r.problems.empty() ? "" : ("  " + r.problems.front()).c_str());
+    }
     return code;
 }
 

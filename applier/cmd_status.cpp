@@ -145,13 +145,18 @@ void setup_status(CLI::App& app) {
     struct Probe {
         bool on = false;
         std::filesystem::path root = "/";
+        std::filesystem::path inventory;
     };
     auto probe = std::make_shared<Probe>();
     CLI::App* cmd = state_command(app, "status", "Show what is installed and any run in progress, interrupted or failed", args);
     cmd->add_flag("--probe", probe->on,
                   "Also ask the installed release its cluster role and run its health checks once (for a rollout)");
     cmd->add_option("--root", probe->root, "With --probe: the install root (default /)")->check(CLI::ExistingDirectory);
+    cmd->add_option("--inventory", probe->inventory, "Show every node of the inventory: version, role, health");
     set_action(*cmd, [args, probe] {
+        if (!probe->inventory.empty()) {
+            return status_inventory(probe->inventory, args->json);
+        }
         const NodeStatus status = read_node_status(args->state_dir);
         const int code = exit_code(status.state);
         std::optional<NodeProbe> probed;

@@ -47,6 +47,10 @@ struct InventoryPlanArgs {
 // What each node's own commands are given: --trust TRUST (when set) and the policy's flags.
 [[nodiscard]] std::vector<std::string> node_args(const std::filesystem::path& trust, const PolicyOptions& policy);
 
+// `status --inventory I`: every node's state, version, role and health; 0 when every node is
+// installed, healthy and on one version, else 4.
+[[nodiscard]] int status_inventory(const std::filesystem::path& inventory, bool json);
+
 // `step-down`: the installed release's cluster.step_down, run on this node.
 void setup_step_down(CLI::App& app);
 // Builds ferry-applier's command line in APP: what run_applier parses, and what its man page and

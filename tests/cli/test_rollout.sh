@@ -43,6 +43,10 @@ expect_output "it says how to go on" "paused after the canaries; check them, the
 run rollout "$B2"
 [ "$RC" -eq 8 ] && [ "$(versions)" == "1.0.0 2.0.0 1.0.0" ] && pass "run again without --continue: still paused, nothing changed" ||
     fail "again: exit $RC, versions $(versions)"
+run "$FERRY_APPLIER" status --inventory "$INV"
+[ "$RC" -eq 4 ] && pass "status --inventory on the paused cluster: exit 4" || fail "status --inventory: exit $RC"
+expect_output "status --inventory says the versions differ" "cluster greeters: nodes on different versions"
+expect_output "status --inventory shows the canary" "node-2           installed    2.0.0      follower healthy"
 
 # --- --continue: the follower, then the leader after a step-down ---------------------------------
 
@@ -62,6 +66,9 @@ done
 run rollout "$B2" --continue --json
 expect_json "re-running a finished rollout changes nothing: every node skipped" \
     "j['result'] == 'done' and all(n['outcome'] == 'skipped' for n in j['nodes'])"
+run "$FERRY_APPLIER" status --inventory "$INV" --json
+expect_json "status --inventory after the rollout: one version, every node healthy (exit 0)" \
+    "j['exit_code'] == 0 and j['one_version'] and all(n['healthy'] and n['version'] == '2.0.0' for n in j['nodes'])"
 
 # --- The broken 2.1.0 fails on the canary; nothing else is touched --------------------------------
 
