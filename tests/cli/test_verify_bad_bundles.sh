@@ -383,16 +383,25 @@ PYEOF
 }
 manifest_with_list "$SCRATCH/many-values.yaml" 4000000 a
 manifest_with_list "$SCRATCH/near-limit.yaml" 199000 "$(printf 'b%.0s' {1..74})"
+# AddressSanitizer reserves terabytes of address space for its shadow memory, so the cap is
+# measured in the plain build only; the sanitizer build checks the same verdicts uncapped.
+cap='ulimit -v 307200 && '
+within=" within 300 MiB"
+if [ "${FERRY_SANITIZE:-OFF}" = "ON" ]; then
+    cap=''
+    within=""
+    echo "skip - the 300 MiB address-space cap (not measurable under AddressSanitizer; the plain build checks it)"
+fi
 for m in many-values near-limit; do
     b=$(forge_case "$m" --manifest "$SCRATCH/$m.yaml" --tar "$H/good.tar" --key "$K1")
-    run bash -c 'ulimit -v 307200 && exec "$@"' memory "$FERRY_APPLIER" verify -q "$b" --trust "$TRUST"
+    run bash -c "$cap"'exec "$@"' memory "$FERRY_APPLIER" verify -q "$b" --trust "$TRUST"
     if [ "$m" == many-values ] && [ "$RC" -eq 3 ] &&
         grep -qF "the manifest's YAML holds more than 200000 values, the limit that bounds a reader's memory" "$SCRATCH/err"; then
-        pass "4 million list items in 8 MiB: refused within 300 MiB, naming the limit"
+        pass "4 million list items in 8 MiB: refused$within, naming the limit"
     elif [ "$m" == near-limit ] && [ "$RC" -eq 0 ]; then
-        pass "199,000 values of 74 bytes (15 MB): verified within 300 MiB"
+        pass "199,000 values of 74 bytes (15 MB): verified$within"
     else
-        fail "$m: exit $RC within 300 MiB: $(head -c 300 "$SCRATCH/err")"
+        fail "$m: exit $RC$within: $(head -c 300 "$SCRATCH/err")"
     fi
 done
 
