@@ -29,8 +29,9 @@ CLI::App* state_command(CLI::App& parent, const char* name, const char* help, co
 
 // Opens the state only if it exists: reading commands never create it.
 StateDb open_existing(const std::filesystem::path& dir) {
-    if (!std::filesystem::exists(dir / "state.db")) {
-        throw Error(ErrorKind::input, (dir / "state.db").string() + ": no state database (nothing was ever applied here)");
+    const std::filesystem::path database = StateLayout(dir).database();
+    if (!std::filesystem::exists(database)) {
+        throw Error(ErrorKind::input, database.string() + ": no state database (nothing was ever applied here)");
     }
     return StateDb(dir);
 }
@@ -210,7 +211,7 @@ void setup_audit(CLI::App& app) {
         const auto records = state.audit_records();
         const std::string problem = check_audit_chain(records);
         if (!problem.empty()) {
-            throw Error(ErrorKind::verification, (args->state_dir / "state.db").string() + ": audit log: " + problem);
+            throw Error(ErrorKind::verification, StateLayout(args->state_dir).database().string() + ": audit log: " + problem);
         }
         const std::string last = records.empty() ? "" : records.back().hash;
         if (args->json) {

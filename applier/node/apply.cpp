@@ -276,13 +276,11 @@ RunInfo run_to_undo(StateDb& state, std::optional<std::int64_t> named) {
         }
         return *interrupted;
     }
-    const auto runs = state.runs();
     // A run whose automatic rollback failed left the node between versions: retry that rollback.
-    if (!runs.empty() && runs.back().state == RunState::failed &&
-        fs::exists(state.layout().backup(runs.back().id)) &&
-        (!named || *named == runs.back().id)) {
-        return runs.back();
+    if (const auto failed = state.failed_run(); failed && (!named || *named == failed->id)) {
+        return *failed;
     }
+    const auto runs = state.runs();
     const auto installed = state.installed();
     if (!named) {
         if (!installed) {

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 NodeStatus read_node_status(const fs::path& state_dir) {
     NodeStatus status;
     const auto holder = lock_holder(state_dir);
-    const bool have_state = fs::exists(state_dir / "state.db");
+    const bool have_state = fs::exists(StateLayout(state_dir).database());
     std::optional<StateDb> state;
     if (have_state) {
         state.emplace(state_dir);
@@ -41,14 +41,10 @@ NodeStatus read_node_status(const fs::path& state_dir) {
         status.run = std::move(run);
         return status;
     }
-    const auto runs = state->runs();
-    if (!runs.empty() && runs.back().state == RunState::failed) {
-        const fs::path backup = state_dir / "runs" / std::to_string(runs.back().id) / "backup";
-        if (fs::exists(backup)) {
-            status.state = NodeState::failed;
-            status.run = runs.back();
-            status.backup = backup;
-        }
+    if (auto failed = state->failed_run()) {
+        status.state = NodeState::failed;
+        status.backup = state->layout().backup(failed->id);
+        status.run = std::move(failed);
     }
     return status;
 }

@@ -119,7 +119,7 @@ PlanReport make_plan_report(const PlanRequest& request) {
     const keys::TrustStore trust = keys::load_trust_store(request.trust);
     const RootFs root(request.root);
     const TempDir tmp;
-    const bool have_state = fs::exists(request.state_dir / "state.db");
+    const bool have_state = fs::exists(StateLayout(request.state_dir).database());
     StateDb state(have_state ? request.state_dir : tmp.path / "state");
 
     PlanReport report;

@@ -325,6 +325,18 @@ void StateDb::drop_staged(const std::string& manifest_sha256) {
     m_db.prepare("DELETE FROM staged WHERE manifest_sha256 = ?").bind(1, manifest_sha256).run();
 }
 
+std::optional<RunInfo> StateDb::failed_run() {
+    Statement s = m_db.prepare(std::string("SELECT ") + k_run_columns + " FROM runs ORDER BY id DESC LIMIT 1");
+    if (!s.step()) {
+        return std::nullopt;
+    }
+    RunInfo last = read_run(s);
+    if (last.state != RunState::failed || !std::filesystem::exists(layout().backup(last.id))) {
+        return std::nullopt;
+    }
+    return last;
+}
+
 std::vector<RunInfo> StateDb::runs() {
     std::vector<RunInfo> out;
     Statement s = m_db.prepare(std::string("SELECT ") + k_run_columns + " FROM runs ORDER BY id");

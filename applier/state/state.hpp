@@ -149,6 +149,9 @@ public:
     [[nodiscard]] std::int64_t begin_run(const RunInfo& run, const std::string& manifest);
     void end_run(std::int64_t run, RunState state, const std::string& error = {});
     [[nodiscard]] std::optional<RunInfo> interrupted_run();
+    // The last run, when it failed with its backups still there: its rollback failed too, and
+    // the node may be between versions.
+    [[nodiscard]] std::optional<RunInfo> failed_run();
     [[nodiscard]] std::vector<RunInfo> runs();
     [[nodiscard]] std::string run_manifest(std::int64_t run);
 
