@@ -17,13 +17,12 @@ constexpr std::chrono::seconds k_plan_timeout{600};
 
 // The one JSON document a node's command printed, or a problem naming the node.
 std::optional<json> document(const NodeCall& call, const std::string& what, NodeReport& report) {
+    if (const auto message = error_message(call)) {
+        report.problems.push_back(what + " failed: " + *message);
+        return std::nullopt;
+    }
     try {
-        json doc = json::parse(call.out);
-        if (doc.contains("error") && doc["error"].is_object()) {
-            report.problems.push_back(what + " failed: " + printable(doc["error"].value("message", std::string())));
-            return std::nullopt;
-        }
-        return doc;
+        return json::parse(call.out);
     } catch (const json::exception&) {
         std::string err = call.err;
         while (!err.empty() && err.back() == '\n') {
@@ -84,6 +83,17 @@ void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& reque
 }
 
 } // namespace
+
+std::optional<std::string> error_message(const NodeCall& call) {
+    try {
+        const json doc = json::parse(call.out);
+        if (doc.contains("error") && doc["error"].is_object()) {
+            return printable(doc["error"].value("message", std::string()));
+        }
+    } catch (const json::exception&) {
+    }
+    return std::nullopt;
+}
 
 NodeReport probe_node(const schema::InventoryNode& node, Transport& transport) {
     NodeReport report;

@@ -42,6 +42,10 @@ struct ClusterPlanRequest {
     std::vector<std::string> node_args; // --trust T, --allow-major, ... as each node's plan gets them
 };
 
+// The message of the error document CALL printed (a failed --json command), escaped; nullopt
+// when it printed none.
+[[nodiscard]] std::optional<std::string> error_message(const NodeCall& call);
+
 // NODE as its `status --probe` describes it (version, role, health, sync); problems when it
 // cannot be read or is busy, interrupted or failed.
 [[nodiscard]] NodeReport probe_node(const schema::InventoryNode& node, Transport& transport);

@@ -4,14 +4,11 @@
 
 #include <algorithm>
 #include <future>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace ferry::rollout {
 
 namespace {
-
-using nlohmann::json;
 
 constexpr std::chrono::seconds k_stage_timeout{3600};
 constexpr std::chrono::seconds k_apply_timeout{3600};
@@ -26,16 +23,7 @@ std::string last_line(std::string text) {
 }
 
 // The error message of a node's JSON document, or the last line it wrote on stderr.
-std::string failure_of(const NodeCall& call) {
-    try {
-        const json doc = json::parse(call.out);
-        if (doc.contains("error") && doc["error"].is_object()) {
-            return printable(doc["error"].value("message", std::string()));
-        }
-    } catch (const json::exception&) {
-    }
-    return last_line(call.err);
-}
+std::string failure_of(const NodeCall& call) { return error_message(call).value_or(last_line(call.err)); }
 
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
     args.insert(args.end(), more.begin(), more.end());
