@@ -70,13 +70,6 @@ std::string step_name(UndoStep step) {
     return std::string("rollback:") + names[static_cast<int>(step)];
 }
 
-void crash_point(const std::string& name) {
-    const char* at = std::getenv("FERRY_TEST_CRASH_AT");
-    if (at != nullptr && name == at) {
-        ::kill(::getpid(), SIGKILL);
-    }
-}
-
 void Run::crash_point(const std::string& name) const { applier::crash_point(name); }
 
 void Run::journaled(const std::string& name, const std::function<void()>& fn) {

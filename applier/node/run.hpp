@@ -6,6 +6,7 @@
 #include "applier/node/command.hpp"
 #include "applier/node/plan.hpp"
 #include "applier/node/rootfs.hpp"
+#include "applier/state/crash_point.hpp"
 #include "applier/state/state.hpp"
 #include "manifest-schema/manifest.hpp"
 
@@ -26,9 +27,6 @@ enum class UndoStep { stop, keep, migrations, files, images, start, health };
 // The name STEP is journaled under ("stage", "rollback:files", ...).
 [[nodiscard]] std::string step_name(Step step);
 [[nodiscard]] std::string step_name(UndoStep step);
-
-// A point where the tests may kill the applier (FERRY_TEST_CRASH_AT=NAME).
-void crash_point(const std::string& name);
 
 // The files of M that its image load command loads.
 [[nodiscard]] std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m);

@@ -78,14 +78,8 @@ CREATE TABLE IF NOT EXISTS backup_items(
     existed INTEGER NOT NULL,
     copy TEXT NOT NULL,
     PRIMARY KEY(run_id, kind, path));
-CREATE TABLE IF NOT EXISTS audit(
-    seq INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    prev TEXT NOT NULL,
-    hash TEXT NOT NULL);
 )sql";
+
 
 template <typename Enum, std::size_t N>
 Enum parse_name(const std::string& text, const std::array<std::pair<Enum, const char*>, N>& names, const char* what) {
@@ -162,6 +156,7 @@ StateDb::StateDb(const std::filesystem::path& state_dir)
             throw Error(ErrorKind::input, m_db.name() + ": " + check);
         }
         m_db.exec(k_schema);
+        create_audit_table(m_db);
         const auto recorded = meta("schema_version");
         const int version = recorded ? std::atoi(recorded->c_str()) : k_schema_version;
         if (version < k_oldest_schema_version || version > k_schema_version) {
@@ -412,9 +407,21 @@ std::string audit_hash(const AuditRecord& r) {
     return to_hex(sha256(text));
 }
 
-void StateDb::audit(const std::string& action, const std::string& detail_json) {
+void create_audit_table(Database& db) {
+    db.exec(R"sql(
+CREATE TABLE IF NOT EXISTS audit(
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL);
+)sql");
+}
+
+void append_audit(Database& db, const std::string& action, const std::string& detail_json) {
     AuditRecord r;
-    Statement last = m_db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    Statement last = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     if (last.step()) {
         r.seq = last.integer(0) + 1;
         r.prev = last.text(1);
@@ -426,7 +433,7 @@ void StateDb::audit(const std::string& action, const std::string& detail_json) {
     r.action = action;
     r.detail = detail_json;
     r.hash = audit_hash(r);
-    m_db.prepare("INSERT INTO audit(seq, at, action, detail, prev, hash) VALUES(?, ?, ?, ?, ?, ?)")
+    db.prepare("INSERT INTO audit(seq, at, action, detail, prev, hash) VALUES(?, ?, ?, ?, ?, ?)")
         .bind(1, r.seq)
         .bind(2, r.at)
         .bind(3, r.action)
@@ -436,14 +443,20 @@ void StateDb::audit(const std::string& action, const std::string& detail_json) {
         .run();
 }
 
-std::vector<AuditRecord> StateDb::audit_records() {
+std::vector<AuditRecord> audit_records(Database& db) {
     std::vector<AuditRecord> out;
-    Statement s = m_db.prepare("SELECT seq, at, action, detail, prev, hash FROM audit ORDER BY rowid");
+    Statement s = db.prepare("SELECT seq, at, action, detail, prev, hash FROM audit ORDER BY rowid");
     while (s.step()) {
         out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
     }
     return out;
 }
+
+void StateDb::audit(const std::string& action, const std::string& detail_json) {
+    append_audit(m_db, action, detail_json);
+}
+
+std::vector<AuditRecord> StateDb::audit_records() { return applier::audit_records(m_db); }
 
 std::string check_audit_chain(const std::vector<AuditRecord>& records) {
     std::string prev(64, '0');

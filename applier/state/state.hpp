@@ -183,6 +183,13 @@ private:
     Database m_db;
 };
 
+// The hash-chained audit log of a database: the node's (StateDb) and the rollout
+// coordinator's (its journal) keep the same table.
+void create_audit_table(Database& db);
+// Appends an audit record to DB's log, chained to the previous one.
+void append_audit(Database& db, const std::string& action, const std::string& detail_json);
+[[nodiscard]] std::vector<AuditRecord> audit_records(Database& db);
+
 // The hash of an audit record, chained to PREV.
 [[nodiscard]] std::string audit_hash(const AuditRecord& record);
 
