@@ -76,6 +76,8 @@ void setup_apply(CLI::App& app) {
     cmd->add_option("--inventory", cluster->inventory,
                     "Roll the upgrade across the inventory's nodes: stage on all, canaries, batches, the leader last");
     cmd->add_flag("--continue", *resume_paused, "With --inventory: go on past the pause after the canaries");
+    cmd->add_option("--rollout-dir", cluster->rollout_dir,
+                    "With --inventory: the coordinator's journal and audit log (default: beside the inventory, NAME.rollout)");
     CLI::Option* trust_given = cmd->get_option("--trust");
     set_action(*cmd, [opts, flags, cluster, resume_paused, trust_given] {
         opts->site.progress = !flags->second;

@@ -4,6 +4,7 @@
 #include "applier/node/probe.hpp"
 #include "applier/node/site.hpp"
 #include "applier/rollout/cluster_plan.hpp"
+#include "applier/rollout/journal.hpp"
 #include "applier/rollout/rollout.hpp"
 
 #include "core/cli/cli.hpp"
@@ -11,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "core/sha256.hpp"
 #include "keys/bundle.hpp"
 
 #include <cstdio>
@@ -96,17 +98,21 @@ void print_cluster_text(const schema::Inventory& inv, const rollout::ClusterPlan
     }
 }
 
-// The bundle's authenticated, unexpired manifest: the coordinator checks the head itself; every
-// node verifies the bundle in full.
-schema::Manifest coordinator_manifest(const InventoryPlanArgs& args) {
+// The bundle's authenticated, unexpired head: the coordinator checks it itself; every node
+// verifies the bundle in full.
+keys::BundleInfo coordinator_bundle(const InventoryPlanArgs& args) {
     const keys::TrustStore trust = keys::load_trust_store(args.trust);
-    const keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
+    keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
     if (info.manifest.expires <= now()) {
         throw Error(ErrorKind::policy, args.bundle.string() + ": bundle " + info.manifest.name + " " +
                                            info.manifest.version.str() + " expired at " +
                                            format_time(info.manifest.expires));
     }
-    return info.manifest;
+    return info;
+}
+
+std::filesystem::path rollout_dir_of(const std::filesystem::path& inventory, const std::filesystem::path& given) {
+    return given.empty() ? rollout::default_rollout_dir(inventory) : std::filesystem::absolute(given);
 }
 
 void print_after(const std::vector<rollout::NodeReport>& after, const std::vector<rollout::NodeOutcome>& outcomes) {
@@ -139,23 +145,27 @@ std::vector<std::string> node_args(const std::filesystem::path& trust, const Pol
 
 int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bool progress) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
-    const schema::Manifest m = coordinator_manifest(args);
+    const keys::BundleInfo info = coordinator_bundle(args);
+    const schema::Manifest& m = info.manifest;
+    rollout::Journal journal(rollout_dir_of(args.inventory, args.rollout_dir));
     rollout::LocalTransport transport(rollout::own_executable());
     rollout::RolloutRequest request;
     request.plan = {std::filesystem::absolute(args.bundle), args.node_args};
+    request.manifest_sha256 = to_hex(sha256(info.head.manifest));
     request.continue_after_pause = continue_after_pause;
     const auto say = [progress](const std::string& line) {
         if (progress) {
             std::fprintf(stderr, "%s\n", line.c_str());
         }
     };
-    const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, say);
+    const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, journal, say);
     const int code = rollout::exit_code(r.result);
     if (args.json) {
         JsonWriter j;
         j.begin_object().field("result", rollout::result_name(r.result)).field("exit_code", code)
             .field("cluster", inv.cluster).field("bundle", m.name).field("to", m.version.str())
-            .field("message", r.message).field("failures", r.failures);
+            .field("message", r.message).field("failures", r.failures).field("rollout", r.rollout)
+            .field("resumed", r.resumed).field("rollout_dir", journal.dir().string());
         j.key("nodes").begin_array();
         for (std::size_t i = 0; i < r.after.size(); ++i) {
             j.begin_object().field("name", r.after[i].name).field("outcome", rollout::result_name(r.nodes[i].result))
@@ -170,8 +180,9 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
         std::fputs(j.str().c_str(), stdout);
         return code;
     }
-    std::printf("rollout of %s %s over cluster %s: %s%s\n", m.name.c_str(), m.version.str().c_str(), inv.cluster.c_str(),
-                rollout::result_name(r.result).c_str(), r.message.empty() ? "" : (": " + r.message).c_str());
+    std::printf("rollout %lld of %s %s over cluster %s: %s%s\n", static_cast<long long>(r.rollout), m.name.c_str(),
+                m.version.str().c_str(), inv.cluster.c_str(), rollout::result_name(r.result).c_str(),
+                r.message.empty() ? "" : (": " + r.message).c_str());
     for (const auto& refusal : r.plan.refusals) {
         std::printf("  - %s\n", refusal.c_str());
     }
@@ -179,8 +190,34 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
     return code;
 }
 
-int status_inventory(const std::filesystem::path& path, bool json) {
+namespace {
+
+// The latest rollout in a sentence: "rollout 2 of greeter 2.0.0 (started ...): paused: ...".
+// RUNNING: the pid of the coordinator working on it, 0 if it wrote none, -1 when none is.
+std::string rollout_line(const rollout::RolloutRecord& r, std::int64_t running) {
+    std::string state;
+    if (running >= 0) {
+        state = "running (coordinator pid " + std::to_string(running) + ")";
+    } else if (r.result.empty()) {
+        state = "interrupted (its coordinator stopped at: " + (r.last_step.empty() ? "the start" : r.last_step) +
+                "); run the same apply again to carry it on";
+    } else {
+        state = (r.open() ? "open, " : "") + r.result + (r.message.empty() ? "" : ": " + r.message);
+    }
+    return "rollout " + std::to_string(r.id) + " of " + r.bundle + " " + r.version + " (started " + r.started +
+           (r.failures > 0 ? ", " + std::to_string(r.failures) + " failure(s)" : "") + "): " + state;
+}
+
+} // namespace
+
+int status_inventory(const std::filesystem::path& path, const std::filesystem::path& rollout_dir, bool json) {
     const schema::Inventory inv = schema::load_inventory(path);
+    const std::filesystem::path dir = rollout_dir_of(path, rollout_dir);
+    const auto latest = rollout::latest_rollout(dir);
+    std::int64_t running = -1;
+    if (const auto pid = latest ? rollout::coordinator_pid(dir) : std::nullopt) {
+        running = *pid;
+    }
     rollout::LocalTransport transport(rollout::own_executable());
     std::vector<rollout::NodeReport> nodes;
     std::set<std::string> versions;
@@ -191,12 +228,31 @@ int status_inventory(const std::filesystem::path& path, bool json) {
         versions.insert(r.version);
         whole = whole && r.node == "installed" && r.healthy && r.problems.empty();
     }
-    whole = whole && versions.size() == 1;
+    whole = whole && versions.size() == 1 && !(latest && latest->open());
     const int code = whole ? 0 : exit_code(ErrorKind::policy);
     if (json) {
         JsonWriter j;
         j.begin_object().field("result", "reported").field("cluster", inv.cluster).field("exit_code", code)
-            .field("one_version", versions.size() == 1).key("nodes").begin_array();
+            .field("one_version", versions.size() == 1).key("rollout");
+        if (latest) {
+            j.begin_object().field("id", latest->id).field("bundle", latest->bundle).field("version", latest->version)
+                .field("started", latest->started).field("ended", latest->ended).field("open", latest->open())
+                .field("result", latest->result).field("message", latest->message)
+                .field("last_step", latest->last_step).field("failures", latest->failures).key("coordinator_pid");
+            if (running >= 0) {
+                j.value(running);
+            } else {
+                j.null();
+            }
+            j.key("nodes").begin_object();
+            for (const auto& [name, step] : latest->nodes) {
+                j.field(name, rollout::step_name(step));
+            }
+            j.end_object().end_object();
+        } else {
+            j.null();
+        }
+        j.key("nodes").begin_array();
         for (const auto& r : nodes) {
             j.begin_object().field("name", r.name).field("node", r.node).field("version", r.version)
                 .field("role", rollout::role_name(r.role)).field("healthy", r.healthy).field("synced", r.synced);
@@ -212,7 +268,12 @@ int status_inventory(const std::filesystem::path& path, bool json) {
     }
     std::printf("cluster %s: %s\n", inv.cluster.c_str(),
                 whole ? "every node installed, healthy, on one version"
-                      : versions.size() > 1 ? "nodes on different versions" : "not every node is installed and healthy");
+                      : versions.size() > 1 ? "nodes on different versions"
+                      : (latest && latest->open()) ? "a rollout is open"
+                                                   : "not every node is installed and healthy");
+    if (latest) {
+        std::printf("%s\n", rollout_line(*latest, running).c_str());
+    }
     for (const auto& r : nodes) {
         std::printf("  %-16s %-12s %-10s %-8s %s%s\n", r.name.c_str(), r.node.empty() ? "unreachable" : r.node.c_str(),
                     r.version.empty() ? "-" : r.version.c_str(), rollout::role_name(r.role).c_str(),
@@ -247,7 +308,7 @@ void setup_step_down(CLI::App& app) {
 
 int plan_inventory(const InventoryPlanArgs& args) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
-    const schema::Manifest m = coordinator_manifest(args);
+    const schema::Manifest m = coordinator_bundle(args).manifest;
     rollout::LocalTransport transport(rollout::own_executable());
     const rollout::ClusterPlan p =
         rollout::plan_cluster(inv, m, {std::filesystem::absolute(args.bundle), args.node_args}, transport);

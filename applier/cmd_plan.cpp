@@ -190,7 +190,7 @@ void setup_plan(CLI::App& app) {
             const InventoryPlanArgs cluster{
                 args->inventory, args->request.bundle, args->request.trust,
                 node_args(trust_given->count() > 0 ? args->request.trust : std::filesystem::path(), args->request.policy),
-                args->json};
+                args->json, {}};
             return plan_inventory(cluster);
         }
         args->request.progress = !args->json;

@@ -147,16 +147,20 @@ void setup_status(CLI::App& app) {
         bool on = false;
         std::filesystem::path root = "/";
         std::filesystem::path inventory;
+        std::filesystem::path rollout_dir;
     };
     auto probe = std::make_shared<Probe>();
     CLI::App* cmd = state_command(app, "status", "Show what is installed and any run in progress, interrupted or failed", args);
     cmd->add_flag("--probe", probe->on,
                   "Also ask the installed release its cluster role and run its health checks once (for a rollout)");
     cmd->add_option("--root", probe->root, "With --probe: the install root (default /)")->check(CLI::ExistingDirectory);
-    cmd->add_option("--inventory", probe->inventory, "Show every node of the inventory: version, role, health");
+    cmd->add_option("--inventory", probe->inventory,
+                    "Show every node of the inventory (version, role, health) and the latest rollout");
+    cmd->add_option("--rollout-dir", probe->rollout_dir,
+                    "With --inventory: the coordinator's journal (default: beside the inventory, NAME.rollout)");
     set_action(*cmd, [args, probe] {
         if (!probe->inventory.empty()) {
-            return status_inventory(probe->inventory, args->json);
+            return status_inventory(probe->inventory, probe->rollout_dir, args->json);
         }
         const NodeStatus status = read_node_status(args->state_dir);
         const int code = exit_code(status.state);

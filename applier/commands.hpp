@@ -35,6 +35,7 @@ struct InventoryPlanArgs {
     std::filesystem::path trust;
     std::vector<std::string> node_args; // passed on to each node's own plan
     bool json = false;
+    std::filesystem::path rollout_dir; // the coordinator's journal; "" for the default beside the inventory
 };
 
 // `plan BUNDLE --inventory I`: each node's state and plan, the skew check and the order; the
@@ -47,9 +48,11 @@ struct InventoryPlanArgs {
 // What each node's own commands are given: --trust TRUST (when set) and the policy's flags.
 [[nodiscard]] std::vector<std::string> node_args(const std::filesystem::path& trust, const PolicyOptions& policy);
 
-// `status --inventory I`: every node's state, version, role and health; 0 when every node is
-// installed, healthy and on one version, else 4.
-[[nodiscard]] int status_inventory(const std::filesystem::path& inventory, bool json);
+// `status --inventory I`: every node's state, version, role and health, and the latest rollout
+// recorded in ROLLOUT_DIR (default beside the inventory); 0 when every node is installed,
+// healthy and on one version and no rollout is open, else 4.
+[[nodiscard]] int status_inventory(const std::filesystem::path& inventory, const std::filesystem::path& rollout_dir,
+                                   bool json);
 
 // `step-down`: the installed release's cluster.step_down, run on this node.
 void setup_step_down(CLI::App& app);

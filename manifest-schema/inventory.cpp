@@ -180,7 +180,8 @@ RolloutPolicy parse_rollout(const Fields& top, const Inventory& inv) {
         return p;
     }
     const Fields r = top.sub("rollout", {"order", "canary", "after_canary", "max_unavailable",
-                                         "max_failures", "stabilize", "window"});
+                                         "max_failures", "stabilize", "window", "leader_timeout",
+                                         "gate_timeout"});
     const std::uint64_t n = inv.nodes.size();
     if (r.has("order")) {
         const std::string order = r.str("order");
@@ -233,6 +234,15 @@ RolloutPolicy parse_rollout(const Fields& top, const Inventory& inv) {
     }
     if (r.has("stabilize")) {
         p.stabilize_seconds = duration(r, "stabilize");
+    }
+    for (const auto& [key, field] : {std::pair{"leader_timeout", &p.leader_timeout_seconds},
+                                     std::pair{"gate_timeout", &p.gate_timeout_seconds}}) {
+        if (r.has(key)) {
+            *field = duration(r, key);
+            if (*field == 0) {
+                r.fail(key, "must be longer than 0s");
+            }
+        }
     }
     if (r.has("window")) {
         const Fields w = r.sub("window", {"start", "end"});

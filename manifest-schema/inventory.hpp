@@ -56,6 +56,8 @@ struct RolloutPolicy {
     MaxUnavailable max_unavailable;
     std::uint64_t max_failures = 0;
     std::uint64_t stabilize_seconds = 0;
+    std::uint64_t leader_timeout_seconds = 60; // how long leadership may take to move after a step-down
+    std::uint64_t gate_timeout_seconds = 120;  // how long an upgraded node may take to be healthy and synced
     std::optional<Window> window;
 };
 

@@ -1,8 +1,11 @@
 #include "rollout.hpp"
 
+#include "applier/state/crash_point.hpp"
 #include "core/error.hpp"
+#include "core/time.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -33,27 +36,49 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
 class Rollout {
 public:
     Rollout(const schema::Inventory& inv, const schema::Manifest& m, const RolloutRequest& request, Transport& transport,
-            const std::function<void(const std::string&)>& say)
-        : m_inv(inv), m_manifest(m), m_request(request), m_transport(transport), m_say(say) {}
+            Journal& journal, const std::function<void(const std::string&)>& say)
+        : m_inv(inv), m_manifest(m), m_request(request), m_transport(transport), m_journal(journal), m_say(say) {}
 
     RolloutReport run();
 
 private:
     const schema::InventoryNode& node(const std::string& name) const { return *m_inv.node(name); }
+    [[nodiscard]] NodeStep step_of(const std::string& name) const;
+    void record(const std::string& name, NodeStep step, const std::string& detail = {});
     void outcome(const std::string& name, NodeOutcome::Result result, const std::string& detail);
+    void failed(const std::string& name, const std::string& detail);
+    void open_record();
+    bool recover();
+    bool recover_node(const std::string& name);
     bool stage_everywhere(const std::vector<std::string>& nodes);
+    bool past_canaries(bool pause);
+    bool inside_window();
     bool upgrade(const std::string& name);
     bool gate(const std::string& name);
     bool step_down(const std::string& leader);
-    void finish();
+    bool over_budget();
+    RolloutReport finish(RolloutReport::Result result, const std::string& message);
 
     const schema::Inventory& m_inv;
     const schema::Manifest& m_manifest;
     const RolloutRequest& m_request;
     Transport& m_transport;
+    Journal& m_journal;
     const std::function<void(const std::string&)>& m_say;
+    RolloutRecord m_record;
     RolloutReport m_report;
 };
+
+NodeStep Rollout::step_of(const std::string& name) const {
+    const auto it = m_record.nodes.find(name);
+    return it == m_record.nodes.end() ? NodeStep::none : it->second;
+}
+
+void Rollout::record(const std::string& name, NodeStep step, const std::string& detail) {
+    m_journal.node_step(m_record.id, name, step, detail);
+    m_record.nodes[name] = step;
+    applier::crash_point("rollout:" + step_name(step) + ":" + name);
+}
 
 void Rollout::outcome(const std::string& name, NodeOutcome::Result result, const std::string& detail) {
     for (auto& o : m_report.nodes) {
@@ -64,14 +89,111 @@ void Rollout::outcome(const std::string& name, NodeOutcome::Result result, const
     }
 }
 
+// NAME failed and rolled back: one more failure against the budget.
+void Rollout::failed(const std::string& name, const std::string& detail) {
+    outcome(name, NodeOutcome::Result::failed, detail);
+    ++m_report.failures;
+    m_journal.set_failures(m_record.id, m_report.failures);
+    record(name, NodeStep::failed, detail);
+}
+
+// Carries on the rollout of this bundle the journal holds open, or starts one.
+void Rollout::open_record() {
+    const auto open = m_journal.open_rollout();
+    if (open && open->manifest_sha256 == m_request.manifest_sha256) {
+        m_record = *open;
+        m_report.resumed = true;
+        m_say("carrying on rollout " + std::to_string(m_record.id) + " (started " + m_record.started +
+              (m_record.last_step.empty() ? "" : ", last step: " + m_record.last_step) + ")");
+        m_journal.decision(m_record.id, "rollout_resumed", m_record.last_step);
+    } else {
+        m_record = m_journal.begin(m_manifest.name, m_manifest.version.str(), m_request.manifest_sha256);
+        if (open) {
+            m_journal.supersede(open->id, m_record.id);
+            m_say("rollout " + std::to_string(open->id) + " of " + open->bundle + " " + open->version +
+                  " was left open; it is closed, superseded by this one");
+        }
+    }
+    m_report.rollout = m_record.id;
+    m_report.failures = m_record.failures;
+    if (m_request.continue_after_pause && !m_record.continued) {
+        m_journal.set_continued(m_record.id);
+        m_record.continued = true;
+    }
+}
+
+// A node the journal says was being upgraded when the last coordinator stopped: find out how
+// its apply ended, finish it, and pass its gate. False when the rollout cannot go on.
+bool Rollout::recover_node(const std::string& name) {
+    NodeReport r = probe_node(node(name), m_transport);
+    const auto deadline = std::chrono::steady_clock::now() + k_apply_timeout;
+    while (r.node == "in_progress" && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::seconds(1)); // its apply outlived the coordinator
+        r = probe_node(node(name), m_transport);
+    }
+    if (r.node == "interrupted") {
+        m_say(name + " was left in the middle of its upgrade: resuming its run");
+        const NodeCall call = m_transport.call(node(name), {"resume", "--json", "-q"}, k_apply_timeout);
+        if (call.exit_code == 5) {
+            failed(name, "resumed, failed and rolled back: " + failure_of(call));
+            return true;
+        }
+        if (call.exit_code != 0) {
+            outcome(name, NodeOutcome::Result::failed, "its interrupted run could not be resumed: " + failure_of(call));
+            record(name, NodeStep::broken, failure_of(call));
+            m_report.result = RolloutReport::Result::failed;
+            return false;
+        }
+        r = probe_node(node(name), m_transport);
+    }
+    if (r.node == "failed") {
+        outcome(name, NodeOutcome::Result::failed, "its upgrade failed and its rollback too");
+        record(name, NodeStep::broken, "found failed");
+        m_report.result = RolloutReport::Result::failed;
+        return false;
+    }
+    if (r.version == m_manifest.version.str() && r.node == "installed") {
+        record(name, NodeStep::applied);
+        return true;
+    }
+    // Still on its old version: its apply never started, or failed and rolled back; it goes
+    // again in its turn.
+    record(name, NodeStep::staged, "found on " + (r.version.empty() ? std::string("nothing") : r.version));
+    return true;
+}
+
+bool Rollout::recover() {
+    for (const auto& n : m_inv.nodes) {
+        if (step_of(n.name) == NodeStep::applying && !recover_node(n.name)) {
+            return false;
+        }
+    }
+    for (const auto& n : m_inv.nodes) {
+        if (step_of(n.name) == NodeStep::applied) {
+            m_say("checking " + n.name + ", upgraded before the last coordinator stopped");
+            if (gate(n.name)) {
+                outcome(n.name, NodeOutcome::Result::upgraded, "");
+                record(n.name, NodeStep::upgraded);
+            }
+        }
+    }
+    return true;
+}
+
 bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
     // Bounded parallel staging: every node copies and verifies the bundle before any stops.
+    std::vector<std::string> todo;
+    for (const auto& name : nodes) {
+        if (step_of(name) == NodeStep::none) {
+            todo.push_back(name);
+        }
+    }
     std::vector<std::string> problems;
-    for (std::size_t start = 0; start < nodes.size(); start += k_parallel_stages) {
+    for (std::size_t start = 0; start < todo.size(); start += k_parallel_stages) {
         std::vector<std::pair<std::string, std::future<NodeCall>>> running;
-        for (std::size_t i = start; i < std::min(nodes.size(), start + k_parallel_stages); ++i) {
-            const auto& n = node(nodes[i]);
-            running.emplace_back(nodes[i], std::async(std::launch::async, [this, &n] {
+        for (std::size_t i = start; i < std::min(todo.size(), start + k_parallel_stages); ++i) {
+            const auto& n = node(todo[i]);
+            running.emplace_back(todo[i], std::async(std::launch::async, [this, &n] {
                                      return m_transport.call(
                                          n, with({"stage", m_request.plan.bundle.string(), "--json", "-q"}, m_request.plan.node_args),
                                          k_stage_timeout);
@@ -81,6 +203,7 @@ bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
             const NodeCall call = future.get();
             if (call.exit_code == 0) {
                 m_say("staged on " + name);
+                record(name, NodeStep::staged);
             } else {
                 problems.push_back("node " + name + ": stage failed: " + failure_of(call));
             }
@@ -94,7 +217,8 @@ bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
 
 bool Rollout::gate(const std::string& name) {
     // Healthy and caught up within the gate's time, then still healthy after `stabilize`.
-    const auto deadline = std::chrono::steady_clock::now() + m_request.gate_timeout;
+    const auto limit = std::chrono::seconds(m_inv.rollout.gate_timeout_seconds);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     NodeReport r;
     for (;;) {
         r = probe_node(node(name), m_transport);
@@ -102,9 +226,8 @@ bool Rollout::gate(const std::string& name) {
             break;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            outcome(name, NodeOutcome::Result::failed,
-                    std::string(r.healthy ? "not synced" : "not healthy") + " within " +
-                        std::to_string(m_request.gate_timeout.count()) + " s after its upgrade");
+            failed(name, std::string(r.healthy ? "not synced" : "not healthy") + " within " +
+                             std::to_string(limit.count()) + " s after its upgrade");
             return false;
         }
         std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -114,7 +237,7 @@ bool Rollout::gate(const std::string& name) {
         std::this_thread::sleep_for(std::chrono::seconds(m_inv.rollout.stabilize_seconds));
         r = probe_node(node(name), m_transport);
         if (!r.healthy) {
-            outcome(name, NodeOutcome::Result::failed, "unhealthy after stabilizing");
+            failed(name, "unhealthy after stabilizing");
             return false;
         }
     }
@@ -123,23 +246,28 @@ bool Rollout::gate(const std::string& name) {
 
 bool Rollout::upgrade(const std::string& name) {
     m_say("upgrading " + name);
+    record(name, NodeStep::applying);
     const NodeCall call = m_transport.call(
         node(name), with({"apply", m_request.plan.bundle.string(), "--json", "-q"}, m_request.plan.node_args),
         k_apply_timeout);
     if (call.exit_code != 0) {
         const std::string why = failure_of(call);
-        outcome(name, NodeOutcome::Result::failed,
-                call.exit_code == 5 ? "failed and rolled back: " + why : "failed: " + why);
-        if (call.exit_code != 5) {
-            // Not rolled back: the node may be between versions; nothing more is touched.
+        if (call.exit_code == 5) {
+            failed(name, "failed and rolled back: " + why);
+        } else {
+            // Not rolled back: the node may be between versions; nothing more is touched. The
+            // journal keeps it `applying`, so that the next run finds out how it ended.
+            outcome(name, NodeOutcome::Result::failed, "failed: " + why);
             m_report.result = RolloutReport::Result::failed;
         }
         return false;
     }
+    record(name, NodeStep::applied);
     if (!gate(name)) {
         return false;
     }
     outcome(name, NodeOutcome::Result::upgraded, "");
+    record(name, NodeStep::upgraded);
     m_say("  " + name + ": " + m_manifest.version.str() + ", healthy" +
           (m_manifest.procedure.cluster.synced.empty() ? "" : ", synced"));
     return true;
@@ -147,111 +275,186 @@ bool Rollout::upgrade(const std::string& name) {
 
 bool Rollout::step_down(const std::string& leader) {
     m_say("stepping down the leader " + leader);
+    m_journal.decision(m_record.id, "step_down", leader);
     const NodeCall call = m_transport.call(node(leader), {"step-down", "--json"}, std::chrono::seconds(180));
     if (call.exit_code != 0) {
         m_report.message = "the leader " + leader + " did not step down: " + failure_of(call);
         return false;
     }
-    const auto deadline = std::chrono::steady_clock::now() + m_request.leader_timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    applier::crash_point("rollout:stepped_down:" + leader);
+    const auto limit = std::chrono::seconds(m_inv.rollout.leader_timeout_seconds);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
         for (const auto& n : m_inv.nodes) {
             if (n.name != leader && probe_node(n, m_transport).role == Role::leader) {
                 m_say("  leadership moved to " + n.name);
+                m_journal.decision(m_record.id, "leadership_moved", n.name);
                 return true;
             }
         }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            break;
+        }
         std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    m_report.message = "leadership did not move from " + leader + " within " +
-                       std::to_string(m_request.leader_timeout.count()) + " s; the leader was not upgraded";
+    m_report.message = "leadership did not move from " + leader + " within " + std::to_string(limit.count()) +
+                       " s (leader_timeout); the leader was not upgraded";
     return false;
 }
 
-void Rollout::finish() {
+// The pause or the wait after the canaries; false when the rollout pauses here.
+bool Rollout::past_canaries(bool pause) {
+    if (pause && !m_record.continued) {
+        m_report.result = RolloutReport::Result::paused;
+        m_report.message = "paused after the canaries; check them, then run the same command with --continue";
+        return false;
+    }
+    if (m_inv.rollout.after_canary_seconds) {
+        if (!m_record.wait_until) {
+            m_record.wait_until = now() + static_cast<UnixTime>(*m_inv.rollout.after_canary_seconds);
+            m_journal.set_wait_until(m_record.id, *m_record.wait_until);
+        }
+        const UnixTime left = *m_record.wait_until - now();
+        if (left > 0) {
+            m_say("waiting " + std::to_string(left) + " s after the canaries");
+            std::this_thread::sleep_for(std::chrono::seconds(left));
+        }
+    }
+    return true;
+}
+
+// No node is stopped outside the inventory's window.
+bool Rollout::inside_window() {
+    const auto& window = m_inv.rollout.window;
+    if (!window) {
+        return true;
+    }
+    const UnixTime t = now();
+    if (window->contains(static_cast<int>((t % 86400) / 60))) {
+        return true;
+    }
+    const auto clock = [](int minute) {
+        char text[16];
+        std::snprintf(text, sizeof text, "%02d:%02d", minute / 60, minute % 60);
+        return std::string(text);
+    };
+    m_report.result = RolloutReport::Result::paused;
+    m_report.message = "outside the window " + clock(window->start) + "-" + clock(window->end) +
+                       " UTC, when no node may be stopped; run the same command again inside it";
+    return false;
+}
+
+bool Rollout::over_budget() {
+    if (m_report.failures <= m_inv.rollout.max_failures) {
+        return false;
+    }
+    m_report.result = RolloutReport::Result::stopped;
+    m_report.message = std::to_string(m_report.failures) + " node(s) failed, over the budget of " +
+                       std::to_string(m_inv.rollout.max_failures) + " (max_failures): the rollout stopped";
+    return true;
+}
+
+RolloutReport Rollout::finish(RolloutReport::Result result, const std::string& message) {
+    m_report.result = result;
+    if (!message.empty()) {
+        m_report.message = message;
+    }
     for (const auto& n : m_inv.nodes) {
         m_report.after.push_back(probe_node(n, m_transport));
     }
+    // Done and stopped close the rollout: a later run starts another; so does a refusal before
+    // any node was touched. Paused, failed and other refused ones stay open for the next run of
+    // the same bundle to carry on.
+    const bool untouched = std::all_of(m_record.nodes.begin(), m_record.nodes.end(), [](const auto& n) {
+        return n.second == NodeStep::none || n.second == NodeStep::staged;
+    });
+    const bool close = result == RolloutReport::Result::done || result == RolloutReport::Result::stopped ||
+                       (result == RolloutReport::Result::refused && untouched);
+    m_journal.finish(m_record.id, result_name(result), m_report.message, close);
+    return m_report;
 }
 
 RolloutReport Rollout::run() {
-    m_report.plan = plan_cluster(m_inv, m_manifest, m_request.plan, m_transport);
     for (const auto& n : m_inv.nodes) {
         m_report.nodes.push_back({n.name, NodeOutcome::Result::not_reached, ""});
     }
+    open_record();
+    if (!recover()) {
+        return finish(RolloutReport::Result::failed, "a node left half-way by the last run could not be finished");
+    }
+    if (over_budget()) {
+        return finish(m_report.result, m_report.message);
+    }
+    m_report.plan = plan_cluster(m_inv, m_manifest, m_request.plan, m_transport);
     if (m_report.plan.refusals.empty() && m_report.plan.schedule) {
         std::vector<std::string> pending;
         for (const auto& b : m_report.plan.schedule->batches) {
             pending.insert(pending.end(), b.nodes.begin(), b.nodes.end());
         }
         (void)stage_everywhere(pending);
+        applier::crash_point("rollout:staged_everywhere");
     }
     if (!m_report.plan.refusals.empty() || !m_report.plan.schedule) {
-        m_report.result = RolloutReport::Result::refused;
-        m_report.message = "refused before any service stopped";
-        finish();
-        return m_report;
+        for (const auto& r : m_report.plan.refusals) {
+            m_journal.decision(m_record.id, "refusal", r);
+        }
+        return finish(RolloutReport::Result::refused, "refused before any service stopped");
     }
     const Schedule& schedule = *m_report.plan.schedule;
     for (const auto& s : schedule.skipped) {
-        outcome(s, NodeOutcome::Result::skipped, "already on " + m_manifest.version.str());
+        switch (step_of(s)) {
+        case NodeStep::upgraded:
+            outcome(s, NodeOutcome::Result::upgraded, "");
+            break;
+        case NodeStep::failed:
+            outcome(s, NodeOutcome::Result::failed, "on the new version, but failed its gate in this rollout");
+            break;
+        default:
+            outcome(s, NodeOutcome::Result::skipped, "already on " + m_manifest.version.str());
+        }
     }
     // Canaries that went in an earlier run are on the new version now: the pause is behind.
     const bool canaries_done = !schedule.skipped.empty();
     const bool pause = !m_inv.rollout.after_canary_seconds && (m_inv.rollout.canary > 0 || !m_inv.rollout.canary_group.empty());
-    if (canaries_done && pause && !m_request.continue_after_pause && !schedule.batches.empty()) {
-        m_report.result = RolloutReport::Result::paused;
-        m_report.message = "paused after the canaries; check them, then run the same command with --continue";
-        finish();
-        return m_report;
+    const bool waits = pause || m_inv.rollout.after_canary_seconds;
+    if (canaries_done && waits && !schedule.batches.empty() && !past_canaries(pause)) {
+        return finish(m_report.result, m_report.message);
     }
     bool after_canaries = canaries_done;
     for (const auto& batch : schedule.batches) {
         if (batch.kind != Batch::Kind::canary && !after_canaries) {
             after_canaries = true;
-            if (pause && !m_request.continue_after_pause) {
-                m_report.result = RolloutReport::Result::paused;
-                m_report.message = "paused after the canaries; check them, then run the same command with --continue";
-                break;
+            if (waits && !past_canaries(pause)) {
+                return finish(m_report.result, m_report.message);
             }
-            if (m_inv.rollout.after_canary_seconds) {
-                m_say("waiting " + std::to_string(*m_inv.rollout.after_canary_seconds) + " s after the canaries");
-                std::this_thread::sleep_for(std::chrono::seconds(*m_inv.rollout.after_canary_seconds));
-            }
+        }
+        if (!inside_window()) {
+            return finish(m_report.result, m_report.message);
         }
         m_say(batch.reason);
+        m_journal.decision(m_record.id, "batch", batch.reason);
         if (batch.kind == Batch::Kind::leader && !m_manifest.procedure.cluster.step_down.empty() &&
             !step_down(batch.nodes.front())) {
-            m_report.result = RolloutReport::Result::stopped;
-            break;
+            return finish(RolloutReport::Result::stopped, m_report.message);
         }
         for (const auto& name : batch.nodes) {
-            if (!upgrade(name)) {
-                ++m_report.failures;
-            }
+            (void)upgrade(name);
             if (m_report.result == RolloutReport::Result::failed) {
-                break;
+                return finish(RolloutReport::Result::failed, "a node failed and was not rolled back: the rollout stopped");
             }
         }
-        if (m_report.result == RolloutReport::Result::failed) {
-            m_report.message = "a node failed and was not rolled back: the rollout stopped";
-            break;
-        }
-        if (m_report.failures > m_inv.rollout.max_failures) {
-            m_report.result = RolloutReport::Result::stopped;
-            m_report.message = std::to_string(m_report.failures) + " node(s) failed, over the budget of " +
-                               std::to_string(m_inv.rollout.max_failures) + " (max_failures): the rollout stopped";
-            break;
+        if (over_budget()) {
+            return finish(m_report.result, m_report.message);
         }
     }
-    finish();
-    return m_report;
+    return finish(RolloutReport::Result::done, "");
 }
 
 } // namespace
 
 RolloutReport run_rollout(const schema::Inventory& inventory, const schema::Manifest& m, const RolloutRequest& request,
-                          Transport& transport, const std::function<void(const std::string&)>& say) {
-    return Rollout(inventory, m, request, transport, say).run();
+                          Transport& transport, Journal& journal, const std::function<void(const std::string&)>& say) {
+    return Rollout(inventory, m, request, transport, journal, say).run();
 }
 
 std::string result_name(RolloutReport::Result result) {

@@ -6,6 +6,7 @@
 // it is idempotent: nodes already on the new version are skipped.
 
 #include "applier/rollout/cluster_plan.hpp"
+#include "applier/rollout/journal.hpp"
 
 #include <chrono>
 #include <functional>
@@ -16,9 +17,8 @@ namespace ferry::rollout {
 
 struct RolloutRequest {
     ClusterPlanRequest plan;           // the bundle and what each node's commands are given
+    std::string manifest_sha256;       // names the rollout in the journal: the same bundle resumes it
     bool continue_after_pause = false; // --continue: go past the canaries' pause
-    std::chrono::seconds gate_timeout{120}; // how long a node may take to be healthy and synced
-    std::chrono::seconds leader_timeout{60}; // how long leadership may take to move
 };
 
 // What happened to one node.
@@ -37,12 +37,16 @@ struct RolloutReport {
     std::vector<NodeReport> after; // each node as it is at the end
     std::string message;           // why it paused, was refused or stopped
     std::uint64_t failures = 0;
+    std::int64_t rollout = 0;      // its number in the journal
+    bool resumed = false;          // it carried on a rollout an earlier run left open
 };
 
-// Runs the rollout of the bundle whose verified manifest is M over INVENTORY through TRANSPORT;
-// SAY receives a line of progress per step.
+// Runs the rollout of the bundle whose verified manifest is M over INVENTORY through TRANSPORT,
+// recording every step in JOURNAL first: a rollout of the same bundle left open there (paused,
+// refused, failed, or its coordinator killed) is carried on, nodes left half-way first; one of
+// another bundle is closed as superseded. SAY receives a line of progress per step.
 [[nodiscard]] RolloutReport run_rollout(const schema::Inventory& inventory, const schema::Manifest& m,
-                                        const RolloutRequest& request, Transport& transport,
+                                        const RolloutRequest& request, Transport& transport, Journal& journal,
                                         const std::function<void(const std::string&)>& say);
 
 // "done", "paused", ... (the JSON result).

@@ -118,6 +118,8 @@ TEST_CASE("schema::parse_inventory") {
     CHECK_FALSE(inv.rollout.after_canary_seconds);
     CHECK(inv.rollout.max_failures == 1);
     CHECK(inv.rollout.stabilize_seconds == 10);
+    CHECK(inv.rollout.leader_timeout_seconds == 60);
+    CHECK(inv.rollout.gate_timeout_seconds == 120);
     REQUIRE(inv.rollout.window);
     CHECK(inv.rollout.window->contains(23 * 60));
     CHECK(inv.rollout.window->contains(60));
@@ -154,6 +156,10 @@ TEST_CASE("schema::parse_inventory") {
                 "rollout.canary: \"friends\" is neither a count nor a group");
         refused(edited("stabilize: 10s", "stabilize: soon"),
                 "rollout.stabilize: \"soon\" is not a duration");
+        refused(edited("stabilize: 10s", "stabilize: 10s\n  leader_timeout: 0s"),
+                "rollout.leader_timeout: must be longer than 0s");
+        refused(edited("stabilize: 10s", "stabilize: 10s\n  gate_timeout: later"),
+                "rollout.gate_timeout: \"later\" is not a duration");
         refused(edited("GREETER_PORT:", "1PORT:"), "\"1PORT\" is not an environment variable name");
     }
 }
@@ -165,6 +171,8 @@ TEST_CASE("schema::load_inventory reads the example the JSON Schema accepts") {
     CHECK(inv.rollout.max_unavailable.allowed(3) == 1);
     CHECK(inv.groups.at("edge") == std::vector<std::string>{"node-3"});
     CHECK(inv.rollout.max_failures == 1);
+    CHECK(inv.rollout.leader_timeout_seconds == 120);
+    CHECK(inv.rollout.gate_timeout_seconds == 300);
 }
 
 TEST_CASE("rollout::make_schedule") {
