@@ -1,6 +1,7 @@
 #include "applier/commands.hpp"
 #include "applier/node/node_status.hpp"
 #include "applier/node/probe.hpp"
+#include "applier/rollout/journal.hpp"
 #include "applier/state/state.hpp"
 
 #include "core/cli/cli.hpp"
@@ -206,16 +207,39 @@ void setup_history(CLI::App& app) {
     });
 }
 
+namespace {
+
+// The audit records of the node's state folder, or of the coordinator's journal in ROLLOUT_DIR
+// when it is given; WHERE names the database they were read from.
+std::vector<AuditRecord> audit_log(const StateArgs& args, const std::filesystem::path& rollout_dir, std::string& where) {
+    if (!rollout_dir.empty()) {
+        where = (rollout_dir / "rollout.db").string();
+        if (!std::filesystem::exists(where)) {
+            throw Error(ErrorKind::input, rollout_dir.string() + ": holds no rollout journal (rollout.db)",
+                        "give the rollout folder apply --inventory used (default: beside the inventory, NAME.rollout)");
+        }
+        return rollout::rollout_audit_records(rollout_dir);
+    }
+    where = StateLayout(args.state_dir).database().string();
+    StateDb state = open_existing(args.state_dir);
+    return state.audit_records();
+}
+
+} // namespace
+
 void setup_audit(CLI::App& app) {
     CLI::App* audit = app.add_subcommand("audit", "Check or export the hash-chained audit log");
     audit->require_subcommand(1);
     auto args = std::make_shared<StateArgs>();
-    set_action(*state_command(*audit, "verify", "Check that no audit record was changed, deleted or reordered", args), [args] {
-        StateDb state = open_existing(args->state_dir);
-        const auto records = state.audit_records();
+    auto verify_rollout = std::make_shared<std::filesystem::path>();
+    CLI::App* verify = state_command(*audit, "verify", "Check that no audit record was changed, deleted or reordered", args);
+    verify->add_option("--rollout-dir", *verify_rollout, "Check the rollout coordinator's audit log in this folder instead");
+    set_action(*verify, [args, verify_rollout] {
+        std::string where;
+        const auto records = audit_log(*args, *verify_rollout, where);
         const std::string problem = check_audit_chain(records);
         if (!problem.empty()) {
-            throw Error(ErrorKind::verification, StateLayout(args->state_dir).database().string() + ": audit log: " + problem);
+            throw Error(ErrorKind::verification, where + ": audit log: " + problem);
         }
         const std::string last = records.empty() ? "" : records.back().hash;
         if (args->json) {
@@ -229,10 +253,12 @@ void setup_audit(CLI::App& app) {
         return 0;
     });
     auto exp = std::make_shared<StateArgs>();
+    auto export_rollout = std::make_shared<std::filesystem::path>();
     CLI::App* ex = state_command(*audit, "export", "Write the audit log as JSON", exp);
-    set_action(*ex, [exp] {
-        StateDb state = open_existing(exp->state_dir);
-        const auto records = state.audit_records();
+    ex->add_option("--rollout-dir", *export_rollout, "Export the rollout coordinator's audit log in this folder instead");
+    set_action(*ex, [exp, export_rollout] {
+        std::string where;
+        const auto records = audit_log(*exp, *export_rollout, where);
         JsonWriter j;
         j.begin_object().field("result", "exported").field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
         for (const auto& r : records) {

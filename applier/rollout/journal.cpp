@@ -221,9 +221,14 @@ void Journal::set_wait_until(std::int64_t id, std::int64_t unix_time) {
     tx.commit();
 }
 
-void Journal::decision(std::int64_t id, const std::string& what, const std::string& detail) {
+void Journal::decision(std::int64_t id, const std::string& what, const std::string& detail, bool as_step) {
     applier::Transaction tx(m_db);
-    m_db.prepare("UPDATE rollouts SET last_step = ? WHERE id = ?").bind(1, what).bind(2, id).run();
+    if (as_step) {
+        m_db.prepare("UPDATE rollouts SET last_step = ? WHERE id = ?")
+            .bind(1, detail.empty() ? what : what + " " + detail)
+            .bind(2, id)
+            .run();
+    }
     audit(id, what, "", detail);
     tx.commit();
 }

@@ -70,8 +70,9 @@ public:
     void set_continued(std::int64_t id);
     void set_failures(std::int64_t id, std::uint64_t failures);
     void set_wait_until(std::int64_t id, std::int64_t unix_time);
-    // A decision worth an audit record that changes no node ("canaries first", "paused").
-    void decision(std::int64_t id, const std::string& what, const std::string& detail = {});
+    // A decision worth an audit record that changes no node ("batch", "step_down"); AS_STEP:
+    // it is also the rollout's last step, which status shows.
+    void decision(std::int64_t id, const std::string& what, const std::string& detail = {}, bool as_step = true);
     // Records how the rollout ended this time; CLOSE ends it (a later run starts another).
     void finish(std::int64_t id, const std::string& result, const std::string& message, bool close);
 

@@ -105,7 +105,7 @@ void Rollout::open_record() {
         m_report.resumed = true;
         m_say("carrying on rollout " + std::to_string(m_record.id) + " (started " + m_record.started +
               (m_record.last_step.empty() ? "" : ", last step: " + m_record.last_step) + ")");
-        m_journal.decision(m_record.id, "rollout_resumed", m_record.last_step);
+        m_journal.decision(m_record.id, "rollout_resumed", m_record.last_step, false);
     } else {
         m_record = m_journal.begin(m_manifest.name, m_manifest.version.str(), m_request.manifest_sha256);
         if (open) {
@@ -133,7 +133,7 @@ bool Rollout::recover_node(const std::string& name) {
     }
     if (r.node == "interrupted") {
         m_say(name + " was left in the middle of its upgrade: resuming its run");
-        const NodeCall call = m_transport.call(node(name), {"resume", "--json", "-q"}, k_apply_timeout);
+        const NodeCall call = m_transport.call(node(name), {"resume", "--json"}, k_apply_timeout);
         if (call.exit_code == 5) {
             failed(name, "resumed, failed and rolled back: " + failure_of(call));
             return true;

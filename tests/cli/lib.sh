@@ -174,3 +174,35 @@ greeter_setup() {
     TRUST=$KEYS/trust.yaml
     TREE=$(sample_tree)
 }
+
+# greeter_cluster N BUNDLE: N local greeter nodes (node-1 .. node-N, below $SCRATCH/sites) with
+# BUNDLE installed and running on ports BASE_PORT+1 .., node-1 the leader; each node's
+# GREETER_NEXT_LEADER is the next node's root. $INV lists them; the caller adds the rollout policy.
+greeter_cluster() {
+    local n=$1 bundle=$2 i next
+    CLUSTER_SIZE=$n
+    INV=$SCRATCH/inventory.yaml
+    printf 'cluster: greeters\nnodes:\n' >"$INV"
+    for i in $(seq 1 "$n"); do
+        site "node-$i"
+        next=$SCRATCH/sites/node-$((i % n + 1))/root
+        echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", GREETER_NEXT_LEADER: $next}}" >>"$INV"
+        mkdir -p "$R/var/lib/greeter"
+        if [ "$i" -eq 1 ]; then echo leader >"$R/var/lib/greeter/role"; else echo follower >"$R/var/lib/greeter/role"; fi
+        GREETER_PORT=$((BASE_PORT + i)) expect_ok "node-$i: install $(basename "$bundle")" \
+            "$FERRY_APPLIER" apply -q "$bundle" --trust "$TRUST" --root "$R" --state-dir "$S"
+    done
+}
+
+# version_of NODE: the version installed on a node of greeter_cluster ("-" for none).
+version_of() {
+    "$FERRY_APPLIER" status --json --state-dir "$SCRATCH/sites/$1/state" | /usr/bin/python3 -c \
+        'import json, sys; j = json.load(sys.stdin); print(j["installed"]["version"] if j["installed"] else "-")'
+}
+
+# versions: every node's version, in order, on one line.
+versions() {
+    local i out=()
+    for i in $(seq 1 "$CLUSTER_SIZE"); do out+=("$(version_of "node-$i")"); done
+    echo "${out[*]}"
+}

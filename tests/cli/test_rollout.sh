@@ -14,24 +14,9 @@ build greeter-1.0.0.yaml v1 && B1=$BUILT
 build greeter-2.0.0.yaml v2 && B2=$BUILT
 build greeter-2.1.0-broken.yaml v21 && B21=$BUILT
 
-INV=$SCRATCH/inventory.yaml
-printf 'cluster: greeters\nnodes:\n' >"$INV"
-for i in 1 2 3; do
-    site "node-$i"
-    next=$SCRATCH/sites/node-$((i % 3 + 1))/root
-    echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", GREETER_NEXT_LEADER: $next}}" >>"$INV"
-    mkdir -p "$R/var/lib/greeter"
-    [ "$i" -eq 1 ] && echo leader >"$R/var/lib/greeter/role" || echo follower >"$R/var/lib/greeter/role"
-    GREETER_PORT=$((BASE_PORT + i)) expect_ok "node-$i: install 1.0.0" \
-        "$FERRY_APPLIER" apply -q "$B1" --trust "$TRUST" --root "$R" --state-dir "$S"
-done
+greeter_cluster 3 "$B1"
 echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0}" >>"$INV"
 
-version_of() {
-    "$FERRY_APPLIER" status --json --state-dir "$SCRATCH/sites/$1/state" | /usr/bin/python3 -c \
-        'import json, sys; j = json.load(sys.stdin); print(j["installed"]["version"] if j["installed"] else "-")'
-}
-versions() { echo "$(version_of node-1) $(version_of node-2) $(version_of node-3)"; }
 rollout() { "$FERRY_APPLIER" apply "$@" --inventory "$INV" --trust "$TRUST" --ack-breaking --allow-major; }
 
 # --- The canary, then a pause ------------------------------------------------------------------
