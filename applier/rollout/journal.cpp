@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS rollouts(
     last_step TEXT NOT NULL DEFAULT '',
     continued INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0,
-    wait_until INTEGER);
+    wait_until INTEGER,
+    batch TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS nodes(
     rollout INTEGER NOT NULL REFERENCES rollouts(id),
     node TEXT NOT NULL,
@@ -47,8 +48,11 @@ constexpr std::array<std::pair<NodeStep, const char*>, 7> k_steps = {{
 
 std::filesystem::path database_of(const std::filesystem::path& dir) { return dir / "rollout.db"; }
 
+// WAL with synchronous=NORMAL: every commit survives the coordinator being killed; the ones
+// that must also survive a power cut of its machine (the nodes about to be touched, the end of
+// a rollout) are made under synchronous=FULL (Durable), which also syncs every commit before them.
 void prepare(applier::Database& db) {
-    db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
     db.exec(k_schema);
     applier::create_audit_table(db);
 }
@@ -64,7 +68,7 @@ std::string operator_name() {
 
 RolloutRecord read_record(applier::Database& db, std::int64_t id) {
     applier::Statement s = db.prepare("SELECT id, bundle, version, manifest_sha256, started, ended, result, message, "
-                                      "last_step, continued, failures, wait_until FROM rollouts WHERE id = ?");
+                                      "last_step, continued, failures, wait_until, batch FROM rollouts WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) {
         throw Error(ErrorKind::internal, db.name() + ": no rollout " + std::to_string(id));
@@ -84,6 +88,12 @@ RolloutRecord read_record(applier::Database& db, std::int64_t id) {
     if (!s.is_null(11)) {
         r.wait_until = s.integer(11);
     }
+    const std::string batch = s.text(12);
+    for (std::size_t start = 0; start < batch.size();) {
+        const auto end = std::min(batch.find('\n', start), batch.size());
+        r.batch.push_back(batch.substr(start, end - start));
+        start = end + 1;
+    }
     applier::Statement n = db.prepare("SELECT node, step FROM nodes WHERE rollout = ?");
     n.bind(1, id);
     while (n.step()) {
@@ -102,6 +112,24 @@ std::optional<std::int64_t> latest_id(applier::Database& db, bool open_only) {
     }
     return std::stoll(*id);
 }
+
+// synchronous=FULL while it lives: the commits made meanwhile are on disk when they return.
+class Durable {
+public:
+    explicit Durable(applier::Database& db) : m_db(db) { m_db.exec("PRAGMA synchronous=FULL"); }
+    ~Durable() {
+        try {
+            m_db.exec("PRAGMA synchronous=NORMAL");
+        } catch (const Error&) {
+            // Stays FULL: slower, never less safe.
+        }
+    }
+    Durable(const Durable&) = delete;
+    Durable& operator=(const Durable&) = delete;
+
+private:
+    applier::Database& m_db;
+};
 
 } // namespace
 
@@ -201,6 +229,7 @@ void Journal::node_step(std::int64_t id, const std::string& node, NodeStep step,
 }
 
 void Journal::set_continued(std::int64_t id) {
+    const Durable durable(m_db);
     applier::Transaction tx(m_db);
     m_db.prepare("UPDATE rollouts SET continued = 1 WHERE id = ?").bind(1, id).run();
     audit(id, "continued", "", "past the pause after the canaries");
@@ -233,7 +262,25 @@ void Journal::decision(std::int64_t id, const std::string& what, const std::stri
     tx.commit();
 }
 
+void Journal::begin_batch(std::int64_t id, const std::string& reason, const std::vector<std::string>& nodes) {
+    // Before a node of the batch is touched, the journal must say so whatever happens next.
+    const Durable durable(m_db);
+    applier::Transaction tx(m_db);
+    std::string list;
+    for (const auto& n : nodes) {
+        list += (list.empty() ? "" : "\n") + n;
+    }
+    m_db.prepare("UPDATE rollouts SET batch = ?, last_step = ? WHERE id = ?")
+        .bind(1, list)
+        .bind(2, "batch " + reason)
+        .bind(3, id)
+        .run();
+    audit(id, "batch", "", reason);
+    tx.commit();
+}
+
 void Journal::finish(std::int64_t id, const std::string& result, const std::string& message, bool close) {
+    const Durable durable(m_db);
     applier::Transaction tx(m_db);
     m_db.prepare("UPDATE rollouts SET result = ?, message = ?, ended = ? WHERE id = ?")
         .bind(1, result)
@@ -249,12 +296,16 @@ std::vector<applier::AuditRecord> Journal::audit_records() { return applier::aud
 
 void Journal::audit(std::int64_t id, const std::string& action, const std::string& node, const std::string& detail) {
     static const std::string who = operator_name();
-    const RolloutRecord r = read_record(m_db, id);
+    applier::Statement r = m_db.prepare("SELECT bundle, version FROM rollouts WHERE id = ?");
+    r.bind(1, id);
+    if (!r.step()) {
+        throw Error(ErrorKind::internal, m_db.name() + ": no rollout " + std::to_string(id));
+    }
     JsonWriter j;
     j.begin_object()
         .field("rollout", id)
-        .field("bundle", r.bundle)
-        .field("version", r.version)
+        .field("bundle", r.text(0))
+        .field("version", r.text(1))
         .field("node", node)
         .field("detail", detail)
         .field("operator", who)

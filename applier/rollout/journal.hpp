@@ -2,8 +2,13 @@
 
 // The coordinator's own journal: where each rollout of a cluster stands, so that a coordinator
 // killed at any point and run again carries on from there, and its hash-chained audit log of
-// every decision it took. SQLite (WAL, synchronous=FULL) in the rollout folder, beside a lock
-// that keeps a second coordinator off the same cluster.
+// every decision it took. SQLite in WAL mode in the rollout folder, beside a lock that keeps a
+// second coordinator off the same cluster. Every record survives the coordinator being killed;
+// those that must also survive a power cut of its machine are synced to disk before the steps
+// they announce (a batch about to begin, naming its nodes; --continue; the end of a rollout),
+// which syncs every record before them too: one sync per batch, not per node. A record lost to
+// a power cut costs a step done again (a stage, a gate), never a node touched unawares: the
+// nodes of the last batch begun are looked at again.
 
 #include "applier/state/lock.hpp"
 #include "applier/state/sqlite.hpp"
@@ -43,6 +48,7 @@ struct RolloutRecord {
     bool continued = false;               // the pause after the canaries is behind it
     std::uint64_t failures = 0;           // nodes failed and rolled back, against max_failures
     std::optional<std::int64_t> wait_until; // after_canary: the end of the wait (Unix time)
+    std::vector<std::string> batch;         // the nodes of the last batch begun
     std::map<std::string, NodeStep> nodes;
 
     [[nodiscard]] bool open() const { return ended.empty(); }
@@ -70,6 +76,8 @@ public:
     void set_continued(std::int64_t id);
     void set_failures(std::int64_t id, std::uint64_t failures);
     void set_wait_until(std::int64_t id, std::int64_t unix_time);
+    // The batch REASON of NODES begins: synced to disk before any of them is touched.
+    void begin_batch(std::int64_t id, const std::string& reason, const std::vector<std::string>& nodes);
     // A decision worth an audit record that changes no node ("batch", "step_down"); AS_STEP:
     // it is also the rollout's last step, which status shows.
     void decision(std::int64_t id, const std::string& what, const std::string& detail = {}, bool as_step = true);

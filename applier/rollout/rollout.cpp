@@ -163,8 +163,16 @@ bool Rollout::recover_node(const std::string& name) {
 }
 
 bool Rollout::recover() {
+    // A node recorded `applying`, and any node of the last batch begun that was not recorded
+    // as done with (after a power cut, the journal may end at the batch's own record).
+    const auto in_batch = [&](const std::string& name) {
+        return std::find(m_record.batch.begin(), m_record.batch.end(), name) != m_record.batch.end();
+    };
     for (const auto& n : m_inv.nodes) {
-        if (step_of(n.name) == NodeStep::applying && !recover_node(n.name)) {
+        const NodeStep step = step_of(n.name);
+        const bool unsure = step == NodeStep::applying ||
+                            (in_batch(n.name) && (step == NodeStep::none || step == NodeStep::staged));
+        if (unsure && !recover_node(n.name)) {
             return false;
         }
     }
@@ -432,7 +440,8 @@ RolloutReport Rollout::run() {
             return finish(m_report.result, m_report.message);
         }
         m_say(batch.reason);
-        m_journal.decision(m_record.id, "batch", batch.reason);
+        m_journal.begin_batch(m_record.id, batch.reason, batch.nodes);
+        m_record.batch = batch.nodes;
         if (batch.kind == Batch::Kind::leader && !m_manifest.procedure.cluster.step_down.empty() &&
             !step_down(batch.nodes.front())) {
             return finish(RolloutReport::Result::stopped, m_report.message);
@@ -442,9 +451,9 @@ RolloutReport Rollout::run() {
             if (m_report.result == RolloutReport::Result::failed) {
                 return finish(RolloutReport::Result::failed, "a node failed and was not rolled back: the rollout stopped");
             }
-        }
-        if (over_budget()) {
-            return finish(m_report.result, m_report.message);
+            if (over_budget()) { // no further node is touched, in this batch or after it
+                return finish(m_report.result, m_report.message);
+            }
         }
     }
     return finish(RolloutReport::Result::done, "");
