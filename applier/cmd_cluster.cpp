@@ -11,6 +11,7 @@
 #include "core/defaults.hpp"
 
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "core/json.hpp"
 #include "core/sha256.hpp"
 #include "keys/bundle.hpp"
@@ -158,7 +159,10 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
             std::fprintf(stderr, "%s\n", line.c_str());
         }
     };
+    set_interrupt_note("ferry-applier: interrupted: the rollout is recorded in " + journal.dir().string() +
+                       "; run the same command again to carry it on (a node being upgraded finishes on its own)");
     const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, journal, say);
+    set_interrupt_note({});
     const int code = rollout::exit_code(r.result);
     if (args.json) {
         JsonWriter j;

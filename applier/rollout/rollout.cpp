@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace ferry::rollout {
@@ -53,6 +55,8 @@ private:
     bool stage_everywhere(const std::vector<std::string>& nodes);
     bool past_canaries(bool pause);
     bool inside_window();
+    void say(const std::string& line);
+    void upgrade_batch(const std::vector<std::string>& nodes);
     bool upgrade(const std::string& name);
     bool gate(const std::string& name);
     bool step_down(const std::string& leader);
@@ -67,7 +71,15 @@ private:
     const std::function<void(const std::string&)>& m_say;
     RolloutRecord m_record;
     RolloutReport m_report;
+    // The nodes of a batch are upgraded at once, each on its own thread: the journal, the
+    // report and the progress lines are shared under this lock.
+    std::recursive_mutex m_lock;
 };
+
+void Rollout::say(const std::string& line) {
+    const std::lock_guard lock(m_lock);
+    m_say(line);
+}
 
 NodeStep Rollout::step_of(const std::string& name) const {
     const auto it = m_record.nodes.find(name);
@@ -75,12 +87,14 @@ NodeStep Rollout::step_of(const std::string& name) const {
 }
 
 void Rollout::record(const std::string& name, NodeStep step, const std::string& detail) {
+    const std::lock_guard lock(m_lock);
     m_journal.node_step(m_record.id, name, step, detail);
     m_record.nodes[name] = step;
     applier::crash_point("rollout:" + step_name(step) + ":" + name);
 }
 
 void Rollout::outcome(const std::string& name, NodeOutcome::Result result, const std::string& detail) {
+    const std::lock_guard lock(m_lock);
     for (auto& o : m_report.nodes) {
         if (o.name == name) {
             o.result = result;
@@ -91,6 +105,7 @@ void Rollout::outcome(const std::string& name, NodeOutcome::Result result, const
 
 // NAME failed and rolled back: one more failure against the budget.
 void Rollout::failed(const std::string& name, const std::string& detail) {
+    const std::lock_guard lock(m_lock);
     outcome(name, NodeOutcome::Result::failed, detail);
     ++m_report.failures;
     m_journal.set_failures(m_record.id, m_report.failures);
@@ -241,7 +256,7 @@ bool Rollout::gate(const std::string& name) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     if (m_inv.rollout.stabilize_seconds > 0) {
-        m_say("  " + name + ": stabilizing for " + std::to_string(m_inv.rollout.stabilize_seconds) + " s");
+        say("  " + name + ": stabilizing for " + std::to_string(m_inv.rollout.stabilize_seconds) + " s");
         std::this_thread::sleep_for(std::chrono::seconds(m_inv.rollout.stabilize_seconds));
         r = probe_node(node(name), m_transport);
         if (!r.healthy) {
@@ -252,8 +267,34 @@ bool Rollout::gate(const std::string& name) {
     return true;
 }
 
+// Upgrades the nodes of one batch at once (they are within max_unavailable together), each
+// through its own apply and gate.
+void Rollout::upgrade_batch(const std::vector<std::string>& nodes) {
+    if (nodes.size() == 1) {
+        (void)upgrade(nodes.front());
+        return;
+    }
+    std::vector<std::future<bool>> running;
+    for (const auto& name : nodes) {
+        running.push_back(std::async(std::launch::async, [this, &name] { return upgrade(name); }));
+    }
+    std::exception_ptr first_error;
+    for (auto& f : running) {
+        try {
+            (void)f.get();
+        } catch (...) {
+            if (!first_error) {
+                first_error = std::current_exception();
+            }
+        }
+    }
+    if (first_error) {
+        std::rethrow_exception(first_error);
+    }
+}
+
 bool Rollout::upgrade(const std::string& name) {
-    m_say("upgrading " + name);
+    say("upgrading " + name);
     record(name, NodeStep::applying);
     const NodeCall call = m_transport.call(
         node(name), with({"apply", m_request.plan.bundle.string(), "--json", "-q"}, m_request.plan.node_args),
@@ -265,6 +306,7 @@ bool Rollout::upgrade(const std::string& name) {
         } else {
             // Not rolled back: the node may be between versions; nothing more is touched. The
             // journal keeps it `applying`, so that the next run finds out how it ended.
+            const std::lock_guard lock(m_lock);
             outcome(name, NodeOutcome::Result::failed, "failed: " + why);
             m_report.result = RolloutReport::Result::failed;
         }
@@ -276,7 +318,7 @@ bool Rollout::upgrade(const std::string& name) {
     }
     outcome(name, NodeOutcome::Result::upgraded, "");
     record(name, NodeStep::upgraded);
-    m_say("  " + name + ": " + m_manifest.version.str() + ", healthy" +
+    say("  " + name + ": " + m_manifest.version.str() + ", healthy" +
           (m_manifest.procedure.cluster.synced.empty() ? "" : ", synced"));
     return true;
 }
@@ -446,14 +488,12 @@ RolloutReport Rollout::run() {
             !step_down(batch.nodes.front())) {
             return finish(RolloutReport::Result::stopped, m_report.message);
         }
-        for (const auto& name : batch.nodes) {
-            (void)upgrade(name);
-            if (m_report.result == RolloutReport::Result::failed) {
-                return finish(RolloutReport::Result::failed, "a node failed and was not rolled back: the rollout stopped");
-            }
-            if (over_budget()) { // no further node is touched, in this batch or after it
-                return finish(m_report.result, m_report.message);
-            }
+        upgrade_batch(batch.nodes);
+        if (m_report.result == RolloutReport::Result::failed) {
+            return finish(RolloutReport::Result::failed, "a node failed and was not rolled back: the rollout stopped");
+        }
+        if (over_budget()) {
+            return finish(m_report.result, m_report.message);
         }
     }
     return finish(RolloutReport::Result::done, "");

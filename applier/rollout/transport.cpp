@@ -45,6 +45,24 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
         cargv.push_back(a.data());
     }
     cargv.push_back(nullptr);
+    // The environment, with the node's variables, made before fork: the coordinator calls nodes
+    // from several threads, and a child of a threaded process should only exec.
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const std::string name(entry.substr(0, entry.find('=')));
+        if (node.vars.count(name) == 0) {
+            env.emplace_back(entry);
+        }
+    }
+    for (const auto& [name, value] : node.vars) {
+        env.push_back(name + "=" + value);
+    }
+    std::vector<char*> cenv;
+    for (auto& e : env) {
+        cenv.push_back(e.data());
+    }
+    cenv.push_back(nullptr);
     int out[2] = {-1, -1};
     int err[2] = {-1, -1};
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
@@ -60,10 +78,7 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
         if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) {
             ::_exit(126);
         }
-        for (const auto& [name, value] : node.vars) {
-            ::setenv(name.c_str(), value.c_str(), 1);
-        }
-        ::execv(cargv[0], cargv.data());
+        ::execve(cargv[0], cargv.data(), cenv.data());
         const std::string message = std::string("cannot run ") + cargv[0] + ": " + std::strerror(errno) + "\n";
         (void)!::write(2, message.data(), message.size());
         ::_exit(127);

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(calls));
     std::printf("baseline (calls alone)     %.1f ms\n", baseline_ms);
     std::printf("coordinator per node       %.3f ms (target under 5 ms)\n", per_node);
-    std::printf("batch logic                %s (each node once, leader last, at most %llu out, seen %llu)\n",
+    std::printf("batch logic                %s (each node once, leader last, at most %llu out at once, seen %llu)\n",
                 ok ? "ok" : "BROKEN", static_cast<unsigned long long>(inv.rollout.max_unavailable.allowed(size)),
                 static_cast<unsigned long long>(sim.most_out_at_once()));
     return ok ? 0 : 1;

@@ -80,10 +80,11 @@ TEST_CASE("rollout over a simulated cluster of 500 nodes") {
     REQUIRE(order.size() == 500);
     CHECK(order.back() == "n0"); // the leader, last
     CHECK(nodes.at("n0").step_downs == 1);
-    // The five canaries are the first five followers in inventory order.
-    CHECK(std::vector<std::string>(order.begin(), order.begin() + 5) ==
-          std::vector<std::string>{"n1", "n2", "n3", "n4", "n5"});
-    CHECK(sim.most_out_at_once() == 1);
+    // The five canaries, the first five followers in inventory order, went first (at once).
+    CHECK(std::set<std::string>(order.begin(), order.begin() + 5) ==
+          std::set<std::string>{"n1", "n2", "n3", "n4", "n5"});
+    // A batch's nodes go at once, never more than max_unavailable (10%: 50).
+    CHECK(sim.most_out_at_once() <= 50);
     CHECK(std::all_of(r.nodes.begin(), r.nodes.end(),
                       [](const NodeOutcome& o) { return o.result == NodeOutcome::Result::upgraded; }));
 
@@ -109,11 +110,12 @@ TEST_CASE("rollout over a simulated cluster: the failure budget") {
     CHECK(r.failures == 3);
     CHECK(r.message == "3 node(s) failed, over the budget of 2 (max_failures): the rollout stopped");
     const auto nodes = sim.nodes();
+    // n30's batch (n29, n30, n31 after the canary n1, three at once) ran to its end; the third
+    // failure stops the rollout there: no node after it touched, the leader n0 not at all.
     CHECK(nodes.at("n29").applies == 1);
     CHECK(nodes.at("n30").applies == 1);
-    // The third failure stops the rollout at once: the rest of n30's batch (n29, n30, n31 after
-    // the canary n1) and every node after it untouched, the leader n0 not at all.
-    CHECK(nodes.at("n31").applies == 0);
+    CHECK(nodes.at("n31").applies == 1);
+    CHECK(nodes.at("n32").applies == 0);
     CHECK(nodes.at("n49").applies == 0);
     CHECK(nodes.at("n0").applies == 0);
     CHECK(nodes.at("n0").step_downs == 0);
