@@ -5,7 +5,7 @@
 # journal, and it ends with every node on 2.0.0, healthy, never two nodes down at once (watched
 # from outside, on the services' ports, the whole time). Also: a step-down that never moves
 # leadership, an unreachable node refused before anything changes, the coordinator's lock and
-# its hash-chained audit log.
+# its hash-chained audit log, and a coordinator stopped while it waits after the canaries.
 source "$(dirname "$0")/lib.sh"
 
 WATCH_STOP=$SCRATCH/watch.stop
@@ -181,3 +181,29 @@ run "$FERRY_APPLIER" apply "$B2" --inventory "$SCRATCH/gone.yaml" --trust "$TRUS
 expect_output "it names the node" "node node-4: status failed"
 expect_output "before any service stopped" "refused before any service stopped"
 [ "$(histories)" == "$before" ] && pass "no node has a new run" || fail "a node changed"
+
+# --- Interrupted while it waits after the canaries, then carried on ------------------------------
+
+# node-1 leads again (on 1.0.0); the others are on 2.0.0 and count as the canaries gone before.
+echo leader >"$SCRATCH/sites/node-1/root/var/lib/greeter/role"
+cp "$SCRATCH/nodes.yaml" "$SCRATCH/wait.yaml"
+echo "rollout: {order: leader-last, canary: 1, after_canary: 4s, max_unavailable: 1}" >>"$SCRATCH/wait.yaml"
+wait_rollout() { "$FERRY_APPLIER" apply "$B2" --inventory "$SCRATCH/wait.yaml" --trust "$TRUST" --ack-breaking --allow-major; }
+"$FERRY_APPLIER" apply "$B2" --inventory "$SCRATCH/wait.yaml" --trust "$TRUST" --ack-breaking --allow-major \
+    >"$SCRATCH/wait.out" 2>"$SCRATCH/wait.err" &
+coordinator=$!
+for _ in $(seq 1 100); do grep -q "waiting" "$SCRATCH/wait.err" && break; sleep 0.1; done
+kill -TERM "$coordinator"
+set +e
+wait "$coordinator"
+rc=$?
+set -e
+[ "$rc" -eq 143 ] && pass "the coordinator stopped by SIGTERM while it waits" || fail "exit $rc $(cat "$SCRATCH/wait.err")"
+grep -qF "ferry-applier: interrupted: the rollout is recorded in $SCRATCH/wait.rollout; run the same command again to carry it on" \
+    "$SCRATCH/wait.err" && pass "it says where the rollout is recorded and what to run" || fail "no note: $(cat "$SCRATCH/wait.err")"
+run wait_rollout
+[ "$RC" -eq 0 ] && pass "run again, it finishes: the leader last (exit 0)" || fail "exit $RC $(cat "$SCRATCH/err")"
+waited=$(sed -n 's/^waiting \([0-9]*\) s after the canaries$/\1/p' "$SCRATCH/err")
+[ -z "$waited" ] || [ "$waited" -le 4 ] && pass "the wait already begun is not started again (left: ${waited:-0} s)" ||
+    fail "waited $waited s again"
+[ "$(versions)" == "2.0.0 2.0.0 2.0.0 2.0.0" ] && pass "every node on 2.0.0" || fail "versions: $(versions)"
