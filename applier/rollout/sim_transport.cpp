@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "manifest-schema/version.hpp"
 
 #include <algorithm>
 
@@ -115,6 +116,37 @@ void SimTransport::crash_after_applies(std::uint64_t applies) {
 std::vector<std::string> SimTransport::apply_order() const {
     std::lock_guard lock(m_mutex);
     return m_apply_order;
+}
+
+schema::Inventory simulated_inventory(std::size_t size, schema::MaxUnavailable max, std::uint64_t canary) {
+    schema::Inventory inv;
+    inv.cluster = "simulated";
+    for (std::size_t i = 0; i < size; ++i) {
+        schema::InventoryNode node;
+        node.name = "n" + std::to_string(i);
+        inv.nodes.push_back(node);
+    }
+    inv.rollout.max_unavailable = max;
+    inv.rollout.canary = canary;
+    inv.rollout.after_canary_seconds = 0;
+    return inv;
+}
+
+schema::Manifest simulated_manifest(const std::string& version) {
+    schema::Manifest m;
+    m.name = "svc";
+    m.version = *schema::parse_version(version);
+    m.procedure.cluster.role = {"role"};
+    m.procedure.cluster.step_down = {"step-down"};
+    return m;
+}
+
+std::vector<std::string> node_names(const schema::Inventory& inventory) {
+    std::vector<std::string> out;
+    for (const auto& n : inventory.nodes) {
+        out.push_back(n.name);
+    }
+    return out;
 }
 
 std::uint64_t SimTransport::calls() const {

@@ -6,6 +6,7 @@
 // keeps count of what it was asked and when.
 
 #include "applier/rollout/transport.hpp"
+#include "manifest-schema/manifest.hpp"
 
 #include <cstdint>
 #include <map>
@@ -62,5 +63,14 @@ private:
     std::uint64_t m_calls = 0;
     std::uint64_t m_crash_after = 0; // 0: never
 };
+
+// An inventory of SIZE simulated nodes n0, n1, ... (n0 the leader SimTransport makes), with
+// MAX out at once, CANARY canaries and no pause after them.
+[[nodiscard]] schema::Inventory simulated_inventory(std::size_t size, schema::MaxUnavailable max,
+                                                    std::uint64_t canary);
+// The manifest of a clustered service "svc" at VERSION, with cluster.role and step_down.
+[[nodiscard]] schema::Manifest simulated_manifest(const std::string& version);
+// The names of INVENTORY's nodes, in order.
+[[nodiscard]] std::vector<std::string> node_names(const schema::Inventory& inventory);
 
 } // namespace ferry::rollout

@@ -11,7 +11,6 @@
 #include "applier/rollout/journal.hpp"
 #include "applier/rollout/rollout.hpp"
 #include "applier/rollout/sim_transport.hpp"
-#include "manifest-schema/version.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -31,23 +30,9 @@ int main(int argc, char** argv) {
     const std::filesystem::path dir = argv[2];
     std::filesystem::remove_all(dir);
 
-    schema::Inventory inv;
-    inv.cluster = "bench";
-    std::vector<std::string> names;
-    for (std::size_t i = 0; i < size; ++i) {
-        schema::InventoryNode node;
-        node.name = "n" + std::to_string(i);
-        names.push_back(node.name);
-        inv.nodes.push_back(node);
-    }
-    inv.rollout.max_unavailable = {schema::MaxUnavailable::Kind::percent, 10};
-    inv.rollout.canary = 5;
-    inv.rollout.after_canary_seconds = 0;
-    schema::Manifest m;
-    m.name = "svc";
-    m.version = *schema::parse_version("2.0.0");
-    m.procedure.cluster.role = {"role"};
-    m.procedure.cluster.step_down = {"step-down"};
+    const schema::Inventory inv = simulated_inventory(size, {schema::MaxUnavailable::Kind::percent, 10}, 5);
+    const std::vector<std::string> names = node_names(inv);
+    const schema::Manifest m = simulated_manifest("2.0.0");
     RolloutRequest request;
     request.plan.bundle = "/bench/svc-2.0.0.ferry";
     request.manifest_sha256 = std::string(64, 'b');

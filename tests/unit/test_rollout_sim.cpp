@@ -6,7 +6,6 @@
 #include "applier/rollout/rollout.hpp"
 #include "applier/rollout/sim_transport.hpp"
 #include "core/error.hpp"
-#include "manifest-schema/version.hpp"
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
@@ -18,37 +17,6 @@ using namespace ferry;
 using namespace ferry::rollout;
 
 namespace {
-
-schema::Inventory sim_inventory(std::size_t n, schema::MaxUnavailable max, std::uint64_t canary) {
-    schema::Inventory inv;
-    inv.cluster = "sim";
-    for (std::size_t i = 0; i < n; ++i) {
-        schema::InventoryNode node;
-        node.name = "n" + std::to_string(i);
-        inv.nodes.push_back(node);
-    }
-    inv.rollout.max_unavailable = max;
-    inv.rollout.canary = canary;
-    inv.rollout.after_canary_seconds = 0; // no pause
-    return inv;
-}
-
-schema::Manifest sim_manifest() {
-    schema::Manifest m;
-    m.name = "svc";
-    m.version = *schema::parse_version("2.0.0");
-    m.procedure.cluster.role = {"role"};
-    m.procedure.cluster.step_down = {"step-down"};
-    return m;
-}
-
-std::vector<std::string> names(const schema::Inventory& inv) {
-    std::vector<std::string> out;
-    for (const auto& n : inv.nodes) {
-        out.push_back(n.name);
-    }
-    return out;
-}
 
 RolloutRequest sim_request() {
     RolloutRequest r;
@@ -63,9 +31,9 @@ const auto quiet = [](const std::string&) {};
 
 TEST_CASE("rollout over a simulated cluster of 500 nodes") {
     test::Scratch scratch;
-    const schema::Inventory inv = sim_inventory(500, {schema::MaxUnavailable::Kind::percent, 10}, 5);
-    const schema::Manifest m = sim_manifest();
-    SimTransport sim(names(inv), "1.0.0", "2.0.0");
+    const schema::Inventory inv = simulated_inventory(500, {schema::MaxUnavailable::Kind::percent, 10}, 5);
+    const schema::Manifest m = simulated_manifest("2.0.0");
+    SimTransport sim(node_names(inv), "1.0.0", "2.0.0");
     Journal journal(scratch / "journal");
     const RolloutReport r = run_rollout(inv, m, sim_request(), sim, journal, quiet);
 
@@ -98,14 +66,14 @@ TEST_CASE("rollout over a simulated cluster of 500 nodes") {
 
 TEST_CASE("rollout over a simulated cluster: the failure budget") {
     test::Scratch scratch;
-    schema::Inventory inv = sim_inventory(50, {schema::MaxUnavailable::Kind::count, 3}, 1);
+    schema::Inventory inv = simulated_inventory(50, {schema::MaxUnavailable::Kind::count, 3}, 1);
     inv.rollout.max_failures = 2;
-    SimTransport sim(names(inv), "1.0.0", "2.0.0");
+    SimTransport sim(node_names(inv), "1.0.0", "2.0.0");
     for (const auto* bad : {"n10", "n20", "n30"}) {
         sim.fail_apply(bad);
     }
     Journal journal(scratch / "journal");
-    const RolloutReport r = run_rollout(inv, sim_manifest(), sim_request(), sim, journal, quiet);
+    const RolloutReport r = run_rollout(inv, simulated_manifest("2.0.0"), sim_request(), sim, journal, quiet);
     CHECK(r.result == RolloutReport::Result::stopped);
     CHECK(r.failures == 3);
     CHECK(r.message == "3 node(s) failed, over the budget of 2 (max_failures): the rollout stopped");
@@ -124,9 +92,9 @@ TEST_CASE("rollout over a simulated cluster: the failure budget") {
 
 TEST_CASE("rollout over a simulated cluster: a coordinator that stops dead is carried on") {
     test::Scratch scratch;
-    const schema::Inventory inv = sim_inventory(200, {schema::MaxUnavailable::Kind::count, 4}, 2);
-    const schema::Manifest m = sim_manifest();
-    SimTransport sim(names(inv), "1.0.0", "2.0.0");
+    const schema::Inventory inv = simulated_inventory(200, {schema::MaxUnavailable::Kind::count, 4}, 2);
+    const schema::Manifest m = simulated_manifest("2.0.0");
+    SimTransport sim(node_names(inv), "1.0.0", "2.0.0");
     std::int64_t first = 0;
     for (const std::uint64_t stop_at : {3u, 60u, 199u}) {
         sim.crash_after_applies(stop_at);
