@@ -78,4 +78,21 @@ std::optional<std::string> text_problem(std::string_view text) {
     return std::nullopt;
 }
 
+std::string shell_quoted(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& arg : argv) {
+        const bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                 "0123456789_-+=./:,@%") == std::string::npos;
+        std::string word = plain ? arg : "'";
+        if (!plain) {
+            for (const char c : arg) {
+                word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            }
+            word += "'";
+        }
+        out += (out.empty() ? "" : " ") + word;
+    }
+    return out;
+}
+
 } // namespace ferry

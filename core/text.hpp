@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
@@ -31,5 +32,8 @@ struct CodePoint {
 
 // "U+202E" for C.
 [[nodiscard]] std::string code_point_name(char32_t c);
+
+// ARGV as a shell would need it typed: each argument single-quoted where it has to be.
+[[nodiscard]] std::string shell_quoted(const std::vector<std::string>& argv);
 
 } // namespace ferry

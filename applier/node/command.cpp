@@ -63,23 +63,6 @@ std::string signal_name(int sig) {
     }
 }
 
-std::string shell_quoted(const std::vector<std::string>& argv) {
-    std::string out;
-    for (const auto& arg : argv) {
-        const bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                 "0123456789_-+=./:,@%") == std::string::npos;
-        std::string word = plain ? arg : "'";
-        if (!plain) {
-            for (const char c : arg) {
-                word += c == '\'' ? std::string("'\\''") : std::string(1, c);
-            }
-            word += "'";
-        }
-        out += (out.empty() ? "" : " ") + word;
-    }
-    return out;
-}
-
 std::vector<std::string> expand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& vars) {
     std::vector<std::string> out;
     for (std::string arg : argv) {

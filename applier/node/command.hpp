@@ -3,6 +3,8 @@
 // Running the procedure's commands (hooks, checks, migration scripts): no shell, a timeout
 // that ends the command's whole process group, output appended to a log file.
 
+#include "core/text.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -33,9 +35,6 @@ struct CommandSpec {
 
 // "SIGINT", "SIGTERM", "SIGHUP" or "signal N".
 [[nodiscard]] std::string signal_name(int sig);
-
-// ARGV as a shell would need it typed: each argument single-quoted where it has to be.
-[[nodiscard]] std::string shell_quoted(const std::vector<std::string>& argv);
 
 // ARGV with every "{NAME}" replaced by VARS[NAME].
 [[nodiscard]] std::vector<std::string> expand(const std::vector<std::string>& argv,
