@@ -1,5 +1,6 @@
 #include "inventory.hpp"
 
+#include "core/defaults.hpp"
 #include "core/fs.hpp"
 #include "manifest-schema/yaml_fields.hpp"
 
@@ -106,26 +107,56 @@ InventoryNode parse_node(const YAML::Node& node, const std::string& file, const 
                            "\" is not a node name (letters, digits, '-', '_', '.'; at most 64)");
     }
     const std::string transport = n.opt_str("transport").value_or("local");
-    if (transport == "ssh") {
-        n.fail("transport", "the ssh transport is not available in this ferry-applier yet",
-               "run the rollout from a machine that reaches the nodes' folders (transport: local)");
-    }
-    if (transport != "local") {
+    if (transport != "local" && transport != "ssh") {
         const auto guess = did_you_mean(transport, k_transports);
         n.fail("transport", "unknown transport \"" + transport + "\"" +
                                 (guess ? " (did you mean \"" + *guess + "\"?)" : ""));
     }
-    for (const auto key : {"host", "port", "user", "identity", "known_hosts", "applier"}) {
-        if (n.has(key)) {
-            n.fail(key, "is for the ssh transport; this node is local");
-        }
-    }
-    const auto path = [&](std::string_view key) {
+    // A path of this machine's: relative to the inventory's folder.
+    const auto local_path = [&](std::string_view key) {
         const fs::path p = n.str(key);
         return (p.is_absolute() ? p : base / p).lexically_normal();
     };
-    out.root = path("root");
-    out.state_dir = path("state_dir");
+    if (transport == "local") {
+        for (const auto key : {"host", "port", "user", "identity", "known_hosts", "applier"}) {
+            if (n.has(key)) {
+                n.fail(key, "is for the ssh transport; this node is local");
+            }
+        }
+        out.root = local_path("root");
+        out.state_dir = local_path("state_dir");
+    } else {
+        out.transport = Transport::ssh;
+        out.host = n.str("host");
+        // The schema's rule: letters, digits, '.', '_', ':', '%', '-', and no '-' first (never an option).
+        if (out.host.empty() || out.host.size() > 253 || out.host.front() == '-' ||
+            out.host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:%-") !=
+                std::string::npos) {
+            n.fail("host", "\"" + out.host + "\" is not a host name or address");
+        }
+        const std::uint64_t port = n.opt_u64("port").value_or(22);
+        if (port == 0 || port > 65535) {
+            n.fail("port", std::to_string(port) + " is not a port (1 to 65535)");
+        }
+        out.port = static_cast<std::uint16_t>(port);
+        out.user = n.opt_str("user").value_or("");
+        if (!out.user.empty() && !is_name(out.user)) {
+            n.fail("user", "\"" + out.user + "\" is not a user name");
+        }
+        out.identity = local_path("identity");
+        out.known_hosts = local_path("known_hosts");
+        out.applier = n.opt_str("applier").value_or("ferry-applier");
+        // Paths on the node: absolute, as its own applier takes them.
+        const auto remote_path = [&](std::string_view key, const char* fallback) {
+            const fs::path p = n.opt_str(key).value_or(fallback);
+            if (!p.is_absolute()) {
+                n.fail(key, p.string() + " is not an absolute path on the node");
+            }
+            return p.lexically_normal();
+        };
+        out.root = remote_path("root", "/");
+        out.state_dir = remote_path("state_dir", k_default_state_dir);
+    }
     if (n.has("vars")) {
         const YAML::Node vars = n.get("vars");
         if (!vars.IsMap()) {
@@ -328,8 +359,8 @@ Inventory parse_inventory(std::string_view text, const fs::path& file) {
     }
     const fs::path base = fs::absolute(file).parent_path();
     std::set<std::string> names;
-    std::map<fs::path, std::string> roots;
-    std::map<fs::path, std::string> states;
+    std::map<std::string, std::string> roots;
+    std::map<std::string, std::string> states;
     std::size_t i = 0;
     for (const auto& node : f.list("nodes")) {
         InventoryNode n = parse_node(node, name, base, i);
@@ -337,10 +368,12 @@ Inventory parse_inventory(std::string_view text, const fs::path& file) {
         if (!names.insert(n.name).second) {
             where.fail("name", "node name \"" + n.name + "\" is listed twice");
         }
-        if (const auto [it, fresh] = roots.emplace(n.root, n.name); !fresh) {
+        // Folders are per machine: this one's for local nodes, the host's for ssh nodes.
+        const std::string machine = n.transport == Transport::ssh ? n.host + ":" + std::to_string(n.port) + ":" : "";
+        if (const auto [it, fresh] = roots.emplace(machine + n.root.string(), n.name); !fresh) {
             where.fail("root", n.root.string() + " is also the root of node " + it->second);
         }
-        if (const auto [it, fresh] = states.emplace(n.state_dir, n.name); !fresh) {
+        if (const auto [it, fresh] = states.emplace(machine + n.state_dir.string(), n.name); !fresh) {
             where.fail("state_dir",
                        n.state_dir.string() + " is also the state folder of node " + it->second);
         }

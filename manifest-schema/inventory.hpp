@@ -17,8 +17,15 @@ enum class Transport { local, ssh };
 struct InventoryNode {
     std::string name;
     Transport transport = Transport::local;
-    std::filesystem::path root;              // local: the node's install root
-    std::filesystem::path state_dir;         // local: the node's state folder
+    std::filesystem::path root;              // the node's install root (ssh: on the node, default /)
+    std::filesystem::path state_dir;         // the node's state folder (ssh: on the node)
+    // ssh: how to reach the node.
+    std::string host;
+    std::uint16_t port = 22;
+    std::string user;                  // "" for the coordinator's own user name
+    std::filesystem::path identity;    // the private key, on this machine
+    std::filesystem::path known_hosts; // the node's host key, on this machine: nothing else is trusted
+    std::string applier;               // ferry-applier on the node
     std::map<std::string, std::string> vars; // exported to the node's hooks and checks
     std::vector<std::string> groups;
     std::string where; // "inventory.yaml:7", for messages

@@ -297,8 +297,13 @@ def inventory_semantics(inventory):
     """Node names, roots and state folders unique; groups name listed nodes."""
     problems = []
     nodes = inventory.get("nodes", [])
-    for field in ("name", "root", "state_dir"):
-        for value in duplicates(n[field] for n in nodes):
+    for value in duplicates(n["name"] for n in nodes):
+        problems.append(f"nodes: duplicate name {value!r}")
+    # Folders are per machine: this one's for local nodes, the host's for ssh nodes.
+    def machine(n):
+        return f"{n['host']}:{n.get('port', 22)}:" if n.get("transport") == "ssh" else ""
+    for field in ("root", "state_dir"):
+        for value in duplicates(machine(n) + n.get(field, "") for n in nodes if field in n):
             problems.append(f"nodes: duplicate {field} {value!r}")
     names = {n["name"] for n in nodes}
     for group, members in inventory.get("groups", {}).items():
@@ -320,7 +325,13 @@ def reject_broken_inventory(run, inventory):
     run.reject("inventory", 'misspelt key "ordr"', bad, inventory_semantics, "ordr")
     bad = copy.deepcopy(inventory)
     bad["nodes"][0]["transport"] = "ssh"
-    run.reject("inventory", "the ssh transport", bad, inventory_semantics, "transport")
+    run.reject("inventory", "an ssh node without host, identity, known_hosts", bad, inventory_semantics, "host")
+    bad = copy.deepcopy(inventory)
+    bad["nodes"][0]["host"] = "n1.site"
+    run.reject("inventory", "a local node with a host", bad, inventory_semantics, "host")
+    bad = copy.deepcopy(inventory)
+    bad["nodes"][0].update(transport="ssh", host="n1.site", identity="id", known_hosts="kh", root="srv")
+    run.reject("inventory", "an ssh node with a relative root", bad, inventory_semantics, "root")
 
 
 # --- the run ---------------------------------------------------------------------------------

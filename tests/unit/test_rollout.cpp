@@ -150,8 +150,19 @@ TEST_CASE("schema::parse_inventory") {
                 "rollout.window.end: the window never opens");
         refused(edited("order: leader-last", "order: leader-lst"),
                 "unknown order \"leader-lst\" (did you mean \"leader-last\"?)");
-        refused(edited("{name: node-3,", "{name: node-3, transport: ssh,"),
-                "nodes[2].transport: the ssh transport is not available in this ferry-applier yet");
+        refused(edited("{name: node-3,", "{name: node-3, transport: sssh,"),
+                "nodes[2].transport: unknown transport \"sssh\" (did you mean \"ssh\"?)");
+        refused(edited("{name: node-3,", "{name: node-3, host: n3,"),
+                "nodes[2].host: is for the ssh transport; this node is local");
+        const std::string ssh = "{name: node-3, transport: ssh, host: n3.site, identity: id, known_hosts: kh}";
+        refused(edited("{name: node-3, root: n3/root, state_dir: n3/state}", ssh.substr(0, ssh.size() - 1) + ", root: n3}"),
+                "nodes[2].root: n3 is not an absolute path on the node");
+        refused(edited("{name: node-3, root: n3/root, state_dir: n3/state}", ssh.substr(0, ssh.size() - 1) + ", port: 70000}"),
+                "nodes[2].port: 70000 is not a port (1 to 65535)");
+        refused(edited("{name: node-3, root: n3/root, state_dir: n3/state}", "{name: node-3, transport: ssh, identity: id, known_hosts: kh}"),
+                "inv.yaml:5: missing key \"nodes[2].host\"");
+        refused(edited("{name: node-3, root: n3/root, state_dir: n3/state}", "{name: node-3, transport: ssh, host: \"-oProxyCommand=x\", identity: id, known_hosts: kh}"),
+                "nodes[2].host: \"-oProxyCommand=x\" is not a host name or address");
         refused(edited("canary: 1", "canary: friends"),
                 "rollout.canary: \"friends\" is neither a count nor a group");
         refused(edited("stabilize: 10s", "stabilize: soon"),
@@ -162,6 +173,28 @@ TEST_CASE("schema::parse_inventory") {
                 "rollout.gate_timeout: \"later\" is not a duration");
         refused(edited("GREETER_PORT:", "1PORT:"), "\"1PORT\" is not an environment variable name");
     }
+}
+
+TEST_CASE("schema::parse_inventory: ssh nodes") {
+    const Inventory inv = parse_inventory(edited("{name: node-3, root: n3/root, state_dir: n3/state}",
+                                                 "{name: node-3, transport: ssh, host: n3.site, port: 2222, user: ferry, "
+                                                 "identity: keys/id, known_hosts: /site/known_hosts, root: /srv/n3}"),
+                                          "/site/inventory.yaml");
+    const InventoryNode& n = inv.nodes[2];
+    CHECK(n.transport == Transport::ssh);
+    CHECK(n.host == "n3.site");
+    CHECK(n.port == 2222);
+    CHECK(n.user == "ferry");
+    CHECK(n.identity == "/site/keys/id");
+    CHECK(n.known_hosts == "/site/known_hosts");
+    CHECK(n.applier == "ferry-applier");
+    CHECK(n.root == "/srv/n3");
+    CHECK(n.state_dir == "/var/lib/ferry");
+    // Another host may use the same folders as a local node or another host.
+    CHECK_NOTHROW((void)parse_inventory(edited("{name: node-3, root: n3/root, state_dir: n3/state}",
+                                               "{name: node-3, transport: ssh, host: n3.site, identity: id, "
+                                               "known_hosts: kh, root: /srv/n1/root, state_dir: /srv/n1/state}"),
+                                        "/site/inventory.yaml"));
 }
 
 TEST_CASE("schema::load_inventory reads the example the JSON Schema accepts") {
