@@ -32,30 +32,25 @@ std::filesystem::path own_executable() {
     return path;
 }
 
-NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vector<std::string>& args,
-                              std::chrono::seconds timeout) {
-    std::vector<std::string> argv = {m_applier.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    for (const auto& [flag, value] : {std::pair{"--root", node.root}, std::pair{"--state-dir", node.state_dir}}) {
-        argv.emplace_back(flag);
-        argv.push_back(value.string());
-    }
+NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& vars,
+                     std::chrono::seconds timeout, const ProcessInput& input) {
+    std::vector<std::string> args = argv;
     std::vector<char*> cargv;
-    for (auto& a : argv) {
+    for (auto& a : args) {
         cargv.push_back(a.data());
     }
     cargv.push_back(nullptr);
-    // The environment, with the node's variables, made before fork: the coordinator calls nodes
-    // from several threads, and a child of a threaded process should only exec.
+    // The environment, with VARS, made before fork: the coordinator calls nodes from several
+    // threads, and a child of a threaded process should only exec.
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string_view entry(*e);
         const std::string name(entry.substr(0, entry.find('=')));
-        if (node.vars.count(name) == 0) {
+        if (vars.count(name) == 0) {
             env.emplace_back(entry);
         }
     }
-    for (const auto& [name, value] : node.vars) {
+    for (const auto& [name, value] : vars) {
         env.push_back(name + "=" + value);
     }
     std::vector<char*> cenv;
@@ -63,19 +58,21 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
         cenv.push_back(e.data());
     }
     cenv.push_back(nullptr);
+    int in[2] = {-1, -1};
     int out[2] = {-1, -1};
     int err[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-        throw_errno("starting ferry-applier for node " + node.name);
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+        (input.fd >= 0 && ::pipe2(in, O_CLOEXEC) != 0)) {
+        throw_errno("starting " + argv.front());
     }
     const pid_t pid = ::fork();
     if (pid < 0) {
-        throw_errno("starting ferry-applier for node " + node.name);
+        throw_errno("starting " + argv.front());
     }
     if (pid == 0) {
         ::setpgid(0, 0);
-        const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) {
+        const int stdin_fd = in[0] >= 0 ? in[0] : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (stdin_fd < 0 || ::dup2(stdin_fd, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) {
             ::_exit(126);
         }
         ::execve(cargv[0], cargv.data(), cenv.data());
@@ -85,6 +82,15 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
     }
     close_fd(out[1]);
     close_fd(err[1]);
+    close_fd(in[0]);
+    if (in[1] >= 0) {
+        ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
+    }
+    // What is pumped from INPUT into the child's stdin.
+    std::vector<char> pending;
+    std::size_t pending_at = 0;
+    std::uint64_t offset = input.offset;
+    std::uint64_t sent = 0;
     NodeCall call;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bool timed_out = false;
@@ -95,8 +101,20 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
             ::kill(-pid, SIGKILL);
             break;
         }
-        pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-        if (::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 && errno != EINTR) {
+        if (in[1] >= 0 && pending_at == pending.size()) {
+            pending.resize(1 << 20);
+            const ssize_t n = ::pread(input.fd, pending.data(), pending.size(), static_cast<off_t>(offset));
+            if (n <= 0) {
+                close_fd(in[1]); // the end of the input: the child sees EOF
+                pending.clear();
+            } else {
+                pending.resize(static_cast<std::size_t>(n));
+                offset += static_cast<std::uint64_t>(n);
+            }
+            pending_at = 0;
+        }
+        pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
+        if (::poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 && errno != EINTR) {
             break;
         }
         for (int i = 0; i < 2; ++i) {
@@ -112,7 +130,22 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
                 (i == 0 ? call.out : call.err).append(buf, static_cast<std::size_t>(n));
             }
         }
+        if (in[1] >= 0 && (fds[2].revents & (POLLERR | POLLHUP)) != 0) {
+            close_fd(in[1]); // the child stopped reading
+        } else if (in[1] >= 0 && (fds[2].revents & POLLOUT) != 0) {
+            const ssize_t n = ::write(in[1], pending.data() + pending_at, pending.size() - pending_at);
+            if (n > 0) {
+                pending_at += static_cast<std::size_t>(n);
+                sent += static_cast<std::uint64_t>(n);
+                if (input.progress) {
+                    input.progress(sent);
+                }
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                close_fd(in[1]);
+            }
+        }
     }
+    close_fd(in[1]);
     close_fd(out[0]);
     close_fd(err[0]);
     int status = 0;
@@ -123,6 +156,14 @@ NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vect
         call.exit_code = WEXITSTATUS(status);
     }
     return call;
+}
+
+NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vector<std::string>& args,
+                              std::chrono::seconds timeout) {
+    std::vector<std::string> argv = {m_applier.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--root", node.root.string(), "--state-dir", node.state_dir.string()});
+    return run_process(argv, node.vars, timeout);
 }
 
 } // namespace ferry::rollout

@@ -6,7 +6,10 @@
 #include "manifest-schema/inventory.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,20 @@ public:
 private:
     std::filesystem::path m_applier;
 };
+
+// What run_process feeds the child's standard input: FD from OFFSET to its end (none when FD
+// is -1), calling PROGRESS with the bytes sent so far.
+struct ProcessInput {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::function<void(std::uint64_t)> progress;
+};
+
+// Runs ARGV (argv[0] a path) in its own process group with VARS added to the environment,
+// killing the group after TIMEOUT; stdin from INPUT or /dev/null. exit_code -1 when it was
+// killed or timed out.
+[[nodiscard]] NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& vars,
+                                   std::chrono::seconds timeout, const ProcessInput& input = {});
 
 // The running program's own executable (to run it again for local nodes).
 [[nodiscard]] std::filesystem::path own_executable();
