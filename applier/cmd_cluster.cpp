@@ -6,6 +6,7 @@
 #include "applier/rollout/cluster_plan.hpp"
 #include "applier/rollout/journal.hpp"
 #include "applier/rollout/rollout.hpp"
+#include "applier/rollout/ssh_transport.hpp"
 
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
@@ -149,10 +150,9 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
     const keys::BundleInfo info = coordinator_bundle(args);
     const schema::Manifest& m = info.manifest;
     rollout::Journal journal(rollout_dir_of(args.inventory, args.rollout_dir));
-    rollout::LocalTransport transport(rollout::own_executable());
+    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
     rollout::RolloutRequest request;
-    request.plan = {std::filesystem::absolute(args.bundle), args.node_args};
-    request.manifest_sha256 = to_hex(sha256(info.head.manifest));
+    request.plan = {std::filesystem::absolute(args.bundle), to_hex(sha256(info.head.manifest)), args.node_args};
     request.continue_after_pause = continue_after_pause;
     const auto say = [progress](const std::string& line) {
         if (progress) {
@@ -222,7 +222,7 @@ int status_inventory(const std::filesystem::path& path, const std::filesystem::p
     if (const auto pid = latest ? rollout::coordinator_pid(dir) : std::nullopt) {
         running = *pid;
     }
-    rollout::LocalTransport transport(rollout::own_executable());
+    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
     std::vector<rollout::NodeReport> nodes;
     std::set<std::string> versions;
     bool whole = true;
@@ -312,10 +312,11 @@ void setup_step_down(CLI::App& app) {
 
 int plan_inventory(const InventoryPlanArgs& args) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
-    const schema::Manifest m = coordinator_bundle(args).manifest;
-    rollout::LocalTransport transport(rollout::own_executable());
-    const rollout::ClusterPlan p =
-        rollout::plan_cluster(inv, m, {std::filesystem::absolute(args.bundle), args.node_args}, transport);
+    const keys::BundleInfo info = coordinator_bundle(args);
+    const schema::Manifest& m = info.manifest;
+    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
+    const rollout::ClusterPlan p = rollout::plan_cluster(
+        inv, m, {std::filesystem::absolute(args.bundle), to_hex(sha256(info.head.manifest)), args.node_args}, transport);
     if (args.json) {
         print_cluster_json(inv, p);
     } else {

@@ -14,9 +14,12 @@ tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema py
 # file tells CPack which files are binaries; mmdebstrap makes the clean minimal Debian root that
 # tests/cli/test_packages.sh and scripts/offline-set.sh install into (util-linux: unshare).
 package_packages=(dpkg-dev file mmdebstrap util-linux)
+# The ssh transport's tests start their own sshd on 127.0.0.1 (openssh-server), reached with
+# the system's ssh client, ssh-keygen and ssh-keyscan (openssh-client).
+ssh_packages=(openssh-client openssh-server)
 
 missing=()
-for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${package_packages[@]}"; do
+for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${package_packages[@]}" "${ssh_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$pkg")
     fi

@@ -68,7 +68,12 @@ void ask_node(const schema::InventoryNode& node, const ClusterPlanRequest& reque
     if (!read_status(node, transport, report)) {
         return;
     }
-    std::vector<std::string> args = {"plan", request.bundle.string(), "--json"};
+    if (!transport.has_bundle(node, request.bundle, request.manifest_sha256)) {
+        report.plan = "not_staged";
+        return;
+    }
+    std::vector<std::string> args = {"plan", transport.bundle_on_node(node, request.bundle, request.manifest_sha256),
+                                     "--json"};
     args.insert(args.end(), request.node_args.begin(), request.node_args.end());
     const auto plan = document(transport.call(node, args, k_plan_timeout), "plan", report);
     if (!plan) {

@@ -23,7 +23,8 @@ struct NodeReport {
     Role role = Role::unknown;
     bool healthy = false;
     bool synced = true;
-    std::string plan;    // its own plan's result: ok, refused, already_installed
+    std::string plan;    // its own plan's result: ok, refused, already_installed; not_staged
+                         // (the bundle is not on that machine yet: staging copies it there)
     std::vector<std::string> problems; // why this node stops the rollout
 };
 
@@ -39,6 +40,7 @@ struct ClusterPlan {
 // What `plan` is asked to pass on to each node.
 struct ClusterPlanRequest {
     std::filesystem::path bundle;
+    std::string manifest_sha256;        // the bundle's identity (its staged copy's, on a node)
     std::vector<std::string> node_args; // --trust T, --allow-major, ... as each node's plan gets them
 };
 

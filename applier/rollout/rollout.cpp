@@ -15,7 +15,6 @@ namespace ferry::rollout {
 
 namespace {
 
-constexpr std::chrono::seconds k_stage_timeout{3600};
 constexpr std::chrono::seconds k_apply_timeout{3600};
 constexpr std::size_t k_parallel_stages = 4;
 
@@ -115,14 +114,14 @@ void Rollout::failed(const std::string& name, const std::string& detail) {
 // Carries on the rollout of this bundle the journal holds open, or starts one.
 void Rollout::open_record() {
     const auto open = m_journal.open_rollout();
-    if (open && open->manifest_sha256 == m_request.manifest_sha256) {
+    if (open && open->manifest_sha256 == m_request.plan.manifest_sha256) {
         m_record = *open;
         m_report.resumed = true;
         m_say("carrying on rollout " + std::to_string(m_record.id) + " (started " + m_record.started +
               (m_record.last_step.empty() ? "" : ", last step: " + m_record.last_step) + ")");
         m_journal.decision(m_record.id, "rollout_resumed", m_record.last_step, false);
     } else {
-        m_record = m_journal.begin(m_manifest.name, m_manifest.version.str(), m_request.manifest_sha256);
+        m_record = m_journal.begin(m_manifest.name, m_manifest.version.str(), m_request.plan.manifest_sha256);
         if (open) {
             m_journal.supersede(open->id, m_record.id);
             m_say("rollout " + std::to_string(open->id) + " of " + open->bundle + " " + open->version +
@@ -217,15 +216,15 @@ bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
         for (std::size_t i = start; i < std::min(todo.size(), start + k_parallel_stages); ++i) {
             const auto& n = node(todo[i]);
             running.emplace_back(todo[i], std::async(std::launch::async, [this, &n] {
-                                     return m_transport.call(
-                                         n, with({"stage", m_request.plan.bundle.string(), "--json", "-q"}, m_request.plan.node_args),
-                                         k_stage_timeout);
+                                     return m_transport.stage(n, m_request.plan.bundle, m_request.plan.manifest_sha256,
+                                                              m_request.plan.node_args,
+                                                              [this](const std::string& line) { say(line); });
                                  }));
         }
         for (auto& [name, future] : running) {
             const NodeCall call = future.get();
             if (call.exit_code == 0) {
-                m_say("staged on " + name);
+                say("staged on " + name);
                 record(name, NodeStep::staged);
             } else {
                 problems.push_back("node " + name + ": stage failed: " + failure_of(call));
@@ -296,9 +295,9 @@ void Rollout::upgrade_batch(const std::vector<std::string>& nodes) {
 bool Rollout::upgrade(const std::string& name) {
     say("upgrading " + name);
     record(name, NodeStep::applying);
-    const NodeCall call = m_transport.call(
-        node(name), with({"apply", m_request.plan.bundle.string(), "--json", "-q"}, m_request.plan.node_args),
-        k_apply_timeout);
+    const std::string bundle = m_transport.bundle_on_node(node(name), m_request.plan.bundle, m_request.plan.manifest_sha256);
+    const NodeCall call =
+        m_transport.call(node(name), with({"apply", bundle, "--json", "-q"}, m_request.plan.node_args), k_apply_timeout);
     if (call.exit_code != 0) {
         const std::string why = failure_of(call);
         if (call.exit_code == 5) {
@@ -443,6 +442,12 @@ RolloutReport Rollout::run() {
         }
         (void)stage_everywhere(pending);
         applier::crash_point("rollout:staged_everywhere");
+        const bool unplanned = std::any_of(m_report.plan.nodes.begin(), m_report.plan.nodes.end(),
+                                           [](const NodeReport& n) { return n.plan == "not_staged"; });
+        if (m_report.plan.refusals.empty() && unplanned) {
+            // Nodes that could not plan before the bundle was there: ask them all again.
+            m_report.plan = plan_cluster(m_inv, m_manifest, m_request.plan, m_transport);
+        }
     }
     if (!m_report.plan.refusals.empty() || !m_report.plan.schedule) {
         for (const auto& r : m_report.plan.refusals) {

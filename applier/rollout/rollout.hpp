@@ -17,7 +17,6 @@ namespace ferry::rollout {
 
 struct RolloutRequest {
     ClusterPlanRequest plan;           // the bundle and what each node's commands are given
-    std::string manifest_sha256;       // names the rollout in the journal: the same bundle resumes it
     bool continue_after_pause = false; // --continue: go past the canaries' pause
 };
 

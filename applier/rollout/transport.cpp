@@ -158,6 +158,24 @@ NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::s
     return call;
 }
 
+NodeCall Transport::stage(const schema::InventoryNode& node, const std::filesystem::path& bundle,
+                           const std::string& /*manifest_sha256*/, const std::vector<std::string>& node_args,
+                           const std::function<void(const std::string&)>& /*say*/) {
+    std::vector<std::string> args = {"stage", bundle.string(), "--json", "-q"};
+    args.insert(args.end(), node_args.begin(), node_args.end());
+    return call(node, args, k_stage_timeout);
+}
+
+std::string Transport::bundle_on_node(const schema::InventoryNode& /*node*/, const std::filesystem::path& bundle,
+                                      const std::string& /*manifest_sha256*/) {
+    return bundle.string();
+}
+
+bool Transport::has_bundle(const schema::InventoryNode& /*node*/, const std::filesystem::path& /*bundle*/,
+                           const std::string& /*manifest_sha256*/) {
+    return true;
+}
+
 NodeCall LocalTransport::call(const schema::InventoryNode& node, const std::vector<std::string>& args,
                               std::chrono::seconds timeout) {
     std::vector<std::string> argv = {m_applier.string()};

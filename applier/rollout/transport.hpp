@@ -28,7 +28,24 @@ public:
     // Runs `ferry-applier ARGS` on NODE, with its root, state folder and variables, within TIMEOUT.
     [[nodiscard]] virtual NodeCall call(const schema::InventoryNode& node, const std::vector<std::string>& args,
                                         std::chrono::seconds timeout) = 0;
+    // Stages BUNDLE (whose manifest's SHA-256 is MANIFEST_SHA256) on NODE with its own `stage`,
+    // given NODE_ARGS: here, the bundle as this machine reads it; other transports first copy it
+    // there. SAY receives progress lines.
+    [[nodiscard]] virtual NodeCall stage(const schema::InventoryNode& node, const std::filesystem::path& bundle,
+                                         const std::string& manifest_sha256, const std::vector<std::string>& node_args,
+                                         const std::function<void(const std::string&)>& say);
+    // The path NODE's own commands read BUNDLE by: BUNDLE itself here; its staged copy on the
+    // node for a transport that copies it.
+    [[nodiscard]] virtual std::string bundle_on_node(const schema::InventoryNode& node,
+                                                     const std::filesystem::path& bundle,
+                                                     const std::string& manifest_sha256);
+    // Whether that path holds the bundle now (before staging, a copying transport's does not).
+    [[nodiscard]] virtual bool has_bundle(const schema::InventoryNode& node, const std::filesystem::path& bundle,
+                                          const std::string& manifest_sha256);
 };
+
+// How long a node may take to stage a bundle.
+inline constexpr std::chrono::seconds k_stage_timeout{3600};
 
 // Nodes on this machine: the applier APPLIER run with --root and --state-dir, the node's
 // variables added to its environment.

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     const schema::Manifest m = simulated_manifest("2.0.0");
     RolloutRequest request;
     request.plan.bundle = "/bench/svc-2.0.0.ferry";
-    request.manifest_sha256 = std::string(64, 'b');
+    request.plan.manifest_sha256 = std::string(64, 'b');
 
     using clock = std::chrono::steady_clock;
     SimTransport sim(names, "1.0.0", "2.0.0");

@@ -21,7 +21,7 @@ namespace {
 RolloutRequest sim_request() {
     RolloutRequest r;
     r.plan.bundle = "/sim/svc-2.0.0.ferry";
-    r.manifest_sha256 = std::string(64, 'a');
+    r.plan.manifest_sha256 = std::string(64, 'a');
     return r;
 }
 

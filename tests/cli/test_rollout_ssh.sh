@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The rolling upgrade over OpenSSH: a real sshd started here on 127.0.0.1 with throwaway host
+# and user keys, three greeter nodes behind it (each its own root, state folder and port), the
+# coordinator reaching them with the system's ssh and nothing but the inventory's identity and
+# known_hosts. An unknown host key, a changed one, a refused user key and a missing applier are
+# each refused before anything changes, naming the node and the fix; the bundle is copied into
+# each node's inbox (a partial copy is carried on, a damaged one sent again) and staged there;
+# the rollout then runs as it does locally, over one ssh connection per node.
+source "$(dirname "$0")/lib.sh"
+
+SSHD=/usr/sbin/sshd
+if [ ! -x "$SSHD" ]; then
+    echo "skip: no $SSHD (Debian's openssh-server; scripts/install-deps.sh installs it)"
+    exit 77
+fi
+SSH_DIR=$SCRATCH/ssh
+trap 'rc=$?; set +e; [ -f "$SSH_DIR/sshd.pid" ] && kill "$(cat "$SSH_DIR/sshd.pid")"; stop_services; (exit $rc); finish' EXIT
+BASE_PORT=$((20300 + $$ % 100 * 3))
+SSH_PORT=$((20700 + $$ % 100))
+
+# --- sshd on 127.0.0.1, throwaway keys ---------------------------------------------------------
+
+mkdir -p "$SSH_DIR"
+ssh-keygen -q -t ed25519 -N '' -C host -f "$SSH_DIR/host_key"
+ssh-keygen -q -t ed25519 -N '' -C other-host -f "$SSH_DIR/other_host_key"
+ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$SSH_DIR/id"
+ssh-keygen -q -t ed25519 -N '' -C stranger -f "$SSH_DIR/stranger"
+cp "$SSH_DIR/id.pub" "$SSH_DIR/authorized_keys"
+echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
+echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/other_host_key.pub")" >"$SSH_DIR/changed_known_hosts"
+: >"$SSH_DIR/empty_known_hosts"
+cat >"$SSH_DIR/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $SSH_PORT
+HostKey $SSH_DIR/host_key
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+AllowUsers $(id -un)
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxStartups 50
+MaxSessions 50
+LogLevel VERBOSE
+EOF
+[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+"$SSHD" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
+for _ in $(seq 1 50); do [ -s "$SSH_DIR/sshd.pid" ] && break; sleep 0.1; done
+if [ ! -s "$SSH_DIR/sshd.pid" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skip: sshd would not start without root: $(tail -2 "$SSH_DIR/sshd.log")"
+        exit 77
+    fi
+    fail "sshd did not start: $(tail -5 "$SSH_DIR/sshd.log")"
+    exit 1
+fi
+pass "sshd listens on 127.0.0.1:$SSH_PORT"
+
+# --- Three nodes behind it, on 1.0.0 -------------------------------------------------------------
+
+greeter_setup
+build greeter-1.0.0.yaml v1 && B1=$BUILT
+build greeter-2.0.0.yaml v2 && B2=$BUILT
+greeter_cluster 3 "$B1"
+# The same nodes, reached over ssh: root and state folder are paths on the node.
+ssh_inventory() { # KNOWN_HOSTS IDENTITY APPLIER OUT
+    sed "s|{name: \(node-[0-9]*\), |{name: \1, transport: ssh, host: 127.0.0.1, port: $SSH_PORT, known_hosts: $1, identity: $2, applier: $3, |" \
+        "$INV" >"$4"
+    echo "rollout: {order: leader-last, canary: 1, after_canary: 0s, max_unavailable: 1}" >>"$4"
+}
+SSH_INV=$SCRATCH/ssh.yaml
+ssh_inventory "$SSH_DIR/known_hosts" "$SSH_DIR/id" "$FERRY_APPLIER" "$SSH_INV"
+coordinator() { "$FERRY_APPLIER" "$@" --trust "$TRUST" --ack-breaking --allow-major; }
+picture() {
+    local i
+    for i in 1 2 3; do
+        snapshot "$SCRATCH/sites/node-$i/root" | { grep -vE ' \./(var/log|run)(/|$)' || true; }
+        sqlite3 "$SCRATCH/sites/node-$i/state/state.db" 'SELECT id, state FROM runs; SELECT * FROM staged'
+    done
+}
+before=$(picture)
+
+# --- Refused before anything changes --------------------------------------------------------------
+
+ssh_inventory "$SSH_DIR/empty_known_hosts" "$SSH_DIR/id" "$FERRY_APPLIER" "$SCRATCH/unknown.yaml"
+run coordinator apply "$B2" --inventory "$SCRATCH/unknown.yaml"
+[ "$RC" -eq 4 ] && pass "an unknown host key: the rollout is refused (exit 4)" || fail "exit $RC $(cat "$SCRATCH/err")"
+fingerprint=$(ssh-keygen -l -f "$SSH_DIR/host_key.pub" | cut -d' ' -f2)
+expect_output "it names the node, the file and the key the host presents" \
+    "node node-1 (127.0.0.1:$SSH_PORT): its host key is not in $SSH_DIR/empty_known_hosts (it presents 256 $fingerprint"
+expect_output "it says how to trust it once checked: no trust on first use" \
+    "nothing is trusted on first use: compare that fingerprint with the node's own"
+expect_output "and the command that adds it" "ssh-keyscan -p $SSH_PORT 127.0.0.1 >> $SSH_DIR/empty_known_hosts"
+[ ! -s "$SSH_DIR/empty_known_hosts" ] && pass "the known_hosts file is left as it was (empty)" || fail "known_hosts was written"
+
+ssh_inventory "$SSH_DIR/changed_known_hosts" "$SSH_DIR/id" "$FERRY_APPLIER" "$SCRATCH/changed.yaml"
+run coordinator apply "$B2" --inventory "$SCRATCH/changed.yaml"
+[ "$RC" -eq 4 ] && pass "a changed host key: refused (exit 4)" || fail "exit $RC $(cat "$SCRATCH/err")"
+expect_output "it says the key is not the one known_hosts holds" \
+    "node node-1 (127.0.0.1:$SSH_PORT): its host key is not the one $SSH_DIR/changed_known_hosts holds: refused"
+
+ssh_inventory "$SSH_DIR/known_hosts" "$SSH_DIR/stranger" "$FERRY_APPLIER" "$SCRATCH/stranger.yaml"
+run coordinator apply "$B2" --inventory "$SCRATCH/stranger.yaml"
+[ "$RC" -eq 4 ] && pass "a user key the node does not accept: refused (exit 4)" || fail "exit $RC $(cat "$SCRATCH/err")"
+expect_output "it names the key" "node node-1 (127.0.0.1:$SSH_PORT): the node refused the key $SSH_DIR/stranger"
+
+ssh_inventory "$SSH_DIR/known_hosts" "$SSH_DIR/id" /opt/nowhere/ferry-applier "$SCRATCH/noapplier.yaml"
+run coordinator apply "$B2" --inventory "$SCRATCH/noapplier.yaml"
+[ "$RC" -eq 4 ] && pass "no applier on the node: refused (exit 4)" || fail "exit $RC $(cat "$SCRATCH/err")"
+expect_output "it names the node and the path" \
+    "node node-1 (127.0.0.1:$SSH_PORT): there is no /opt/nowhere/ferry-applier there: install the ferry-applier package"
+
+[ "$(picture)" == "$before" ] && pass "after all four: no node changed, nothing staged" || fail "a node changed"
+
+# --- plan over ssh ------------------------------------------------------------------------------
+
+run coordinator plan "$B2" --inventory "$SSH_INV"
+[ "$RC" -eq 0 ] && pass "plan --inventory over ssh: exit 0" || fail "plan: exit $RC $(cat "$SCRATCH/err") $(cat "$SCRATCH/out")"
+expect_output "the nodes answer over ssh; the bundle is not on them yet" \
+    "node-1           1.0.0      leader   healthy   plan: not_staged"
+
+# --- The copy: a partial one carried on, a damaged one sent again --------------------------------
+
+sha=$(tar -xOf "$B2" manifest.yaml | sha256sum | cut -d' ' -f1) # the staged copy's name (docs/audit.md)
+mkdir -p "$SCRATCH/sites/node-2/state/inbox" "$SCRATCH/sites/node-3/state/inbox"
+head -c 300000 "$B2" >"$SCRATCH/sites/node-2/state/inbox/$sha.ferry"
+head -c 300000 "$B2" | tr '\000-\377' '\001-\377\000' >"$SCRATCH/sites/node-3/state/inbox/$sha.ferry"
+accepted_before=$(grep -c "Accepted publickey" "$SSH_DIR/sshd.log" || true)
+run coordinator apply "$B2" --inventory "$SSH_INV"
+[ "$RC" -eq 4 ] && pass "node-3's damaged partial copy: its stage fails, the rollout is refused (exit 4)" ||
+    fail "exit $RC $(cat "$SCRATCH/err")"
+grep -q "node-2: copying 0.5 MiB (resumed after 0.3 MiB)" "$SCRATCH/err" &&
+    pass "node-2's partial copy is carried on from where it stopped" || fail "no resume: $(cat "$SCRATCH/err")"
+expect_output "node-3 is named" "  - node node-3: stage failed: "
+[ "$(versions)" == "1.0.0 1.0.0 1.0.0" ] && pass "no service stopped" || fail "versions: $(versions)"
+[ ! -e "$SCRATCH/sites/node-3/state/inbox/$sha.ferry" ] && pass "the damaged copy is removed" || fail "the damaged copy is still there"
+[ ! -e "$SCRATCH/sites/node-2/state/inbox/$sha.ferry" ] && pass "node-2's inbox copy is gone once staged" ||
+    fail "node-2's inbox copy is left"
+
+# --- The rollout over ssh -------------------------------------------------------------------------
+
+run coordinator apply "$B2" --inventory "$SSH_INV"
+[ "$RC" -eq 0 ] && pass "the rollout over ssh: exit 0" || fail "exit $RC $(cat "$SCRATCH/err") $(cat "$SCRATCH/out")"
+[ "$(versions)" == "2.0.0 2.0.0 2.0.0" ] && pass "every node on 2.0.0" || fail "versions: $(versions)"
+grep -qE "^  node-3: copying [0-9.]+ MiB$" "$SCRATCH/err" && pass "node-3 was sent the whole bundle again" ||
+    fail "no new copy for node-3: $(cat "$SCRATCH/err")"
+! grep -q "node-2: copying" "$SCRATCH/err" && pass "node-2, staged already, was not sent it again" ||
+    fail "node-2 was sent it again"
+order=$(grep -E '^(upgrading|stepping down)' "$SCRATCH/err" | tr '\n' '|')
+[ "$order" == "upgrading node-2|upgrading node-3|stepping down the leader node-1|upgrading node-1|" ] &&
+    pass "the canary, the follower, then the leader after its step-down" || fail "order: $order"
+accepted=$(( $(grep -c "Accepted publickey" "$SSH_DIR/sshd.log") - accepted_before ))
+[ "$accepted" -ge 1 ] && [ "$accepted" -le 6 ] &&
+    pass "two runs of the coordinator, at most one ssh handshake per node each ($accepted)" ||
+    fail "$accepted handshakes"
+for i in 1 2 3; do
+    GREETER_PORT=$((BASE_PORT + i)) "$SCRATCH/sites/node-$i/root/usr/bin/greeter" check \
+        --config "$SCRATCH/sites/node-$i/root/etc/greeter/greeter.env" --expect-version 2.0.0 >/dev/null 2>&1 ||
+        fail "node-$i does not serve 2.0.0"
+done
+run "$FERRY_APPLIER" status --inventory "$SSH_INV"
+[ "$RC" -eq 0 ] && pass "status --inventory over ssh: exit 0" || fail "status: exit $RC $(cat "$SCRATCH/out")"
