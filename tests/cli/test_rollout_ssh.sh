@@ -2,8 +2,8 @@
 # The rolling upgrade over OpenSSH: a real sshd started here on 127.0.0.1 with throwaway host
 # and user keys, three greeter nodes behind it (each its own root, state folder and port), the
 # coordinator reaching them with the system's ssh and nothing but the inventory's identity and
-# known_hosts. An unknown host key, a changed one, a refused user key and a missing applier are
-# each refused before anything changes, naming the node and the fix; the bundle is copied into
+# known_hosts. An unknown host key, a changed one, a refused user key, a missing applier and
+# an older one are each refused before anything changes, naming the node and the fix; the bundle is copied into
 # each node's inbox (a partial copy is carried on, a damaged one sent again) and staged there;
 # the rollout then runs as it does locally, over one ssh connection per node.
 source "$(dirname "$0")/lib.sh"
@@ -113,7 +113,14 @@ run coordinator apply "$B2" --inventory "$SCRATCH/noapplier.yaml"
 expect_output "it names the node and the path" \
     "node node-1 (127.0.0.1:$SSH_PORT): there is no /opt/nowhere/ferry-applier there: install the ferry-applier package"
 
-[ "$(picture)" == "$before" ] && pass "after all four: no node changed, nothing staged" || fail "a node changed"
+printf '#!/bin/sh\necho "ferry-applier 0.0.9"\n' >"$SCRATCH/old-applier"
+chmod +x "$SCRATCH/old-applier"
+ssh_inventory "$SSH_DIR/known_hosts" "$SSH_DIR/id" "$SCRATCH/old-applier" "$SCRATCH/old.yaml"
+run coordinator apply "$B2" --inventory "$SCRATCH/old.yaml"
+[ "$RC" -eq 4 ] && pass "an older applier on the node: refused (exit 4)" || fail "exit $RC $(cat "$SCRATCH/err")"
+expect_output "it names the versions" "node node-1 (127.0.0.1:$SSH_PORT) runs ferry-applier 0.0.9; this coordinator needs"
+
+[ "$(picture)" == "$before" ] && pass "after all five: no node changed, nothing staged" || fail "a node changed"
 
 # --- plan over ssh ------------------------------------------------------------------------------
 
