@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 CLIENT_PID=
 trap 'rc=$?; set +e; [ -n "$CLIENT_PID" ] && kill "$CLIENT_PID" 2>/dev/null; stop_services; (exit $rc); finish' EXIT
-BASE_PORT=$((19800 + $$ % 60 * 3))
+BASE_PORT=$((20300 + $$ % 60 * 3))
 
 greeter_setup
 build greeter-1.0.0.yaml v1 && B1=$BUILT

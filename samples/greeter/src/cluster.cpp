@@ -46,7 +46,8 @@ private:
     int m_fd = -1;
 };
 
-// Writes LEASE to FILE atomically: a temporary file beside it, synced, renamed over it.
+// Writes LEASE to FILE atomically: a temporary file beside it, synced, renamed over it, and
+// the folder synced.
 void write_lease(const std::string& file, const Lease& lease) {
     const std::string temporary = file + ".tmp." + std::to_string(getpid());
     const std::string text = "holder " + lease.holder + "\nport " + std::to_string(lease.port) +
@@ -61,6 +62,14 @@ void write_lease(const std::string& file, const Lease& lease) {
         const std::string why = std::strerror(errno);
         unlink(temporary.c_str());
         throw Error(ErrorKind::settings, file + ": cannot write the lease: " + why);
+    }
+    // The rename itself survives a power cut once the folder is synced.
+    const auto slash = file.rfind('/');
+    const std::string folder = slash == 0 ? "/" : file.substr(0, slash);
+    const int folder_fd = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (folder_fd >= 0) {
+        fsync(folder_fd);
+        close(folder_fd);
     }
 }
 
@@ -135,8 +144,9 @@ std::optional<Lease> read_lease(const std::string& file) {
     while (std::getline(in, line)) {
         const auto space = line.find(' ');
         const std::string_view key = std::string_view(line).substr(0, space);
-        const std::string_view value =
-            space == std::string::npos ? std::string_view() : std::string_view(line).substr(space + 1);
+        const std::string_view value = space == std::string::npos
+                                           ? std::string_view()
+                                           : std::string_view(line).substr(space + 1);
         long long number = 0;
         if (key == "holder") {
             lease.holder = value;
@@ -181,7 +191,8 @@ Pulled parse_rows_text(std::string_view text) {
         if (line_number <= 2) {
             const std::string_view key = line_number == 1 ? "last " : "upto ";
             long long& value = line_number == 1 ? pulled.last : pulled.upto;
-            if (line.substr(0, key.size()) != key || !parse_number(line.substr(key.size()), value)) {
+            if (line.substr(0, key.size()) != key ||
+                !parse_number(line.substr(key.size()), value)) {
                 throw malformed("line " + std::to_string(line_number) + " is not \"" +
                                 std::string(key) + "N\"");
             }
@@ -233,9 +244,8 @@ bool Cluster::accepts_writes() const {
 }
 
 bool Cluster::is_peer(int port) const {
-    return m_settings.peers.empty() ||
-           std::find(m_settings.peers.begin(), m_settings.peers.end(), port) !=
-               m_settings.peers.end();
+    return m_settings.peers.empty() || std::find(m_settings.peers.begin(), m_settings.peers.end(),
+                                                 port) != m_settings.peers.end();
 }
 
 void Cluster::note_pull(const std::string& node, int port, long long after) {
@@ -270,9 +280,9 @@ void Cluster::tick() {
     } catch (const Error& e) {
         m_log(std::string("cluster: ") + e.what());
     }
-    const auto interval = m_leader ? (m_step_down_until ? std::chrono::milliseconds(100)
-                                                        : k_lease_renewal)
-                                   : k_pull_interval;
+    const auto interval =
+        m_leader ? (m_step_down_until ? std::chrono::milliseconds(100) : k_lease_renewal)
+                 : k_pull_interval;
     m_next_tick = Clock::now() + interval;
 }
 

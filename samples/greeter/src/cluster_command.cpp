@@ -49,9 +49,9 @@ constexpr auto k_step_down_timeout = k_step_down_limit + std::chrono::seconds(5)
     const std::string url = local_url(settings.port, "/health");
     const Response response = http_get(settings.port, "/health", k_question_timeout);
     if (response.status != 200 || response.body.find(R"("synced":true)") == std::string::npos) {
-        throw Error(ErrorKind::unhealthy,
-                    url + ": not synced (status " + std::to_string(response.status) +
-                        "): " + one_line(response.body));
+        throw Error(ErrorKind::unhealthy, url + ": not synced (status " +
+                                              std::to_string(response.status) +
+                                              "): " + one_line(response.body));
     }
     std::cout << url << ": synced\n";
     return 0;

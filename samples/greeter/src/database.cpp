@@ -4,8 +4,8 @@
 #include "error.hpp"
 #include "http.hpp"
 
-#include <sys/stat.h>
 #include <string>
+#include <sys/stat.h>
 #include <utility>
 
 namespace greeter {
@@ -101,9 +101,9 @@ long long Database::last_id() const {
 }
 
 long long Database::insert(const std::string& text, const std::string& language) {
-    const auto statement = prepare(k_has_language
-                                       ? "INSERT INTO greetings (text, language) VALUES (?1, ?2)"
-                                       : "INSERT INTO greetings (text) VALUES (?1)");
+    const auto statement =
+        prepare(k_has_language ? "INSERT INTO greetings (text, language) VALUES (?1, ?2)"
+                               : "INSERT INTO greetings (text) VALUES (?1)");
     sqlite3_bind_text(statement.get(), 1, text.c_str(), -1, SQLITE_TRANSIENT);
     if constexpr (k_has_language) {
         sqlite3_bind_text(statement.get(), 2, language.c_str(), -1, SQLITE_TRANSIENT);
@@ -119,7 +119,8 @@ std::vector<Row> Database::rows_after(long long after, int limit) const {
         k_has_language
             ? "SELECT id, created_at, language, text FROM greetings WHERE id > ?1 ORDER BY id "
               "LIMIT ?2"
-            : "SELECT id, created_at, 'en', text FROM greetings WHERE id > ?1 ORDER BY id LIMIT ?2");
+            : "SELECT id, created_at, 'en', text FROM greetings WHERE id > ?1 ORDER BY id LIMIT "
+              "?2");
     sqlite3_bind_int64(statement.get(), 1, after);
     sqlite3_bind_int(statement.get(), 2, limit);
     std::vector<Row> rows;

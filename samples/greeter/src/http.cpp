@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <system_error>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace greeter {
@@ -178,7 +178,8 @@ std::optional<Request> parse_request(std::string_view text) {
         return std::nullopt;
     }
     const auto question = target.find('?');
-    return Request{std::string(method), std::string(target.substr(0, question)),
+    return Request{std::string(method),
+                   std::string(target.substr(0, question)),
                    question == std::string_view::npos ? std::string()
                                                       : std::string(target.substr(question + 1)),
                    {}};
@@ -237,7 +238,8 @@ std::optional<std::string> query_value(std::string_view query, std::string_view 
                 value += ' ';
             } else if (raw[i] == '%' && i + 2 < raw.size()) {
                 unsigned code = 0;
-                const auto [end, ec] = std::from_chars(raw.data() + i + 1, raw.data() + i + 3, code, 16);
+                const auto [end, ec] =
+                    std::from_chars(raw.data() + i + 1, raw.data() + i + 3, code, 16);
                 if (ec != std::errc() || end != raw.data() + i + 3) {
                     return std::nullopt;
                 }
@@ -317,11 +319,12 @@ Response http_request(int port, std::string_view method, std::string_view path,
     }
 
     std::string request = std::string(method) + ' ' + std::string(path) +
-                          " HTTP/1.0\r\nHost: " + std::string(k_host) + ':' +
-                          std::to_string(port) + "\r\n";
+                          " HTTP/1.0\r\nHost: " + std::string(k_host) + ':' + std::to_string(port) +
+                          "\r\n";
     if (method != "GET") {
-        request += "Content-Type: application/json\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n";
+        request +=
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n";
     }
     request += "\r\n";
     request += body;

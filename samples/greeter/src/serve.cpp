@@ -239,7 +239,7 @@ void Server::read_request(Client& client) {
         }
         const auto length = content_length(head);
         if (!length || *length > k_max_body) {
-            log_line("request body missing a length or larger than " +
+            log_line("request body length not a number or larger than " +
                      std::to_string(k_max_body) + " bytes: 413");
             client.out = make_response(413, R"({"error":"request body too large"})");
             return;
@@ -280,8 +280,8 @@ std::string Server::answer(Client& client, const Request& request) {
     } else if (request.path == "/greetings") {
         response = greetings();
     } else {
-        response = make_response(404, R"({"error":"not found","path":)" +
-                                          json_string(request.path) + '}');
+        response =
+            make_response(404, R"({"error":"not found","path":)" + json_string(request.path) + '}');
     }
     // Followers pull every few hundred milliseconds: their successful pulls are not logged.
     if (request.path != "/cluster/rows" || response.substr(9, 3) != "200") {
@@ -313,8 +313,8 @@ std::string Server::cluster_answer(Client& client, const Request& request) {
         if (request.method == "POST") {
             return make_response(405, R"({"error":"POST is for /greetings and /step-down"})");
         }
-        return make_response(404, R"({"error":"not found","path":)" + json_string(request.path) +
-                                      '}');
+        return make_response(404,
+                             R"({"error":"not found","path":)" + json_string(request.path) + '}');
     } catch (const Error& e) {
         log_line(e.what());
         return make_response(500, R"({"error":)" + json_string(e.what()) + '}');
@@ -432,9 +432,9 @@ std::string Server::health() const {
         return make_response(
             200, R"({"status":"ok",)" + fields + R"(,"node":)" + json_string(m_cluster->node()) +
                      R"(,"role":)" + (m_cluster->leader() ? R"("leader")" : R"("follower")") +
-                     R"(,"synced":)" + (m_cluster->synced() ? "true" : "false") +
-                     R"(,"last_id":)" + std::to_string(m_database.last_id()) +
-                     R"(,"leader":)" + json_string(m_cluster->leader_name()) + '}');
+                     R"(,"synced":)" + (m_cluster->synced() ? "true" : "false") + R"(,"last_id":)" +
+                     std::to_string(m_database.last_id()) + R"(,"leader":)" +
+                     json_string(m_cluster->leader_name()) + '}');
     } catch (const Error& e) {
         log_line(e.what());
         return make_response(503, R"({"status":"error",)" + version + R"(,"error":)" +

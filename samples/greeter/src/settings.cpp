@@ -161,8 +161,10 @@ take_cluster(const std::string& path, std::map<std::string, std::string>& values
     for (const char c : cluster.node) {
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.')) {
-            throw settings_error(node->first + " must be made of letters, digits, '-', '_' and "
-                                               "'.', got \"" + cluster.node + "\"");
+            throw settings_error(node->first +
+                                 " must be made of letters, digits, '-', '_' and "
+                                 "'.', got \"" +
+                                 cluster.node + "\"");
         }
     }
     if (peers) {
