@@ -4,8 +4,9 @@
 # A client writes to whichever node leads through the whole of `apply 2.0.0 --inventory`: the
 # followers are upgraded one at a time, the leader steps down (handing the lease to a follower
 # that caught up) and is upgraded last, and no acknowledged write is lost on any node. The order
-# is read from the nodes' own logs. A bundle whose peers exclude 1.x is refused on the 1.x
-# cluster before anything changes.
+# is read from the nodes' own logs. Cluster settings that cannot work are refused, naming the
+# setting; a bundle whose peers exclude 1.x is refused on the 1.x cluster before anything
+# changes.
 source "$(dirname "$0")/lib.sh"
 
 CLIENT_PID=
@@ -44,6 +45,19 @@ run curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"text":"to a follower"}'
 run curl -s -X POST -d '{"text":"to a follower"}' "http://127.0.0.1:$((BASE_PORT + 2))/greetings"
 expect_output "the refusal names the leader" '"leader":"node-1","leader_port":'"$((BASE_PORT + 1))"
 expect_fail "step-down on a follower is refused, naming the leader" 1 "not the leader; the leader is node-1" ctl 2 step-down
+
+# Cluster settings that cannot work are refused, naming the setting.
+G1=$SCRATCH/sites/node-1/root/usr/bin/greeter
+ENV1=$SCRATCH/sites/node-1/root/etc/greeter/greeter.env
+expect_fail "cluster mode without a node name" 1 "cluster mode (GREETER_CLUSTER_LEASE) needs a node name: set NODE or GREETER_NODE" \
+    env GREETER_CLUSTER_LEASE="$LEASE" "$G1" cluster role --config "$ENV1"
+expect_fail "a lease that is not an absolute path" 1 'GREETER_CLUSTER_LEASE must be an absolute path, got "lease"' \
+    env GREETER_CLUSTER_LEASE=lease GREETER_NODE=x "$G1" cluster role --config "$ENV1"
+expect_fail "a peer that is not a port" 1 'GREETER_PEERS (a comma-separated list of ports) must be a number from 1 to 65535, got "x"' \
+    env GREETER_CLUSTER_LEASE="$LEASE" GREETER_NODE=x GREETER_PEERS=1,x "$G1" cluster role --config "$ENV1"
+expect_fail "greeter cluster without cluster mode" 1 "cluster mode is off (neither CLUSTER_LEASE nor GREETER_CLUSTER_LEASE is set)" \
+    "$G1" cluster role --config "$ENV1"
+grep -q '^holder node-1$' "$LEASE" && pass "the refusals left the lease alone" || fail "lease: $(cat "$LEASE")"
 
 # --- The skew guard: a bundle whose peers exclude 1.x --------------------------------------------
 

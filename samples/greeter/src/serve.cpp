@@ -146,7 +146,11 @@ int Server::run() {
         const short accepting = m_clients.size() < k_max_clients ? POLLIN : 0;
         fds.push_back({m_listener.get(), accepting, 0});
         for (const Client& client : m_clients) {
-            const short wanted = client.pending ? 0 : client.out.empty() ? POLLIN : POLLOUT;
+            // A step-down's client waits for its answer; only a hang-up is watched for.
+            short wanted = 0;
+            if (!client.pending) {
+                wanted = client.out.empty() ? POLLIN : POLLOUT;
+            }
             fds.push_back({client.fd.get(), wanted, 0});
         }
         if (poll(fds.data(), fds.size(), poll_timeout()) < 0) {
