@@ -175,16 +175,29 @@ greeter_setup() {
     TREE=$(sample_tree)
 }
 
-# greeter_cluster N BUNDLE: N local greeter nodes (node-1 .. node-N, below $SCRATCH/sites) with
-# BUNDLE installed and running on ports BASE_PORT+1 .., node-1 the leader; each node's
-# GREETER_NEXT_LEADER is the next node's root. $INV lists them; the caller adds the rollout policy.
+# greeter_cluster N BUNDLE [cluster]: N local greeter nodes (node-1 .. node-N, below
+# $SCRATCH/sites) with BUNDLE installed and running on ports BASE_PORT+1 .., node-1 the leader.
+# By default leadership is greeterctl's stand-in in files: each node's GREETER_NEXT_LEADER is the
+# next node's root. With "cluster", greeter's own cluster mode: the nodes share the lease file
+# $LEASE (GREETER_CLUSTER_LEASE), each has its GREETER_NODE and GREETER_PEERS lists every port;
+# node-1, installed first, takes the lease. $INV lists them; the caller adds the rollout policy.
 greeter_cluster() {
-    local n=$1 bundle=$2 i next
+    local n=$1 bundle=$2 mode=${3:-files} i next vars peers
     CLUSTER_SIZE=$n
     INV=$SCRATCH/inventory.yaml
+    LEASE=$SCRATCH/sites/cluster.lease
+    peers=$(seq -s, $((BASE_PORT + 1)) $((BASE_PORT + n)))
     printf 'cluster: greeters\nnodes:\n' >"$INV"
     for i in $(seq 1 "$n"); do
         site "node-$i"
+        if [ "$mode" = cluster ]; then
+            vars="GREETER_PORT: \"$((BASE_PORT + i))\", GREETER_CLUSTER_LEASE: $LEASE, GREETER_NODE: node-$i, GREETER_PEERS: \"$peers\""
+            echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {$vars}}" >>"$INV"
+            GREETER_PORT=$((BASE_PORT + i)) GREETER_CLUSTER_LEASE=$LEASE GREETER_NODE=node-$i GREETER_PEERS=$peers \
+                expect_ok "node-$i: install $(basename "$bundle") in cluster mode" \
+                "$FERRY_APPLIER" apply -q "$bundle" --trust "$TRUST" --root "$R" --state-dir "$S"
+            continue
+        fi
         next=$SCRATCH/sites/node-$((i % n + 1))/root
         echo "  - {name: node-$i, root: $R, state_dir: $S, vars: {GREETER_PORT: \"$((BASE_PORT + i))\", GREETER_NEXT_LEADER: $next}}" >>"$INV"
         mkdir -p "$R/var/lib/greeter"

@@ -15,7 +15,7 @@ if [ ! -x "$SSHD" ]; then
 fi
 SSH_DIR=$SCRATCH/ssh
 trap 'rc=$?; set +e; [ -f "$SSH_DIR/sshd.pid" ] && kill "$(cat "$SSH_DIR/sshd.pid")"; stop_services; (exit $rc); finish' EXIT
-BASE_PORT=$((20300 + $$ % 100 * 3))
+BASE_PORT=$((20500 + $$ % 60 * 3))
 SSH_PORT=$((20700 + $$ % 100))
 
 # --- sshd on 127.0.0.1, throwaway keys ---------------------------------------------------------

@@ -19,6 +19,10 @@ using Args = std::span<const std::string_view>;
 // 0 if the service answers 200 (with version X), else Error(unhealthy).
 [[nodiscard]] int run_check(Args args);
 
+// `greeter cluster role|synced|step-down --config FILE`: asks the running instance in cluster
+// mode its role (leader or follower), whether it caught up with the leader, or to step down.
+[[nodiscard]] int run_cluster(Args args);
+
 // Parses ARGS as "--name value" pairs, each name one of KNOWN and given at most once; throws
 // Error(usage) naming COMMAND otherwise.
 [[nodiscard]] std::map<std::string, std::string>

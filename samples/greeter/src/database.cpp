@@ -4,6 +4,7 @@
 #include "error.hpp"
 #include "http.hpp"
 
+#include <string>
 #include <sys/stat.h>
 #include <utility>
 
@@ -26,13 +27,14 @@ constexpr const char* k_greetings_query =
 
 } // namespace
 
-Database::Database(std::string file) : m_file(std::move(file)) {
+Database::Database(std::string file, bool writable) : m_file(std::move(file)) {
     struct stat info {};
     if (stat(m_file.c_str(), &info) != 0) {
         throw Error(ErrorKind::database, m_file + ": no such database", migrations_hint());
     }
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(m_file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    const int rc = sqlite3_open_v2(
+        m_file.c_str(), &db, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, nullptr);
     m_db.reset(db);
     if (rc != SQLITE_OK) {
         throw Error(ErrorKind::database,
@@ -88,6 +90,96 @@ std::string Database::greetings_json() const {
                     m_file + ": cannot read greetings: " + sqlite3_errmsg(m_db.get()));
     }
     return json + ']';
+}
+
+long long Database::last_id() const {
+    const auto statement = prepare("SELECT COALESCE(MAX(id), 0) FROM greetings");
+    if (sqlite3_step(statement.get()) != SQLITE_ROW) {
+        throw failure("cannot read the last id");
+    }
+    return sqlite3_column_int64(statement.get(), 0);
+}
+
+long long Database::insert(const std::string& text, const std::string& language) {
+    const auto statement =
+        prepare(k_has_language ? "INSERT INTO greetings (text, language) VALUES (?1, ?2)"
+                               : "INSERT INTO greetings (text) VALUES (?1)");
+    sqlite3_bind_text(statement.get(), 1, text.c_str(), -1, SQLITE_TRANSIENT);
+    if constexpr (k_has_language) {
+        sqlite3_bind_text(statement.get(), 2, language.c_str(), -1, SQLITE_TRANSIENT);
+    }
+    if (sqlite3_step(statement.get()) != SQLITE_DONE) {
+        throw failure("cannot add a greeting");
+    }
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+std::vector<Row> Database::rows_after(long long after, int limit) const {
+    const auto statement = prepare(
+        k_has_language
+            ? "SELECT id, created_at, language, text FROM greetings WHERE id > ?1 ORDER BY id "
+              "LIMIT ?2"
+            : "SELECT id, created_at, 'en', text FROM greetings WHERE id > ?1 ORDER BY id LIMIT "
+              "?2");
+    sqlite3_bind_int64(statement.get(), 1, after);
+    sqlite3_bind_int(statement.get(), 2, limit);
+    std::vector<Row> rows;
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
+        rows.push_back({sqlite3_column_int64(statement.get(), 0), column_text(statement.get(), 1),
+                        column_text(statement.get(), 2), column_text(statement.get(), 3)});
+    }
+    if (rc != SQLITE_DONE) {
+        throw failure("cannot read greetings");
+    }
+    return rows;
+}
+
+void Database::copy_rows(long long after, long long upto, const std::vector<Row>& rows,
+                         bool complete) {
+    execute("BEGIN IMMEDIATE");
+    try {
+        const auto remove = prepare(complete ? "DELETE FROM greetings WHERE id > ?1"
+                                             : "DELETE FROM greetings WHERE id > ?1 AND id <= ?2");
+        sqlite3_bind_int64(remove.get(), 1, after);
+        if (!complete) {
+            sqlite3_bind_int64(remove.get(), 2, upto);
+        }
+        if (sqlite3_step(remove.get()) != SQLITE_DONE) {
+            throw failure("cannot copy greetings");
+        }
+        const auto add = prepare(
+            k_has_language
+                ? "INSERT INTO greetings (id, created_at, text, language) VALUES (?1, ?2, ?3, ?4)"
+                : "INSERT INTO greetings (id, created_at, text) VALUES (?1, ?2, ?3)");
+        for (const Row& row : rows) {
+            sqlite3_reset(add.get());
+            sqlite3_bind_int64(add.get(), 1, row.id);
+            sqlite3_bind_text(add.get(), 2, row.created_at.c_str(), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(add.get(), 3, row.text.c_str(), -1, SQLITE_TRANSIENT);
+            if constexpr (k_has_language) {
+                const std::string& language = row.language.empty() ? "en" : row.language;
+                sqlite3_bind_text(add.get(), 4, language.c_str(), -1, SQLITE_TRANSIENT);
+            }
+            if (sqlite3_step(add.get()) != SQLITE_DONE) {
+                throw failure("cannot copy greeting " + std::to_string(row.id));
+            }
+        }
+        execute("COMMIT");
+    } catch (...) {
+        sqlite3_exec(m_db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+void Database::execute(const char* sql) {
+    if (sqlite3_exec(m_db.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        throw failure(sql);
+    }
+}
+
+Error Database::failure(const std::string& what) const {
+    return {ErrorKind::database, m_file + ": " + what + ": " + sqlite3_errmsg(m_db.get())};
 }
 
 SqliteStmtPtr Database::prepare(const char* sql) const {

@@ -22,7 +22,8 @@ constexpr std::string_view k_usage =
     "       greeter --config FILE\n"
     "       greeter serve --config FILE [--root DIR]\n"
     "       greeter check (--port N | --config FILE) [--path PATH] [--expect-version X]\n"
-    "                     [--timeout SECONDS]\n";
+    "                     [--timeout SECONDS]\n"
+    "       greeter cluster (role | synced | step-down) --config FILE\n";
 
 [[nodiscard]] int exit_code(ErrorKind kind) {
     switch (kind) {
@@ -70,7 +71,10 @@ constexpr std::string_view k_usage =
     if (command == "check") {
         return run_check(args.subspan(1));
     }
-    throw Error(ErrorKind::usage, "expected --version, --config FILE, serve or check");
+    if (command == "cluster") {
+        return run_cluster(args.subspan(1));
+    }
+    throw Error(ErrorKind::usage, "expected --version, --config FILE, serve, check or cluster");
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace greeter {
@@ -86,6 +88,14 @@ constexpr std::size_t k_max_response = 1 << 20;
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
+    case 403:
+        return "Forbidden";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
     case 400:
         return "Bad Request";
     case 404:
@@ -167,13 +177,106 @@ std::optional<Request> parse_request(std::string_view text) {
         target.find(' ') != std::string_view::npos || version.substr(0, 7) != "HTTP/1.") {
         return std::nullopt;
     }
-    return Request{std::string(method), std::string(target.substr(0, target.find('?')))};
+    const auto question = target.find('?');
+    return Request{std::string(method),
+                   std::string(target.substr(0, question)),
+                   question == std::string_view::npos ? std::string()
+                                                      : std::string(target.substr(question + 1)),
+                   {}};
 }
 
-std::string make_response(int status, std::string_view body) {
+std::optional<std::size_t> content_length(std::string_view text) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const auto end = text.find('\n', at);
+        std::string_view line = text.substr(at, end == std::string_view::npos ? end : end - at);
+        at = end == std::string_view::npos ? text.size() : end + 1;
+        constexpr std::string_view k_header = "content-length";
+        const auto colon = line.find(':');
+        if (colon != k_header.size()) {
+            continue;
+        }
+        std::string name(line.substr(0, colon));
+        for (char& c : name) {
+            c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        }
+        if (name != k_header) {
+            continue;
+        }
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+            value.remove_prefix(1);
+        }
+        while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) {
+            value.remove_suffix(1);
+        }
+        std::size_t length = 0;
+        const auto [end_of_number, ec] =
+            std::from_chars(value.data(), value.data() + value.size(), length);
+        if (ec != std::errc() || end_of_number != value.data() + value.size()) {
+            return std::nullopt;
+        }
+        return length;
+    }
+    return 0;
+}
+
+std::optional<std::string> query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const auto equal = pair.find('=');
+        if (pair.substr(0, equal) != name) {
+            continue;
+        }
+        const std::string_view raw =
+            equal == std::string_view::npos ? std::string_view() : pair.substr(equal + 1);
+        std::string value;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '+') {
+                value += ' ';
+            } else if (raw[i] == '%' && i + 2 < raw.size()) {
+                unsigned code = 0;
+                const auto [end, ec] =
+                    std::from_chars(raw.data() + i + 1, raw.data() + i + 3, code, 16);
+                if (ec != std::errc() || end != raw.data() + i + 3) {
+                    return std::nullopt;
+                }
+                value += static_cast<char>(code);
+                i += 2;
+            } else if (raw[i] == '%') {
+                return std::nullopt;
+            } else {
+                value += raw[i];
+            }
+        }
+        return value;
+    }
+    return std::nullopt;
+}
+
+std::string url_encode(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            out += c;
+        } else {
+            char escaped[4];
+            std::snprintf(escaped, sizeof escaped, "%%%02X", static_cast<unsigned char>(c));
+            out += escaped;
+        }
+    }
+    return out;
+}
+
+std::string make_response(int status, std::string_view body, std::string_view type) {
     std::string response = "HTTP/1.0 " + std::to_string(status) + ' ';
     response += reason_phrase(status);
-    response += "\r\nContent-Type: application/json\r\nContent-Length: ";
+    response += "\r\nContent-Type: ";
+    response += type;
+    response += "\r\nContent-Length: ";
     response += std::to_string(body.size() + 1);
     response += "\r\nConnection: close\r\n\r\n";
     response += body;
@@ -186,6 +289,11 @@ std::string local_url(int port, std::string_view path) {
 }
 
 Response http_get(int port, std::string_view path, std::chrono::milliseconds timeout) {
+    return http_request(port, "GET", path, {}, timeout);
+}
+
+Response http_request(int port, std::string_view method, std::string_view path,
+                      std::string_view body, std::chrono::milliseconds timeout) {
     const std::string where = local_url(port, path);
     const std::string no_answer =
         where + ": no answer within " + std::to_string(timeout.count() / 1000) + " s";
@@ -210,9 +318,16 @@ Response http_get(int port, std::string_view path, std::chrono::milliseconds tim
         throw unhealthy(where + ": " + errno_text(error));
     }
 
-    const std::string request = "GET " + std::string(path) +
-                                " HTTP/1.0\r\nHost: " + std::string(k_host) + ':' +
-                                std::to_string(port) + "\r\n\r\n";
+    std::string request = std::string(method) + ' ' + std::string(path) +
+                          " HTTP/1.0\r\nHost: " + std::string(k_host) + ':' + std::to_string(port) +
+                          "\r\n";
+    if (method != "GET") {
+        request +=
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n";
+    }
+    request += "\r\n";
+    request += body;
     std::size_t sent = 0;
     while (sent < request.size()) {
         if (!wait_for(fd.get(), POLLOUT, deadline)) {

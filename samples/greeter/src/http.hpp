@@ -34,10 +34,12 @@ private:
 // A non-blocking, close-on-exec socket listening on 127.0.0.1:PORT.
 [[nodiscard]] Fd listen_local(int port);
 
-// The request line of an HTTP request, the only part greeter reads.
+// The request line of an HTTP request, and its body once read.
 struct Request {
     std::string method;
-    std::string path; // without the query string
+    std::string path;  // without the query string
+    std::string query; // after '?', or empty
+    std::string body;  // Content-Length bytes after the head
 };
 
 // Where the head of a request ends in TEXT (after its blank line), or npos while incomplete.
@@ -46,8 +48,18 @@ struct Request {
 // The request line of the head TEXT, or nullopt when it is not "METHOD /PATH HTTP/1.x".
 [[nodiscard]] std::optional<Request> parse_request(std::string_view text);
 
-// A whole HTTP/1.0 response with status STATUS and the JSON body BODY.
-[[nodiscard]] std::string make_response(int status, std::string_view body);
+// The Content-Length of the head TEXT, 0 when it has none, or nullopt when it is not a number.
+[[nodiscard]] std::optional<std::size_t> content_length(std::string_view text);
+
+// The value of NAME in the query string QUERY ("a=1&b=2"), percent-decoded, or nullopt.
+[[nodiscard]] std::optional<std::string> query_value(std::string_view query, std::string_view name);
+
+// TEXT percent-encoded for a query string.
+[[nodiscard]] std::string url_encode(std::string_view text);
+
+// A whole HTTP/1.0 response with status STATUS and the body BODY (JSON unless TYPE says).
+[[nodiscard]] std::string make_response(int status, std::string_view body,
+                                        std::string_view type = "application/json");
 
 // What an HTTP server answered.
 struct Response {
@@ -60,6 +72,10 @@ struct Response {
 
 // GETs http://127.0.0.1:PORT/PATH within TIMEOUT; throws Error(unhealthy) saying what failed.
 [[nodiscard]] Response http_get(int port, std::string_view path, std::chrono::milliseconds timeout);
+
+// Sends METHOD PATH with BODY (JSON) to 127.0.0.1:PORT within TIMEOUT; throws as http_get.
+[[nodiscard]] Response http_request(int port, std::string_view method, std::string_view path,
+                                    std::string_view body, std::chrono::milliseconds timeout);
 
 // TEXT as a JSON string literal, quotes included.
 [[nodiscard]] std::string json_string(std::string_view text);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -15,6 +16,9 @@ namespace greeter {
 namespace {
 
 constexpr const char* k_port_variable = "GREETER_PORT";
+constexpr const char* k_lease_variable = "GREETER_CLUSTER_LEASE";
+constexpr const char* k_node_variable = "GREETER_NODE";
+constexpr const char* k_peers_variable = "GREETER_PEERS";
 
 [[nodiscard]] Error settings_error(const std::string& message) {
     return {ErrorKind::settings, message};
@@ -104,6 +108,71 @@ constexpr const char* k_port_variable = "GREETER_PORT";
     return port ? parse_port(path + ": PORT", port.mapped()) : k_default_port;
 }
 
+// Where KEY's value comes from (for messages) and the value: the environment's VARIABLE when
+// set, else KEY of VALUES (removed from them either way); none when neither is set.
+[[nodiscard]] std::optional<std::pair<std::string, std::string>>
+take_value(const std::string& path, std::map<std::string, std::string>& values, const char* key,
+           const char* variable) {
+    const auto entry = values.extract(key);
+    const char* const override_text = std::getenv(variable);
+    if (override_text != nullptr && *override_text != '\0') {
+        return std::pair<std::string, std::string>(variable, override_text);
+    }
+    if (entry && !entry.mapped().empty()) {
+        return std::pair<std::string, std::string>(path + ": " + key, entry.mapped());
+    }
+    return std::nullopt;
+}
+
+// The ports of TEXT ("18081,18082"), each 1 to 65535.
+[[nodiscard]] std::vector<int> parse_peers(const std::string& source, const std::string& text) {
+    std::vector<int> peers;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = trim(rest.substr(0, comma));
+        peers.push_back(parse_port(source + " (a comma-separated list of ports)", item));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    return peers;
+}
+
+// CLUSTER_LEASE, NODE and PEERS from VALUES (removed from them), or their GREETER_* overrides:
+// none when no lease is set; NODE is then required.
+[[nodiscard]] std::optional<ClusterSettings>
+take_cluster(const std::string& path, std::map<std::string, std::string>& values) {
+    const auto lease = take_value(path, values, "CLUSTER_LEASE", k_lease_variable);
+    const auto node = take_value(path, values, "NODE", k_node_variable);
+    const auto peers = take_value(path, values, "PEERS", k_peers_variable);
+    if (!lease) {
+        return std::nullopt;
+    }
+    ClusterSettings cluster;
+    cluster.lease = lease->second;
+    if (cluster.lease.front() != '/') {
+        throw settings_error(lease->first + " must be an absolute path, got \"" + cluster.lease +
+                             "\"");
+    }
+    if (!node) {
+        throw settings_error("cluster mode (" + lease->first +
+                             ") needs a node name: set NODE or GREETER_NODE");
+    }
+    cluster.node = node->second;
+    for (const char c : cluster.node) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            throw settings_error(node->first +
+                                 " must be made of letters, digits, '-', '_' and "
+                                 "'.', got \"" +
+                                 cluster.node + "\"");
+        }
+    }
+    if (peers) {
+        cluster.peers = parse_peers(peers->first, peers->second);
+    }
+    return cluster;
+}
+
 [[nodiscard]] std::string default_greeting(std::string_view language) {
     if (language == "de") {
         return "Hallo, Welt!";
@@ -130,6 +199,7 @@ Settings load_settings(const std::string& path) {
     auto values = read_env_file(path);
     Settings settings;
     settings.port = take_port(path, values);
+    settings.cluster = take_cluster(path, values);
     if (const auto database = values.extract("DATABASE")) {
         settings.database = database.mapped();
         if (settings.database.empty() || settings.database.front() != '/') {
@@ -156,6 +226,14 @@ Settings load_settings(const std::string& path) {
     for (const auto& [key, value] : values) {
         std::cerr << "greeter: warning: " << path << ": ignoring unknown key " << key << '\n';
     }
+    return settings;
+}
+
+Settings load_endpoint(const std::string& path) {
+    auto values = read_env_file(path);
+    Settings settings;
+    settings.port = take_port(path, values);
+    settings.cluster = take_cluster(path, values);
     return settings;
 }
 
