@@ -358,7 +358,7 @@ PartSpan place_lone_part(const BundleGeometry& g, const std::vector<Digest>& chu
                                            c.number != 0 ? std::optional<unsigned>(c.number) : std::nullopt);
     if (number && c.number != 0 && *number != c.number) {
         throw Error(ErrorKind::verification,
-                    name + " is out of order: it holds part " + std::to_string(*number) + " (payload chunks " +
+                    name + (*number < c.number ? " is a duplicate" : " is out of order") + ": it holds part " + std::to_string(*number) + " (payload chunks " +
                         std::to_string(span.first_chunk + 1) + " to " + std::to_string(span.end_chunk()) +
                         "), not part " + std::to_string(c.number),
                     "name the parts as ferry-bundler wrote them");
