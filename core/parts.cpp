@@ -386,11 +386,18 @@ MissingParts missing_parts(const BundleGeometry& g, const std::vector<PartSpan>&
     const auto middle = std::find_if(sorted.begin(), sorted.end(), [&](const PartSpan& s) {
         return s.number >= 2 && s.end_chunk() < g.chunks();
     });
-    if (first == sorted.end() || middle == sorted.end()) {
+    const auto last = std::find_if(sorted.begin(), sorted.end(), [&](const PartSpan& s) {
+        return s.number >= 3 && s.end_chunk() == g.chunks();
+    });
+    if (first == sorted.end() || (middle == sorted.end() && last == sorted.end())) {
         return out;
     }
     const std::uint64_t k1 = first->chunk_count;
-    const std::uint64_t n = middle->chunk_count;
+    // Without a middle part, the last part's number tells how many chunks each middle part holds.
+    const std::uint64_t n = middle != sorted.end() ? middle->chunk_count : (last->first_chunk - k1) / (last->number - 2);
+    if (n == 0 || (middle == sorted.end() && (last->first_chunk - k1) % (last->number - 2) != 0)) {
+        return out;
+    }
     out.total = static_cast<unsigned>(1 + (g.chunks() - k1 + n - 1) / n);
     for (unsigned p = 1; p <= *out.total; ++p) {
         const std::uint64_t start = p == 1 ? 0 : k1 + (p - 2) * n;
@@ -467,21 +474,21 @@ PartsList parse_parts_list(std::string_view text, const std::string& file) {
             if (line != "# " + std::string(k_parts_list_format)) {
                 fail("not a " + std::string(k_parts_list_format) + " parts list");
             }
-        } else if (words.size() == 14 && words[1] == "bundle") {
+        } else if (words.size() == 13 && words[1] == "bundle") {
             list.bundle = words[2];
             list.bundle_size = number(words[4]);
             list.manifest_sha256 = words[6];
             list.chunks = number(words[8]);
             list.chunk_size = number(words[10]);
-        } else if (words.size() == 10 && words[1] == "part") {
-            const auto dash = words[9].find('-');
+        } else if (words.size() == 9 && words[1] == "part") {
+            const auto dash = words[8].find('-');
             if (dash == std::string::npos) {
-                fail("bad chunk range " + ferry::quoted(words[9]));
+                fail("bad chunk range " + ferry::quoted(words[8]));
             }
-            const std::uint64_t first = number(words[9].substr(0, dash));
-            const std::uint64_t last = number(words[9].substr(dash + 1));
+            const std::uint64_t first = number(words[8].substr(0, dash));
+            const std::uint64_t last = number(words[8].substr(dash + 1));
             if (first == 0 || last < first) {
-                fail("bad chunk range " + ferry::quoted(words[9]));
+                fail("bad chunk range " + ferry::quoted(words[8]));
             }
             pending = PartSpan{static_cast<unsigned>(number(words[2])), number(words[4]), number(words[6]), first - 1,
                                last - first + 1};
