@@ -139,7 +139,9 @@ StageOutcome stage_bundle(const StageOptions& options) {
     const keys::TrustStore trust = keys::load_trust_store(options.trust);
 
     // Open and authenticate, then decide as apply would, then copy.
-    keys::BundleReader media(options.bundle, trust, now());
+    // A folder holding one whole bundle stands for it.
+    const fs::path bundle = keys::locate_bundle(options.bundle).first;
+    keys::BundleReader media(bundle, trust, now());
     const keys::BundleInfo& info = media.info();
     const schema::Manifest& m = info.manifest;
     StageDecision decision = decide_stage(site, options, info);
@@ -149,8 +151,8 @@ StageOutcome stage_bundle(const StageOptions& options) {
     }
     const StateLayout layout = state.layout();
 
-    const std::string what = options.bundle.string();
-    const Fd in = open_regular_file(options.bundle);
+    const std::string what = bundle.string();
+    const Fd in = open_regular_file(bundle);
     const std::uint64_t head_size = info.head.payload_offset;
     const std::string head = read_at(in.get(), 0, head_size, what);
     out.media_bytes += head.size();
@@ -182,14 +184,14 @@ StageOutcome stage_bundle(const StageOptions& options) {
         throw_errno("staging " + out.copy.string());
     }
     state.put_staged({out.manifest_sha256, m.name, m.version.str(),
-                      static_cast<std::int64_t>(m.sequence), fs::absolute(options.bundle).string(),
+                      static_cast<std::int64_t>(m.sequence), fs::absolute(bundle).string(),
                       head_sha256, static_cast<std::int64_t>(info.file_size),
                       static_cast<std::int64_t>(out.chunks),
                       static_cast<std::int64_t>(out.resumed_at), k_copying, ""});
 
     set_interrupt_note("ferry-applier: interrupted while staging; run the same `ferry-applier stage` again to continue "
                        "where it stopped");
-    Progress progress("staging " + options.bundle.filename().string(), m.payload.size,
+    Progress progress("staging " + bundle.filename().string(), m.payload.size,
                       options.site.progress);
     progress.advance(out.resumed_at * m.payload.chunk_size);
     for (std::uint64_t k = out.resumed_at; k < out.chunks; ++k) {
@@ -239,7 +241,7 @@ StageOutcome stage_bundle(const StageOptions& options) {
                               k_verified);
     record(
         state, "staged", 0, m.name, m.version.str(),
-        "from " + fs::absolute(options.bundle).string() + " into " + out.copy.string() +
+        "from " + fs::absolute(bundle).string() + " into " + out.copy.string() +
             (out.resumed_at > 0 ? "; resumed at chunk " + std::to_string(out.resumed_at + 1) : ""));
     return out;
 }
