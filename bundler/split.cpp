@@ -13,15 +13,17 @@ namespace fs = std::filesystem;
 
 SplitResult split_bundle(const SplitOptions& options) {
     if (keys::locate_bundle(options.bundle).split) {
-        throw Error(ErrorKind::input, options.bundle.string() + " is already a part of a split bundle",
+        throw Error(ErrorKind::input,
+                    options.bundle.string() + " is already a part of a split bundle",
                     "split the whole bundle, or join the parts first with cat");
     }
     const keys::BundleInfo info = keys::inspect_bundle(options.bundle, nullptr, false);
     const BundleGeometry& g = info.geometry;
     const auto& chunks = info.manifest.payload.chunks;
     if (info.file_size != g.file_size()) {
-        throw Error(ErrorKind::verification, options.bundle.string() + ": " + std::to_string(info.file_size) +
-                                                 " bytes, but its head and manifest make " + std::to_string(g.file_size()));
+        throw Error(ErrorKind::verification,
+                    options.bundle.string() + ": " + std::to_string(info.file_size) +
+                        " bytes, but its head and manifest make " + std::to_string(g.file_size()));
     }
     const std::vector<PartSpan> spans = plan_parts(g, options.part_size);
 
@@ -39,7 +41,8 @@ SplitResult split_bundle(const SplitOptions& options) {
     std::error_code ec;
     for (const auto& t : targets) {
         if (!options.force && fs::exists(t, ec)) {
-            throw Error(ErrorKind::input, t.string() + " exists", "remove it first, or pass --force to replace it");
+            throw Error(ErrorKind::input, t.string() + " exists",
+                        "remove it first, or pass --force to replace it");
         }
     }
 
@@ -50,7 +53,9 @@ SplitResult split_bundle(const SplitOptions& options) {
     auto copy = [&](AtomicFile& file, Sha256& hash, std::uint64_t offset, std::uint64_t size) {
         buffer.resize(size);
         if (read_full_at(in.get(), buffer.data(), size, offset, options.bundle.string()) != size) {
-            throw Error(ErrorKind::verification, options.bundle.string() + ": truncated at offset " + std::to_string(offset));
+            throw Error(ErrorKind::verification, options.bundle.string() +
+                                                     ": truncated at offset " +
+                                                     std::to_string(offset));
         }
         hash.update(buffer);
         file.write(buffer);
@@ -66,8 +71,9 @@ SplitResult split_bundle(const SplitOptions& options) {
             copy(*file, hash, g.chunk_offset(k), g.chunk_length(k));
             if (sha256(buffer) != chunks[k]) {
                 throw Error(ErrorKind::verification,
-                            options.bundle.string() + ": payload chunk " + std::to_string(k + 1) + " of " +
-                                std::to_string(chunks.size()) + ": sha256 mismatch; nothing was written",
+                            options.bundle.string() + ": payload chunk " + std::to_string(k + 1) +
+                                " of " + std::to_string(chunks.size()) +
+                                ": sha256 mismatch; nothing was written",
                             "the bundle was changed or damaged after it was signed");
             }
         }

@@ -23,7 +23,7 @@ struct SplitOptions {
 struct SplitResult {
     std::vector<PartsListEntry> parts; // file names are relative to out_dir
     std::filesystem::path out_dir;
-    std::filesystem::path list;        // NAME-VERSION.ferry.parts
+    std::filesystem::path list; // NAME-VERSION.ferry.parts
 };
 
 // Writes the parts of a whole bundle, checking every payload chunk against its manifest as it

@@ -30,15 +30,17 @@ std::size_t PartSource::read(void* data, std::size_t size) {
             m_fd = open_regular_file(part.file);
             ::posix_fadvise(m_fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         }
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - total, part.size - m_done));
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(size - total, part.size - m_done));
         const std::size_t n = read_full(m_fd.get(), out + total, want, part.file.string());
         m_last = m_index;
         m_done += n;
         total += n;
         if (n < want) {
             throw Error(ErrorKind::verification,
-                        part.file.filename().string() + " is truncated: it ends after " + std::to_string(m_done) +
-                            " of its " + std::to_string(part.size) + " bytes",
+                        part.file.filename().string() + " is truncated: it ends after " +
+                            std::to_string(m_done) + " of its " + std::to_string(part.size) +
+                            " bytes",
                         "copy the part from the original media again");
         }
     }

@@ -30,8 +30,8 @@ private:
         std::uint64_t size = 0;
     };
     std::vector<Part> m_parts;
-    std::size_t m_index = 0; // the part being read
-    std::size_t m_last = 0;  // the part the last byte came from
+    std::size_t m_index = 0;  // the part being read
+    std::size_t m_last = 0;   // the part the last byte came from
     std::uint64_t m_done = 0; // bytes of it read
     Fd m_fd;
 };

@@ -11,13 +11,15 @@ namespace ferry {
 
 std::string format_parts_list(const PartsList& list) {
     std::string out = "# " + std::string(k_parts_list_format) + "\n";
-    out += "# bundle " + list.bundle + " size " + std::to_string(list.bundle_size) + " manifest-sha256 " +
-           list.manifest_sha256 + " chunks " + std::to_string(list.chunks) + " chunk-size " +
-           std::to_string(list.chunk_size) + " parts " + std::to_string(list.parts.size()) + "\n";
+    out += "# bundle " + list.bundle + " size " + std::to_string(list.bundle_size) +
+           " manifest-sha256 " + list.manifest_sha256 + " chunks " + std::to_string(list.chunks) +
+           " chunk-size " + std::to_string(list.chunk_size) + " parts " +
+           std::to_string(list.parts.size()) + "\n";
     for (const auto& p : list.parts) {
-        out += "# part " + std::to_string(p.span.number) + " offset " + std::to_string(p.span.offset) + " size " +
-               std::to_string(p.span.size) + " chunks " + std::to_string(p.span.first_chunk + 1) + "-" +
-               std::to_string(p.span.end_chunk()) + "\n";
+        out += "# part " + std::to_string(p.span.number) + " offset " +
+               std::to_string(p.span.offset) + " size " + std::to_string(p.span.size) + " chunks " +
+               std::to_string(p.span.first_chunk + 1) + "-" + std::to_string(p.span.end_chunk()) +
+               "\n";
         out += to_hex(p.sha256) + "  " + p.file + "\n";
     }
     return out;
@@ -33,7 +35,8 @@ PartsList parse_parts_list(std::string_view text, const std::string& file) {
     };
     auto number = [&](const std::string& s) {
         std::uint64_t v = 0;
-        if (s.empty() || std::from_chars(s.data(), s.data() + s.size(), v).ptr != s.data() + s.size()) {
+        if (s.empty() ||
+            std::from_chars(s.data(), s.data() + s.size(), v).ptr != s.data() + s.size()) {
             fail(ferry::quoted(s) + " is not a number");
         }
         return v;
@@ -71,8 +74,8 @@ PartsList parse_parts_list(std::string_view text, const std::string& file) {
             if (first == 0 || last < first) {
                 fail("bad chunk range " + ferry::quoted(words[8]));
             }
-            pending = PartSpan{static_cast<unsigned>(number(words[2])), number(words[4]), number(words[6]), first - 1,
-                               last - first + 1};
+            pending = PartSpan{static_cast<unsigned>(number(words[2])), number(words[4]),
+                               number(words[6]), first - 1, last - first + 1};
         } else if (words.size() == 2 && !line.starts_with("#") && pending) {
             PartsListEntry e;
             e.span = *pending;

@@ -16,15 +16,19 @@ struct StageDecision {
     bool done = false;    // already installed or already staged: nothing to copy
 };
 
-// Checks policy as apply would (a refusal is recorded and thrown) and whether anything is left to do.
-[[nodiscard]] StageDecision decide_stage(Site& site, const StageOptions& options, const keys::BundleInfo& info);
+// Checks policy as apply would (a refusal is recorded and thrown) and whether anything is left to
+// do.
+[[nodiscard]] StageDecision decide_stage(Site& site, const StageOptions& options,
+                                         const keys::BundleInfo& info);
 
 // The part files GIVEN stands for, by number: every part of its bundle in its folder (GIVEN a
 // part or a folder of parts); nullopt for a whole bundle.
-[[nodiscard]] std::optional<std::vector<std::filesystem::path>> split_media(const std::filesystem::path& given);
+[[nodiscard]] std::optional<std::vector<std::filesystem::path>>
+split_media(const std::filesystem::path& given);
 
 // Stages the parts FILES of one split bundle: the first part gives the manifest, or a bundle
 // already being staged does; each part is placed by its chunks and copied chunk by chunk.
-[[nodiscard]] StageOutcome stage_parts(const StageOptions& options, const std::vector<std::filesystem::path>& files);
+[[nodiscard]] StageOutcome stage_parts(const StageOptions& options,
+                                       const std::vector<std::filesystem::path>& files);
 
 } // namespace ferry::applier

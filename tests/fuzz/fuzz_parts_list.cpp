@@ -17,7 +17,8 @@ void check_round_trip(std::string_view text) {
     const PartsList again = parse_parts_list(format_parts_list(list), "emitted.parts");
     fuzz::check(again.parts.size() == list.parts.size(), "format_parts_list loses parts");
     for (std::size_t i = 0; i < list.parts.size(); ++i) {
-        fuzz::check(again.parts[i].span == list.parts[i].span && again.parts[i].sha256 == list.parts[i].sha256 &&
+        fuzz::check(again.parts[i].span == list.parts[i].span &&
+                        again.parts[i].sha256 == list.parts[i].sha256 &&
                         again.parts[i].file == list.parts[i].file,
                     "format_parts_list does not round-trip");
     }

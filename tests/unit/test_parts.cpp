@@ -10,7 +10,9 @@ namespace {
 constexpr std::uint64_t k_mib = 1 << 20;
 
 // A bundle of 10 chunks of 4 MiB (the last 1 MiB), 3 KiB of head.
-BundleGeometry geometry() { return {3072, 9 * 4 * k_mib + k_mib, 4 * k_mib}; }
+BundleGeometry geometry() {
+    return {3072, 9 * 4 * k_mib + k_mib, 4 * k_mib};
+}
 
 std::vector<Digest> chunk_digests(std::uint64_t n) {
     std::vector<Digest> out;
@@ -21,7 +23,8 @@ std::vector<Digest> chunk_digests(std::uint64_t n) {
 }
 
 // The candidate a genuine part SPAN of the bundle would be.
-PartCandidate genuine(const BundleGeometry& g, const std::vector<Digest>& chunks, const PartSpan& span) {
+PartCandidate genuine(const BundleGeometry& g, const std::vector<Digest>& chunks,
+                      const PartSpan& span) {
     PartCandidate c;
     c.file = part_file_name("b.ferry", span.number);
     c.number = span.number;
@@ -66,8 +69,10 @@ TEST_CASE("plan_parts") {
         CHECK(parts[0].size == g.file_size());
     }
     SUBCASE("too small for the head and a chunk") {
-        REQUIRE_THROWS_WITH((void)plan_parts(g, 4 * k_mib),
-                            doctest::Contains("part size 4194304 is too small: a part must hold at least 4197376 bytes"));
+        REQUIRE_THROWS_WITH(
+            (void)plan_parts(g, 4 * k_mib),
+            doctest::Contains(
+                "part size 4194304 is too small: a part must hold at least 4197376 bytes"));
     }
 }
 
@@ -102,13 +107,16 @@ TEST_CASE("check_part_sequence") {
     }
     SUBCASE("missing") {
         others.erase(others.begin() + 1);
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            "part 3 (b.ferry.003) is missing: it starts with payload chunk 6 of 10");
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            "part 3 (b.ferry.003) is missing: it starts with payload chunk 6 of 10");
     }
     SUBCASE("damaged first chunk") {
         others[1].first = sha256("damaged");
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            doctest::Contains("b.ferry.003 is damaged: its first chunk, payload chunk 6, has sha256"));
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            doctest::Contains(
+                "b.ferry.003 is damaged: its first chunk, payload chunk 6, has sha256"));
     }
     SUBCASE("from another bundle") {
         others[1].first = sha256("other");
@@ -121,15 +129,17 @@ TEST_CASE("check_part_sequence") {
         others[1] = others[0];
         others[1].number = number;
         others[1].file = "b.ferry.003";
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            "b.ferry.003 is a duplicate: it starts with payload chunk 3, which b.ferry.002 holds");
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            "b.ferry.003 is a duplicate: it starts with payload chunk 3, which b.ferry.002 holds");
     }
     SUBCASE("out of order") {
         std::swap(others[1].number, others[2].number);
         std::swap(others[1].file, others[2].file);
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            "b.ferry.003 is out of order: it starts with payload chunk 9, but part 3 starts with "
-                            "payload chunk 6, which b.ferry.004 holds");
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            "b.ferry.003 is out of order: it starts with payload chunk 9, but part 3 starts with "
+            "payload chunk 6, which b.ferry.004 holds");
     }
     SUBCASE("truncated off a chunk boundary") {
         others[1].size -= 10;
@@ -138,20 +148,23 @@ TEST_CASE("check_part_sequence") {
     }
     SUBCASE("truncated on a chunk boundary") {
         others[0].size -= 4 * k_mib;
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            doctest::Contains("b.ferry.002 is truncated: it ends before payload chunk 5"));
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            doctest::Contains("b.ferry.002 is truncated: it ends before payload chunk 5"));
     }
     SUBCASE("the first part truncated") {
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size - 1, others),
-                            doctest::Contains("b.ferry.001 is truncated"));
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size - 1, others),
+            doctest::Contains("b.ferry.001 is truncated"));
     }
     SUBCASE("a part too many") {
         PartCandidate extra = others.back();
         extra.number = 5;
         extra.file = "b.ferry.005";
         others.push_back(extra);
-        REQUIRE_THROWS_WITH((void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
-                            doctest::Contains("b.ferry.005 is not needed: the bundle ends with part 4"));
+        REQUIRE_THROWS_WITH(
+            (void)check_part_sequence(g, chunks, "b.ferry.001", first_size, others),
+            doctest::Contains("b.ferry.005 is not needed: the bundle ends with part 4"));
     }
 }
 
@@ -160,8 +173,10 @@ TEST_CASE("place_lone_part") {
     const auto chunks = chunk_digests(g.chunks());
     const auto spans = plan_parts(g, 12 * k_mib);
     SUBCASE("a middle part and the last part, by their chunks") {
-        CHECK(place_lone_part(g, chunks, spans[0], genuine(g, chunks, spans[2]), "b.ferry.001") == spans[2]);
-        CHECK(place_lone_part(g, chunks, spans[0], genuine(g, chunks, spans[3]), "b.ferry.001") == spans[3]);
+        CHECK(place_lone_part(g, chunks, spans[0], genuine(g, chunks, spans[2]), "b.ferry.001") ==
+              spans[2]);
+        CHECK(place_lone_part(g, chunks, spans[0], genuine(g, chunks, spans[3]), "b.ferry.001") ==
+              spans[3]);
     }
     SUBCASE("named as another part") {
         PartCandidate c = genuine(g, chunks, spans[2]);
@@ -176,8 +191,10 @@ TEST_CASE("missing_parts") {
     const BundleGeometry g = geometry();
     const auto spans = plan_parts(g, 12 * k_mib);
     CHECK(describe_missing(missing_parts(g, spans)).empty());
-    CHECK(describe_missing(missing_parts(g, {spans[0], spans[2]})) == "parts 2, 4 of 4 (payload chunks 3 to 5, 9 to 10)");
-    CHECK(describe_missing(missing_parts(g, {spans[0], spans[3]})) == "parts 2, 3 of 4 (payload chunks 3 to 8)");
+    CHECK(describe_missing(missing_parts(g, {spans[0], spans[2]})) ==
+          "parts 2, 4 of 4 (payload chunks 3 to 5, 9 to 10)");
+    CHECK(describe_missing(missing_parts(g, {spans[0], spans[3]})) ==
+          "parts 2, 3 of 4 (payload chunks 3 to 8)");
     CHECK(describe_missing(missing_parts(g, {spans[0]})) == "payload chunks 3 to 10");
 }
 
@@ -188,7 +205,8 @@ TEST_CASE("parse_parts_list") {
     list.bundle_size = 100;
     list.chunks = 10;
     list.chunk_size = 4 * k_mib;
-    list.parts = {{PartSpan{1, 0, 60, 0, 6}, sha256("one"), "b.ferry.001"}, {PartSpan{2, 60, 40, 6, 4}, sha256("two"), "b.ferry.002"}};
+    list.parts = {{PartSpan{1, 0, 60, 0, 6}, sha256("one"), "b.ferry.001"},
+                  {PartSpan{2, 60, 40, 6, 4}, sha256("two"), "b.ferry.002"}};
     const PartsList back = parse_parts_list(format_parts_list(list), "b.ferry.parts");
     CHECK(back.bundle == "b.ferry");
     CHECK(back.manifest_sha256 == list.manifest_sha256);
