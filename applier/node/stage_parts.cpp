@@ -155,12 +155,18 @@ std::optional<std::string> staged_bundle_holding(StateDb& state, const keys::Tru
         if (!fs::exists(layout.staged_bundle(b.manifest_sha256), ec)) {
             continue;
         }
-        reader.emplace(layout.staged_bundle(b.manifest_sha256), trust, now());
-        const auto& info = reader->info();
+        // A staged bundle now expired, or signed by keys no longer trusted, holds nothing to go on with.
+        std::optional<keys::BundleReader> candidate;
+        try {
+            candidate.emplace(layout.staged_bundle(b.manifest_sha256), trust, now());
+        } catch (const Error&) {
+            continue;
+        }
+        const auto& info = candidate->info();
         if (locate_part(info.manifest.payload.chunks, read_part_candidate(part, info.geometry))) {
+            reader.emplace(layout.staged_bundle(b.manifest_sha256), trust, now());
             return b.manifest_sha256;
         }
-        reader.reset();
     }
     return std::nullopt;
 }
