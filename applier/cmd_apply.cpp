@@ -147,7 +147,9 @@ void setup_stage(CLI::App& app) {
     auto opts = std::make_shared<StageOptions>();
     auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
     CLI::App* cmd = app.add_subcommand("stage", "Verify a bundle and copy it to this node ahead of apply, resumably");
-    cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
+    cmd->add_option("bundle", opts->bundle,
+                    "The .ferry bundle, or any part of a split one or a folder of parts: every part of it found there is staged")
+        ->required();
     cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "As apply would be given it");
@@ -162,11 +164,30 @@ void setup_stage(CLI::App& app) {
             JsonWriter j;
             j.begin_object().field("result", result_name(o.result)).field("bundle", o.name).field("version", o.version)
                 .field("manifest_sha256", o.manifest_sha256).field("copy", o.copy.string()).field("chunks", o.chunks)
-                .field("resumed_at_chunk", o.resumed_at).field("media_bytes", o.media_bytes).end_object();
+                .field("resumed_at_chunk", o.resumed_at).field("media_bytes", o.media_bytes);
+            j.key("parts_staged").begin_array();
+            for (const unsigned n : o.parts_now) {
+                j.value(static_cast<std::uint64_t>(n));
+            }
+            j.end_array().key("parts_already_staged").begin_array();
+            for (const unsigned n : o.parts_had) {
+                j.value(static_cast<std::uint64_t>(n));
+            }
+            j.end_array().field("missing", o.missing).end_object();
             std::fputs(j.str().c_str(), stdout);
             return 0;
         }
+        std::string parts;
+        for (const unsigned n : o.parts_now) {
+            parts += (parts.empty() ? "" : ", ") + std::to_string(n);
+        }
         switch (o.result) {
+        case StageOutcome::Result::partial:
+            std::printf("staged %s of %s %s (%llu MiB read from the media); still missing: %s\n"
+                        "stage the missing parts as they arrive: ferry-applier stage /path/to/PART\n",
+                        parts.empty() ? "no new part" : ("part(s) " + parts).c_str(), o.name.c_str(), o.version.c_str(),
+                        static_cast<unsigned long long>(o.media_bytes >> 20), o.missing.c_str());
+            break;
         case StageOutcome::Result::already_installed:
             std::printf("%s %s is already installed; nothing to stage\n", o.name.c_str(), o.version.c_str());
             break;

@@ -83,10 +83,11 @@ void print_status_json(const NodeStatus& status, int code, const std::optional<N
         j.field("backup", status.backup.string());
     }
     j.key("staged").begin_array();
-    for (const auto& b : status.staged) {
+    for (std::size_t i = 0; i < status.staged.size(); ++i) {
+        const auto& b = status.staged[i];
         j.begin_object().field("bundle", b.name).field("version", b.version).field("manifest_sha256", b.manifest_sha256)
             .field("source", b.source).field("state", b.state).field("chunks", b.chunks)
-            .field("chunks_done", b.chunks_done).field("updated", b.updated).end_object();
+            .field("chunks_done", b.chunks_done).field("missing", status.staged_missing[i]).field("updated", b.updated).end_object();
     }
     j.end_array();
     if (probe) {
@@ -104,9 +105,13 @@ void print_status_text(const NodeStatus& status, const std::filesystem::path& st
     } else {
         std::printf("nothing installed\n");
     }
-    for (const auto& b : status.staged) {
+    for (std::size_t i = 0; i < status.staged.size(); ++i) {
+        const auto& b = status.staged[i];
+        const std::string& missing = status.staged_missing[i];
         std::printf("staged: %s %s, %s (%lld of %lld chunks), from %s\n", b.name.c_str(), b.version.c_str(),
-                    b.state == "verified" ? "verified, ready to apply" : "incomplete: stage it again to continue",
+                    b.state == "verified" ? "verified, ready to apply"
+                    : missing.empty()     ? "incomplete: stage it again to continue"
+                                          : ("incomplete: still missing " + missing + "; stage them as they arrive").c_str(),
                     static_cast<long long>(b.chunks_done), static_cast<long long>(b.chunks), b.source.c_str());
     }
     switch (status.state) {

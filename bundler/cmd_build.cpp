@@ -1,4 +1,5 @@
 #include "bundler/build.hpp"
+#include "bundler/split.hpp"
 #include "bundler/commands.hpp"
 
 #include "core/cli/cli.hpp"
@@ -18,6 +19,7 @@ void setup_build(CLI::App& app) {
         int threads = 0;
         bool force = false;
         bool quiet = false;
+        std::string split_size;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
@@ -28,8 +30,12 @@ void setup_build(CLI::App& app) {
     cmd->add_option("--threads", args->threads, "Compression threads (0: one per core); the output is the same")
         ->check(CLI::Range(0, 256));
     cmd->add_flag("--force", args->force, "Replace an existing bundle");
+    cmd->add_option("--split-size", args->split_size,
+                    "Write the bundle as parts NAME-VERSION.ferry.001, ... of at most this size (e.g. 4G, 64M; "
+                    "4294967295 for FAT32) with their parts list, instead of one file");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
+        const std::uint64_t split_size = args->split_size.empty() ? 0 : parse_size(args->split_size, "--split-size");
         BuildOptions options;
         options.spec = args->spec;
         options.keys.assign(args->keys.begin(), args->keys.end());
@@ -44,6 +50,18 @@ void setup_build(CLI::App& app) {
                     static_cast<unsigned long long>(r.manifest.sequence), r.manifest.files.size(),
                     static_cast<unsigned long long>(r.manifest.payload.size), args->keys.size(),
                     format_time(r.manifest.expires).c_str());
+        if (split_size != 0) {
+            SplitOptions split;
+            split.bundle = r.bundle;
+            split.part_size = split_size;
+            split.force = args->force;
+            split.progress = !args->quiet;
+            const SplitResult parts = split_bundle(split);
+            std::filesystem::remove(r.bundle);
+            std::printf("split into %zu parts of at most %llu bytes: %s ... %s, listed in %s\n", parts.parts.size(),
+                        static_cast<unsigned long long>(split_size), parts.parts.front().file.c_str(),
+                        parts.parts.back().file.c_str(), parts.list.string().c_str());
+        }
         if (r.manifest.expires <= now()) {
             std::fprintf(stderr, "warning: %s is already expired; appliers will refuse it\n",
                          r.bundle.string().c_str());
@@ -68,6 +86,41 @@ void setup_sign(CLI::App& app) {
     set_action(*cmd, [args] {
         const std::string id = sign_bundle(args->bundle, args->key, args->out, !args->quiet);
         std::printf("signed %s with key %s\n", (args->out.empty() ? args->bundle : args->out).c_str(), id.c_str());
+        return 0;
+    });
+}
+
+void setup_split(CLI::App& app) {
+    struct Args {
+        std::string bundle;
+        std::string size;
+        std::string out;
+        bool force = false;
+        bool quiet = false;
+    };
+    auto args = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("split", "Write a bundle as numbered parts for media with a file size limit (nothing is recompressed)");
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("--size", args->size, "Largest part (e.g. 4G, 64M; default 4294967295, FAT32's limit)");
+    cmd->add_option("-o,--out", args->out, "Folder to write the parts into (default: the bundle's)")->check(CLI::ExistingDirectory);
+    cmd->add_flag("--force", args->force, "Replace existing parts");
+    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    set_action(*cmd, [args] {
+        SplitOptions options;
+        options.bundle = args->bundle;
+        options.part_size = args->size.empty() ? k_default_part_size : parse_size(args->size, "--size");
+        options.out_dir = args->out;
+        options.force = args->force;
+        options.progress = !args->quiet;
+        const SplitResult r = split_bundle(options);
+        for (const auto& p : r.parts) {
+            std::printf("%s  %llu bytes, payload chunks %llu to %llu\n", (r.out_dir / p.file).string().c_str(),
+                        static_cast<unsigned long long>(p.span.size),
+                        static_cast<unsigned long long>(p.span.first_chunk + 1),
+                        static_cast<unsigned long long>(p.span.end_chunk()));
+        }
+        std::printf("split %s into %zu parts, listed in %s (check them with sha256sum -c)\n", args->bundle.c_str(),
+                    r.parts.size(), r.list.string().c_str());
         return 0;
     });
 }

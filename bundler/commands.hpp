@@ -10,6 +10,8 @@ void setup_key(CLI::App& app);
 void setup_build(CLI::App& app);
 // `sign BUNDLE --key K [-o OUT]`.
 void setup_sign(CLI::App& app);
+// `split`: a bundle written as parts for media with a file size limit.
+void setup_split(CLI::App& app);
 
 // Builds ferry-bundler's command line in APP: what run_bundler parses, and what its man page and
 // completion are generated from.

@@ -198,10 +198,29 @@ void EnvelopeWriter::finish() {
     write_raw(zero.data(), zero.size());
 }
 
-EnvelopeReader::EnvelopeReader(int fd, std::string what) : m_fd(fd), m_what(std::move(what)) {}
+namespace {
+
+class FdSource : public ByteSource {
+public:
+    FdSource(int fd, std::string what) : m_fd(fd), m_what(std::move(what)) {}
+    std::size_t read(void* data, std::size_t size) override { return read_full(m_fd, data, size, m_what); }
+
+private:
+    int m_fd;
+    std::string m_what;
+};
+
+} // namespace
+
+EnvelopeReader::EnvelopeReader(int fd, std::string what)
+    : m_own_source(std::make_unique<FdSource>(fd, what)), m_source(m_own_source.get()), m_what(std::move(what)) {}
+
+EnvelopeReader::EnvelopeReader(ByteSource& source, std::string what) : m_source(&source), m_what(std::move(what)) {}
+
+EnvelopeReader::~EnvelopeReader() = default;
 
 void EnvelopeReader::read_exact(void* data, std::size_t size, std::string_view context) {
-    const std::size_t n = read_full(m_fd, data, size, m_what);
+    const std::size_t n = m_source->read(data, size);
     if (n != size) {
         throw Error(ErrorKind::verification,
                     "truncated bundle: end of file at offset " +
@@ -243,7 +262,7 @@ std::optional<EnvelopeMember> EnvelopeReader::next() {
                 throw Error(ErrorKind::verification, where + ": incomplete end-of-archive marker");
             }
             char extra = 0;
-            if (read_full(m_fd, &extra, 1, m_what) != 0) {
+            if (m_source->read(&extra, 1) != 0) {
                 throw Error(ErrorKind::verification,
                             "data after the end of the archive at offset " +
                                 std::to_string(m_offset));

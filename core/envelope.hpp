@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,10 +59,23 @@ struct EnvelopeMember {
     std::uint64_t header_offset = 0; // where its header starts in the file
 };
 
+// Bytes read in order from a file or from a bundle's parts one after the other.
+class ByteSource {
+public:
+    virtual ~ByteSource() = default;
+    // Reads up to SIZE bytes; fewer only at the end.
+    [[nodiscard]] virtual std::size_t read(void* data, std::size_t size) = 0;
+};
+
 // Reads envelope members one after the other, in one pass.
 class EnvelopeReader {
 public:
     EnvelopeReader(int fd, std::string what);
+    // Reads from SOURCE, which must outlive the reader.
+    EnvelopeReader(ByteSource& source, std::string what);
+    ~EnvelopeReader();
+    EnvelopeReader(const EnvelopeReader&) = delete;
+    EnvelopeReader& operator=(const EnvelopeReader&) = delete;
 
     // The next member's header, or nullopt at a valid end of archive.
     [[nodiscard]] std::optional<EnvelopeMember> next();
@@ -77,7 +91,8 @@ public:
 private:
     void read_exact(void* data, std::size_t size, std::string_view context);
     void skip_rest();
-    int m_fd;
+    std::unique_ptr<ByteSource> m_own_source;
+    ByteSource* m_source;
     std::string m_what;
     std::uint64_t m_offset = 0;
     std::uint64_t m_remaining = 0;

@@ -117,6 +117,25 @@ std::size_t read_full(int fd, void* data, std::size_t size, const std::string& w
     return total;
 }
 
+std::size_t read_full_at(int fd, void* data, std::size_t size, std::uint64_t offset, const std::string& what) {
+    auto* p = static_cast<char*>(data);
+    std::size_t total = 0;
+    while (total < size) {
+        const ssize_t n = ::pread(fd, p + total, size - total, static_cast<off_t>(offset + total));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw_errno("reading " + what);
+        }
+        if (n == 0) {
+            break;
+        }
+        total += static_cast<std::size_t>(n);
+    }
+    return total;
+}
+
 void copy_range(int in_fd, std::uint64_t in_offset, int out_fd, std::uint64_t size,
                 const std::string& what) {
     auto offset = static_cast<off_t>(in_offset);

@@ -20,6 +20,10 @@ void write_all(int fd, const void* data, std::size_t size, const std::string& wh
 // Reads up to SIZE bytes, stopping early only at end of file; returns the count.
 [[nodiscard]] std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what);
 
+// Reads up to SIZE bytes at OFFSET (fewer only at the end of the file); throws on error.
+[[nodiscard]] std::size_t read_full_at(int fd, void* data, std::size_t size, std::uint64_t offset,
+                                       const std::string& what);
+
 // Copies SIZE bytes from IN_FD at IN_OFFSET to OUT_FD's current position.
 void copy_range(int in_fd, std::uint64_t in_offset, int out_fd, std::uint64_t size,
                 const std::string& what);

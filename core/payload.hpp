@@ -90,4 +90,8 @@ public:
 void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
                   Progress* progress, const Limits& limits = {});
 
+// Checks the payload member of ENVELOPE against INDEX chunk by chunk, hashes only (nothing is
+// decompressed), then the end of the bundle. Throws a verification Error at the first fault.
+void check_payload_chunks(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress);
+
 } // namespace ferry

@@ -14,6 +14,17 @@ namespace ferry {
 
 namespace {
 
+Error chunk_mismatch(const PayloadIndex& index, std::size_t i, const Digest& digest) {
+    const std::uint64_t start = i * index.chunk_size;
+    const std::uint64_t end = std::min(start + index.chunk_size, index.size);
+    return Error(ErrorKind::verification,
+                 "payload.tar.zst chunk " + std::to_string(i) + " (bytes " + std::to_string(start) + " to " +
+                     std::to_string(end - 1) + "): sha256 mismatch (expected " + to_hex(index.chunks[i]) +
+                     ", got " + to_hex(digest) + ")",
+                 "the bundle was changed or damaged after it was signed");
+}
+
+
 constexpr std::uint64_t k_tar_block = 512;
 
 std::uint64_t round_block(std::uint64_t n) { return (n + k_tar_block - 1) / k_tar_block * k_tar_block; }
@@ -106,12 +117,7 @@ private:
                 }
                 const Digest digest = sha256({chunk.data(), got});
                 if (got != want || digest != m_index.chunks[i]) {
-                    throw Error(ErrorKind::verification,
-                                "payload.tar.zst chunk " + std::to_string(i) + " (bytes " +
-                                    std::to_string(start) + " to " + std::to_string(start + want - 1) +
-                                    "): sha256 mismatch (expected " + to_hex(m_index.chunks[i]) +
-                                    ", got " + to_hex(digest) + ")",
-                                "the bundle was changed or damaged after it was signed");
+                    throw chunk_mismatch(m_index, i, digest);
                 }
                 if (m_progress != nullptr) {
                     m_progress->advance(got);
@@ -242,8 +248,10 @@ std::string entry_kind(archive_entry* entry) {
 
 } // namespace
 
-void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
-                  Progress* progress, const Limits& limits) {
+namespace {
+
+// The manifest's payload size and chunk count agree with the member.
+void check_payload_shape(const EnvelopeReader& envelope, const PayloadIndex& index) {
     if (envelope.remaining() != index.size) {
         throw Error(ErrorKind::verification,
                     "payload.tar.zst is " + std::to_string(envelope.remaining()) +
@@ -257,6 +265,37 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
                     "manifest lists " + std::to_string(index.chunks.size()) +
                         " payload chunks, the payload has " + std::to_string(expected_chunks));
     }
+}
+
+} // namespace
+
+void check_payload_chunks(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress) {
+    check_payload_shape(envelope, index);
+    std::vector<char> buffer(static_cast<std::size_t>(index.chunk_size));
+    for (std::size_t i = 0; i < index.chunks.size(); ++i) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(index.chunk_size, index.size - i * index.chunk_size));
+        std::size_t got = 0;
+        while (got < want) {
+            const std::size_t n = envelope.read_some(buffer.data() + got, want - got);
+            if (n == 0) {
+                break;
+            }
+            got += n;
+        }
+        const Digest digest = sha256({buffer.data(), got});
+        if (got != want || digest != index.chunks[i]) {
+            throw chunk_mismatch(index, i, digest);
+        }
+        if (progress != nullptr) {
+            progress->advance(got);
+        }
+    }
+    expect_bundle_end(envelope);
+}
+
+void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
+                  Progress* progress, const Limits& limits) {
+    check_payload_shape(envelope, index);
     AuthenticatedStream stream(envelope, index, progress, limits.window_log);
     ReadContext ctx{&stream, nullptr};
     const ArchiveReadPtr tar(archive_read_new());

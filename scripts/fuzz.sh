@@ -2,7 +2,7 @@
 # Builds Ferry's libFuzzer targets (tests/fuzz/) with clang, ASan and UBSan, and runs them.
 #
 # Usage: scripts/fuzz.sh TARGET|all SECONDS [LIBFUZZER_OPTION...]
-#   TARGET: spec, manifest, trust, signature, bundle or payload; "all" runs them one by one.
+#   TARGET: spec, manifest, trust, signature, bundle, payload or parts_list; "all" runs them one by one.
 #
 # Each target fuzzes for SECONDS with a working corpus in work/fuzz/TARGET/ (kept between runs,
 # seeded from tests/fuzz/corpus/TARGET/). Crashing, leaking or hanging inputs are written to
@@ -11,7 +11,7 @@
 # Environment: FERRY_FUZZ_BUILD (default build-fuzz) is the build folder.
 set -euo pipefail
 
-readonly targets_all=(spec manifest trust signature bundle payload)
+readonly targets_all=(spec manifest trust signature bundle payload parts_list)
 
 usage() {
     echo "usage: $0 TARGET|all SECONDS [LIBFUZZER_OPTION...]" >&2
@@ -59,7 +59,7 @@ mkdir -p "$build_dir"
 max_len() {
     case $1 in
     signature) echo 4200 ;;
-    spec | trust) echo 8192 ;;
+    spec | trust | parts_list) echo 8192 ;;
     manifest) echo 32768 ;;
     bundle | payload) echo 65536 ;;
     esac

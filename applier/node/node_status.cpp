@@ -1,5 +1,6 @@
 #include "node_status.hpp"
 
+#include "applier/node/stage.hpp"
 #include "core/error.hpp"
 #include "core/handles.hpp"
 
@@ -24,6 +25,16 @@ NodeStatus read_node_status(const fs::path& state_dir) {
         state.emplace(state_dir);
         status.installed = state->installed();
         status.staged = state->staged_bundles();
+        for (const auto& b : status.staged) {
+            std::string missing;
+            if (b.state != "verified") {
+                const StagedParts parts = read_staged_parts(state->layout(), b.manifest_sha256);
+                if (!parts.parts.empty()) {
+                    missing = describe_missing(missing_parts(parts.geometry, parts.parts));
+                }
+            }
+            status.staged_missing.push_back(missing);
+        }
         status.state = status.installed ? NodeState::installed : NodeState::fresh;
     }
     if (holder) {

@@ -32,6 +32,7 @@ struct NodeStatus {
     pid_t holder_pid = 0;              // in_progress: the holder's pid, 0 if it wrote none
     std::filesystem::path backup;      // failed: the run's backups
     std::vector<StagedBundle> staged;  // bundles staged ahead of their apply, complete or not
+    std::vector<std::string> staged_missing; // for each of them, the parts of a split bundle still missing
 };
 
 // Reads the node's status from STATE_DIR; a damaged state database is an input Error.

@@ -1,6 +1,7 @@
 #include "stage.hpp"
 
 #include "applier/node/run.hpp"
+#include "applier/node/stage_parts.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/progress.hpp"
@@ -79,6 +80,8 @@ std::string result_name(StageOutcome::Result result) {
         return "already_staged";
     case StageOutcome::Result::already_installed:
         return "already_installed";
+    case StageOutcome::Result::partial:
+        return "partial";
     }
     return "?";
 }
@@ -97,14 +100,8 @@ void drop_staged(StateDb& state, const std::string& manifest_sha256) {
     state.drop_staged(manifest_sha256);
 }
 
-StageOutcome stage_bundle(const StageOptions& options) {
-    Site site(options.site);
+StageDecision decide_stage(Site& site, const StageOptions& options, const keys::BundleInfo& info) {
     StateDb& state = site.state;
-    const keys::TrustStore trust = keys::load_trust_store(options.trust);
-
-    // Open and authenticate, then decide as apply would, then copy.
-    keys::BundleReader media(options.bundle, trust, now());
-    const keys::BundleInfo& info = media.info();
     const schema::Manifest& m = info.manifest;
     Plan plan = make_plan(m, state, site.root, options.policy, options.site.state_dir);
     if (plan.already_installed) {
@@ -116,24 +113,46 @@ StageOutcome stage_bundle(const StageOptions& options) {
         record(state, "refused", 0, m.name, m.version.str(), std::string("stage: ") + e.what());
         throw;
     }
-    StageOutcome out;
+    StageDecision d;
+    StageOutcome& out = d.outcome;
     out.name = m.name;
     out.version = m.version.str();
     out.manifest_sha256 = to_hex(sha256(info.head.manifest));
     out.chunks = m.payload.chunks.size();
-    const StateLayout layout = state.layout();
-    out.copy = layout.staged_bundle(out.manifest_sha256);
+    out.copy = state.layout().staged_bundle(out.manifest_sha256);
     if (plan.already_installed) {
         out.result = StageOutcome::Result::already_installed;
-        return out;
-    }
-    if (staged_copy(state, out.manifest_sha256)) {
+        d.done = true;
+    } else if (staged_copy(state, out.manifest_sha256)) {
         out.result = StageOutcome::Result::already_staged;
+        d.done = true;
+    }
+    return d;
+}
+
+StageOutcome stage_bundle(const StageOptions& options) {
+    if (const auto parts = split_media(options.bundle)) {
+        return stage_parts(options, *parts);
+    }
+    Site site(options.site);
+    StateDb& state = site.state;
+    const keys::TrustStore trust = keys::load_trust_store(options.trust);
+
+    // Open and authenticate, then decide as apply would, then copy.
+    // A folder holding one whole bundle stands for it.
+    const fs::path bundle = keys::locate_bundle(options.bundle).first;
+    keys::BundleReader media(bundle, trust, now());
+    const keys::BundleInfo& info = media.info();
+    const schema::Manifest& m = info.manifest;
+    StageDecision decision = decide_stage(site, options, info);
+    StageOutcome out = decision.outcome;
+    if (decision.done) {
         return out;
     }
+    const StateLayout layout = state.layout();
 
-    const std::string what = options.bundle.string();
-    const Fd in = open_regular_file(options.bundle);
+    const std::string what = bundle.string();
+    const Fd in = open_regular_file(bundle);
     const std::uint64_t head_size = info.head.payload_offset;
     const std::string head = read_at(in.get(), 0, head_size, what);
     out.media_bytes += head.size();
@@ -165,14 +184,14 @@ StageOutcome stage_bundle(const StageOptions& options) {
         throw_errno("staging " + out.copy.string());
     }
     state.put_staged({out.manifest_sha256, m.name, m.version.str(),
-                      static_cast<std::int64_t>(m.sequence), fs::absolute(options.bundle).string(),
+                      static_cast<std::int64_t>(m.sequence), fs::absolute(bundle).string(),
                       head_sha256, static_cast<std::int64_t>(info.file_size),
                       static_cast<std::int64_t>(out.chunks),
                       static_cast<std::int64_t>(out.resumed_at), k_copying, ""});
 
     set_interrupt_note("ferry-applier: interrupted while staging; run the same `ferry-applier stage` again to continue "
                        "where it stopped");
-    Progress progress("staging " + options.bundle.filename().string(), m.payload.size,
+    Progress progress("staging " + bundle.filename().string(), m.payload.size,
                       options.site.progress);
     progress.advance(out.resumed_at * m.payload.chunk_size);
     for (std::uint64_t k = out.resumed_at; k < out.chunks; ++k) {
@@ -222,7 +241,7 @@ StageOutcome stage_bundle(const StageOptions& options) {
                               k_verified);
     record(
         state, "staged", 0, m.name, m.version.str(),
-        "from " + fs::absolute(options.bundle).string() + " into " + out.copy.string() +
+        "from " + fs::absolute(bundle).string() + " into " + out.copy.string() +
             (out.resumed_at > 0 ? "; resumed at chunk " + std::to_string(out.resumed_at + 1) : ""));
     return out;
 }

@@ -119,6 +119,10 @@ public:
     [[nodiscard]] std::filesystem::path staged_bundle(const std::string& manifest_sha256) const {
         return staged(manifest_sha256) / "bundle.ferry";
     }
+    // The parts of a split bundle staged so far, one line each.
+    [[nodiscard]] std::filesystem::path staged_parts(const std::string& manifest_sha256) const {
+        return staged(manifest_sha256) / "parts";
+    }
     [[nodiscard]] std::filesystem::path images() const { return m_dir / "images"; }
     [[nodiscard]] std::filesystem::path kept() const { return m_dir / "kept"; }
     [[nodiscard]] std::filesystem::path kept_before_rollback(std::int64_t id) const {

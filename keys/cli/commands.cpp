@@ -43,6 +43,26 @@ std::uint64_t file_bytes(const schema::Manifest& m) {
     return n;
 }
 
+void write_part_json(JsonWriter& j, const BundlePart& p) {
+    j.begin_object().field("file", p.file.string()).field("number", static_cast<std::uint64_t>(p.span.number))
+        .field("offset", p.span.offset).field("size", p.span.size).field("first_chunk", p.span.first_chunk + 1)
+        .field("chunks", p.span.chunk_count).end_object();
+}
+
+void write_parts_json(JsonWriter& j, const BundleInfo& info) {
+    if (info.parts.empty() && info.parts_problem.empty()) {
+        return;
+    }
+    j.key("parts").begin_array();
+    for (const auto& p : info.parts) {
+        write_part_json(j, p);
+    }
+    j.end_array();
+    if (!info.parts_problem.empty()) {
+        j.field("parts_problem", info.parts_problem);
+    }
+}
+
 void write_signatures_json(JsonWriter& j, const BundleInfo& info) {
     j.key("signatures").begin_array();
     for (std::size_t i = 0; i < info.head.signatures.size(); ++i) {
@@ -80,6 +100,7 @@ void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
     j.end_array();
     j.field("file_count", file_count(m)).field("file_bytes", file_bytes(m));
     j.field("payload_bytes", m.payload.size).field("chunks", static_cast<std::uint64_t>(m.payload.chunks.size()));
+    write_parts_json(j, info);
     if (files) {
         j.key("files").begin_array();
         for (const auto& f : m.files) {
@@ -89,6 +110,55 @@ void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
         }
         j.end_array();
     }
+}
+
+std::string chunk_range(const PartSpan& span) {
+    return "payload chunks " + std::to_string(span.first_chunk + 1) + " to " + std::to_string(span.end_chunk());
+}
+
+std::string parts_text(const BundleInfo& info) {
+    if (!info.parts_problem.empty()) {
+        return "parts:            not all in place: " + info.parts_problem + "\n";
+    }
+    if (info.parts.empty()) {
+        return {};
+    }
+    std::string out = "parts:            " + std::to_string(info.parts.size()) + ", all in place\n";
+    for (const auto& p : info.parts) {
+        out += "  " + p.file.filename().string() + "  " + human_size(p.span.size) + ", " + chunk_range(p.span) + "\n";
+    }
+    return out;
+}
+
+// inspect of a part other than the first.
+int inspect_part(const std::string& file, bool json) {
+    const PartIdentity id = identify_part(file);
+    const std::string number = id.number != 0 ? std::to_string(id.number) : std::string("?");
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("result", "inspected").field("part", file).field("bundle", id.bundle);
+        j.field("number", static_cast<std::uint64_t>(id.number));
+        if (id.of) {
+            j.field("of", static_cast<std::uint64_t>(*id.of));
+        }
+        if (id.span) {
+            j.field("offset", id.span->offset).field("size", id.span->size).field("first_chunk", id.span->first_chunk + 1)
+                .field("chunks", id.span->chunk_count);
+        }
+        j.field("identified_by", id.source).end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return 0;
+    }
+    std::string out = "part:             " + file + "\n";
+    out += "bundle:           " + id.bundle + "\n";
+    out += "part number:      " + number + (id.of ? " of " + std::to_string(*id.of) : std::string()) + "\n";
+    if (id.span) {
+        out += "holds:            bytes " + std::to_string(id.span->offset) + " to " +
+               std::to_string(id.span->offset + id.span->size - 1) + " of the bundle, " + chunk_range(*id.span) + "\n";
+    }
+    out += "identified by:    " + id.source + "\n";
+    std::fputs(out.c_str(), stdout);
+    return 0;
 }
 
 std::string inspect_text(const BundleInfo& info, bool files) {
@@ -130,6 +200,7 @@ std::string inspect_text(const BundleInfo& info, bool files) {
     line("files:", std::to_string(file_count(m)) + " (" + human_size(file_bytes(m)) + ")");
     line("payload:", human_size(m.payload.size) + " zstd in " + std::to_string(m.payload.chunks.size()) +
                          " chunk(s) of " + human_size(m.payload.chunk_size));
+    out += parts_text(info);
     if (files) {
         for (const auto& f : m.files) {
             out += "  " + schema::format_mode(f.mode) + " " + std::to_string(f.size) + " " + f.path +
@@ -150,11 +221,16 @@ void setup_inspect(CLI::App& app) {
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("inspect", "Show what a bundle holds, reading only its manifest");
-    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle, any of its parts, or a folder holding one")->required();
     cmd->add_option("--trust", args->trust, "Trust store: also check the signatures");
     cmd->add_flag("--files", args->files, "List every file");
     cmd->add_flag("--json", args->json, "Print JSON");
     set_action(*cmd, [args] {
+        std::error_code ec;
+        const auto number = part_number(args->bundle);
+        if (number && *number != 1 && !std::filesystem::is_directory(args->bundle, ec)) {
+            return inspect_part(args->bundle, args->json);
+        }
         std::unique_ptr<TrustStore> trust;
         if (!args->trust.empty()) {
             trust = std::make_unique<TrustStore>(load_trust_store(args->trust));
@@ -177,12 +253,16 @@ void setup_verify(CLI::App& app) {
     struct Args {
         std::string bundle;
         std::string trust = k_default_trust_store;
+        std::string part;
         bool json = false;
         bool quiet = false;
+        bool quick = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
-    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle, its first part (NAME.ferry.001), or a folder holding it")->required();
+    cmd->add_flag("--quick", args->quick, "Check signatures, expiry and every chunk's hash without decompressing");
+    cmd->add_option("--part", args->part, "Check only this part of the split bundle whose first part is given");
     cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
@@ -191,11 +271,34 @@ void setup_verify(CLI::App& app) {
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
+        options.quick = args->quick;
+        if (!args->part.empty()) {
+            BundleReader reader(args->bundle, trust, options.now);
+            const BundlePart part = reader.check_part(args->part, options.progress);
+            const schema::Manifest& m = reader.info().manifest;
+            if (args->json) {
+                JsonWriter j;
+                j.begin_object().field("result", "verified").field("verified", true).field("name", m.name)
+                    .field("version", m.version.str()).field("sequence", m.sequence).key("part");
+                write_part_json(j, part);
+                j.field("total_chunks", static_cast<std::uint64_t>(m.payload.chunks.size())).end_object();
+                std::fputs(j.str().c_str(), stdout);
+            } else {
+                const std::string number = part.span.number != 0 ? std::to_string(part.span.number) : std::string("?");
+                std::printf("part intact: %s is part %s of %s %s (sequence %llu, signed by %llu trusted key(s)); "
+                            "%s of %zu intact\n",
+                            args->part.c_str(), number.c_str(), m.name.c_str(), m.version.str().c_str(),
+                            static_cast<unsigned long long>(m.sequence),
+                            static_cast<unsigned long long>(reader.info().auth->valid), chunk_range(part.span).c_str(),
+                            m.payload.chunks.size());
+            }
+            return 0;
+        }
         const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
         const schema::Manifest& m = v.info.manifest;
         if (args->json) {
             JsonWriter j;
-            j.begin_object().field("result", "verified").field("verified", true);
+            j.begin_object().field("result", "verified").field("verified", true).field("quick", args->quick);
             write_manifest_json(j, v.info, false);
             j.end_object();
             std::fputs(j.str().c_str(), stdout);
@@ -206,14 +309,17 @@ void setup_verify(CLI::App& app) {
                     names += (names.empty() ? "" : ", ") + s.key_name;
                 }
             }
+            const std::string what = args->quick ? "every chunk's hash matches (quick: nothing decompressed)"
+                                                 : std::to_string(m.files.size()) + " files in " +
+                                                       std::to_string(v.chunks) + " chunks intact";
+            const std::string parts = v.info.parts.empty() ? std::string() : ", read from " + std::to_string(v.info.parts.size()) + " parts";
             std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
-                        "%zu files in %llu chunks intact; expires %s\n",
+                        "%s%s; expires %s\n",
                         m.name.c_str(), m.version.str().c_str(),
                         static_cast<unsigned long long>(m.sequence),
                         static_cast<unsigned long long>(v.info.auth->valid),
-                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
-                        m.files.size(), static_cast<unsigned long long>(v.chunks),
-                        format_time(m.expires).c_str());
+                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(), what.c_str(),
+                        parts.c_str(), format_time(m.expires).c_str());
         }
         return 0;
     });

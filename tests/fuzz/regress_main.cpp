@@ -25,6 +25,7 @@
 int ferry_fuzz_spec(const std::uint8_t* data, std::size_t size);
 int ferry_fuzz_manifest(const std::uint8_t* data, std::size_t size);
 int ferry_fuzz_trust(const std::uint8_t* data, std::size_t size);
+int ferry_fuzz_parts_list(const std::uint8_t* data, std::size_t size);
 int ferry_fuzz_signature(const std::uint8_t* data, std::size_t size);
 int ferry_fuzz_bundle(const std::uint8_t* data, std::size_t size);
 int ferry_fuzz_payload(const std::uint8_t* data, std::size_t size);
@@ -42,7 +43,7 @@ struct Target {
 
 constexpr Target k_targets[] = {
     {"spec", ferry_fuzz_spec},           {"manifest", ferry_fuzz_manifest},
-    {"trust", ferry_fuzz_trust},         {"signature", ferry_fuzz_signature},
+    {"trust", ferry_fuzz_trust}, {"parts_list", ferry_fuzz_parts_list},         {"signature", ferry_fuzz_signature},
     {"bundle", ferry_fuzz_bundle},       {"payload", ferry_fuzz_payload},
 };
 
