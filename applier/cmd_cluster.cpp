@@ -102,7 +102,19 @@ void print_cluster_text(const schema::Inventory& inv, const rollout::ClusterPlan
 
 // The bundle's authenticated, unexpired head: the coordinator checks it itself; every node
 // verifies the bundle in full.
-keys::BundleInfo coordinator_bundle(const InventoryPlanArgs& args) {
+keys::BundleInfo coordinator_bundle(const InventoryPlanArgs& args, const schema::Inventory& inv) {
+    const keys::BundleLocation where = keys::locate_bundle(args.bundle);
+    if (where.split) {
+        for (const auto& n : inv.nodes) {
+            if (n.transport == schema::Transport::ssh) {
+                throw Error(ErrorKind::usage,
+                            args.bundle.string() + ": the bundle is split in parts, and node " + n.name +
+                                " is reached over ssh, which sends it a whole bundle",
+                            "join the parts first (cat NAME.ferry.0* > NAME.ferry, then verify it), or stage "
+                            "the parts on each node from its own media");
+            }
+        }
+    }
     const keys::TrustStore trust = keys::load_trust_store(args.trust);
     keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
     if (info.manifest.expires <= now()) {
@@ -147,7 +159,7 @@ std::vector<std::string> node_args(const std::filesystem::path& trust, const Pol
 
 int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bool progress) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
-    const keys::BundleInfo info = coordinator_bundle(args);
+    const keys::BundleInfo info = coordinator_bundle(args, inv);
     const schema::Manifest& m = info.manifest;
     rollout::Journal journal(rollout_dir_of(args.inventory, args.rollout_dir));
     rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
@@ -312,7 +324,7 @@ void setup_step_down(CLI::App& app) {
 
 int plan_inventory(const InventoryPlanArgs& args) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
-    const keys::BundleInfo info = coordinator_bundle(args);
+    const keys::BundleInfo info = coordinator_bundle(args, inv);
     const schema::Manifest& m = info.manifest;
     rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
     const rollout::ClusterPlan p = rollout::plan_cluster(
