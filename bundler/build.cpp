@@ -42,9 +42,9 @@ std::string signature_text(const keys::SecretKey& key, const std::string& manife
 keys::TrustStore signer_store(const std::vector<keys::PublicKey>& signers) {
     keys::TrustStore store;
     for (const auto& pk : signers) {
-        store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {}});
+        store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {keys::TrustRole::release}});
     }
-    store.threshold = store.keys.size();
+    store.thresholds.release = store.keys.size();
     // The bundler checks its own output against the format's caps; sites apply their limits.
     store.limits = Limits{k_cap_manifest_bytes, std::numeric_limits<std::uint64_t>::max(),
                           std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<std::uint64_t>::max(),

@@ -50,6 +50,9 @@ void write_signatures_json(JsonWriter& j, const BundleInfo& info) {
         if (info.auth) {
             const auto& s = info.auth->signatures[i];
             j.field("key_name", s.key_name).field("status", status_text(s.status));
+            if (!s.reason.empty()) {
+                j.field("reason", s.reason);
+            }
         } else {
             j.field("status", "not verified");
         }
@@ -183,11 +186,13 @@ void setup_verify(CLI::App& app) {
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
+    CLI::Option* trust_given =
+        cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
-    set_action(*cmd, [args] {
-        const TrustStore trust = load_trust_store(args->trust);
+    set_action(*cmd, [args, trust_given] {
+        const TrustStore trust =
+            load_trust_store(args->trust, trust_given->count() > 0 ? TrustOrigin::given : TrustOrigin::node_default);
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
@@ -206,13 +211,14 @@ void setup_verify(CLI::App& app) {
                     names += (names.empty() ? "" : ", ") + s.key_name;
                 }
             }
-            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
+            const std::string ignored = ignored_text(*v.info.auth);
+            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted release key(s), %llu required [%s]%s; "
                         "%zu files in %llu chunks intact; expires %s\n",
                         m.name.c_str(), m.version.str().c_str(),
                         static_cast<unsigned long long>(m.sequence),
                         static_cast<unsigned long long>(v.info.auth->valid),
                         static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
-                        m.files.size(), static_cast<unsigned long long>(v.chunks),
+                        ignored.empty() ? "" : ("; ignored: " + ignored).c_str(), m.files.size(), static_cast<unsigned long long>(v.chunks),
                         format_time(m.expires).c_str());
         }
         return 0;

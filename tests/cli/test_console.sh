@@ -238,7 +238,7 @@ json_case "audit verify --json" 0 "j['result'] == 'intact' and j['records'] >= 3
     "${A[@]}" audit verify --json --state-dir "$S"
 json_case "audit export --json" 0 "j['result'] == 'exported' and j['chain_intact']" \
     "${A[@]}" audit export --json --state-dir "$S"
-json_case "trust show --json" 0 "j['result'] == 'shown' and j['threshold'] == 1" \
+json_case "trust show --json" 0 "j['result'] == 'shown' and j['version'] == 1 and j['thresholds'] == {'release': 1, 'trust': 1}" \
     "${A[@]}" trust show --json --trust "$TRUST"
 json_case "trust show --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no trust store")" \
     "${A[@]}" trust show --json --trust "$SCRATCH/none.yaml"
