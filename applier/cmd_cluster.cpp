@@ -1,5 +1,6 @@
 // The cluster's side of `plan --inventory`: render what the coordinator found and would do.
 
+#include "applier/node/node_trust.hpp"
 #include "applier/commands.hpp"
 #include "applier/node/probe.hpp"
 #include "applier/node/site.hpp"
@@ -99,7 +100,7 @@ void print_cluster_text(const schema::Inventory& inv, const rollout::ClusterPlan
 // The bundle's authenticated, unexpired manifest: the coordinator checks the head itself; every
 // node verifies the bundle in full.
 schema::Manifest coordinator_manifest(const InventoryPlanArgs& args) {
-    const keys::TrustStore trust = keys::load_trust_store(args.trust);
+    const keys::TrustStore trust = load_site_trust(args.trust, "/");
     const keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
     if (info.manifest.expires <= now()) {
         throw Error(ErrorKind::policy, args.bundle.string() + ": bundle " + info.manifest.name + " " +

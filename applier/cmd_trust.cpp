@@ -1,4 +1,5 @@
 #include "applier/commands.hpp"
+#include "applier/node/node_trust.hpp"
 
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
@@ -12,6 +13,15 @@
 namespace ferry::applier {
 
 namespace {
+
+void add_site_options(CLI::App* cmd, SiteOptions& site) {
+    cmd->add_option("--root", site.root,
+                    "Install root: the node's trust store is " + std::string(k_default_trust_store) + " below it (default /)")
+        ->check(CLI::ExistingDirectory);
+    cmd->add_option("--state-dir", site.state_dir,
+                    "The applier's state folder, whose audit log records the change (default " +
+                        std::string(k_default_state_dir) + ")");
+}
 
 void print_show_json(const keys::TrustStore& store, const std::string& path, UnixTime t) {
     JsonWriter j;
@@ -60,27 +70,59 @@ void print_show_text(const keys::TrustStore& store, const std::string& path, Uni
     }
 }
 
+int print_change(const TrustChange& c, const char* result, bool json) {
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("result", result).field("trust_store", c.path.string()).field("version", c.version)
+            .field("sha256", c.sha256).end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return 0;
+    }
+    std::printf("installed trust store version %llu as %s (sha256 %s)\n", static_cast<unsigned long long>(c.version),
+                c.path.c_str(), c.sha256.c_str());
+    return 0;
+}
+
 } // namespace
 
 void setup_trust(CLI::App& app) {
-    auto path = std::make_shared<std::string>(k_default_trust_store);
-    auto json = std::make_shared<bool>(false);
-    CLI::App* trust = app.add_subcommand("trust", "Show the site's trust store");
+    CLI::App* trust = app.add_subcommand("trust", "Install and show the node's own trust store");
     trust->require_subcommand(1);
+
+    struct ShowArgs {
+        std::filesystem::path path;
+        std::filesystem::path root = "/";
+        bool json = false;
+    };
+    auto show_args = std::make_shared<ShowArgs>();
     CLI::App* show = trust->add_subcommand("show", "List the trust store's version, thresholds, keys, roles and expiry");
-    CLI::Option* given =
-        show->add_option("--trust", *path, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
-    show->add_flag("--json", *json, "Print JSON");
-    set_action(*show, [path, json, given] {
-        const keys::TrustStore store =
-            keys::load_trust_store(*path, given->count() > 0 ? keys::TrustOrigin::given : keys::TrustOrigin::node_default);
-        if (*json) {
-            print_show_json(store, *path, now());
+    show->add_option("--trust", show_args->path,
+                     "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
+    show->add_option("--root", show_args->root, "Install root (default /)")->check(CLI::ExistingDirectory);
+    show->add_flag("--json", show_args->json, "Print JSON");
+    set_action(*show, [show_args] {
+        const keys::TrustStore store = load_site_trust(show_args->path, show_args->root);
+        const std::string path = (show_args->path.empty() ? node_trust_store(show_args->root) : show_args->path).string();
+        if (show_args->json) {
+            print_show_json(store, path, now());
         } else {
-            print_show_text(store, *path, now());
+            print_show_text(store, path, now());
         }
         return 0;
     });
+
+    struct ChangeArgs {
+        SiteOptions site;
+        std::filesystem::path input;
+        bool json = false;
+    };
+    auto init_args = std::make_shared<ChangeArgs>();
+    CLI::App* init = trust->add_subcommand(
+        "init", "Install FILE as the node's trust store, once (refused if the node has one); logged");
+    init->add_option("file", init_args->input, "The site's trust store (trust.yaml)")->required();
+    add_site_options(init, init_args->site);
+    init->add_flag("--json", init_args->json, "Print the outcome as JSON");
+    set_action(*init, [init_args] { return print_change(init_trust(init_args->site, init_args->input), "installed", init_args->json); });
 }
 
 } // namespace ferry::applier

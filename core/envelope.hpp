@@ -17,6 +17,8 @@ inline constexpr std::string_view k_manifest_member = "manifest.yaml";
 inline constexpr std::string_view k_payload_member = "payload.tar.zst";
 inline constexpr std::string_view k_signature_prefix = "signatures/";
 inline constexpr std::string_view k_signature_suffix = ".minisig";
+// The bound on a trust store, in a trust bundle and on disk.
+inline constexpr std::size_t k_max_trust_store_size = 1u << 20;
 inline constexpr std::size_t k_max_signature_size = 4096;
 // The default bound on the manifest (Limits::manifest_bytes).
 inline constexpr std::size_t k_max_manifest_size = Limits{}.manifest_bytes;

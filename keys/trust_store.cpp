@@ -64,7 +64,7 @@ TrustStore load_trust_store(const std::filesystem::path& path, TrustOrigin origi
         const bool node_default = origin == TrustOrigin::node_default || path == k_default_trust_store;
         throw Error(ErrorKind::input,
                     path.string() + ": no trust store" + (node_default ? " (the node's own, used when --trust is not given)" : ""),
-                    node_default ? "install the site's trust store as " + path.string() + ", or pass --trust FILE"
+                    node_default ? "install the site's trust store once with `ferry-applier trust init FILE`, or pass --trust FILE"
                                  : "pass --trust with the site's trust store (trust.yaml)");
     }
     return parse_trust_store(read_file(path, 1u << 20), path.string());

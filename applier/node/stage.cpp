@@ -1,5 +1,6 @@
 #include "stage.hpp"
 
+#include "applier/node/node_trust.hpp"
 #include "applier/node/run.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -100,7 +101,7 @@ void drop_staged(StateDb& state, const std::string& manifest_sha256) {
 StageOutcome stage_bundle(const StageOptions& options) {
     Site site(options.site);
     StateDb& state = site.state;
-    const keys::TrustStore trust = keys::load_trust_store(options.trust);
+    const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
 
     // Open and authenticate, then decide as apply would, then copy.
     keys::BundleReader media(options.bundle, trust, now());
