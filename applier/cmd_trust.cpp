@@ -4,6 +4,7 @@
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/json.hpp"
+#include "core/sha256.hpp"
 #include "keys/trust_store.hpp"
 
 #include <algorithm>
@@ -73,20 +74,34 @@ void print_show_text(const keys::TrustStore& store, const std::string& path, Uni
 int print_change(const TrustChange& c, const char* result, bool json) {
     if (json) {
         JsonWriter j;
-        j.begin_object().field("result", result).field("trust_store", c.path.string()).field("version", c.version)
-            .field("sha256", c.sha256).end_object();
+        j.begin_object().field("result", result).field("trust_store", c.path.string()).field("from_version", c.from_version)
+            .field("version", c.version).field("sha256", c.sha256).key("signed_by").begin_array();
+        for (const auto& s : c.signers) {
+            j.value(s);
+        }
+        j.end_array().end_object();
         std::fputs(j.str().c_str(), stdout);
         return 0;
     }
-    std::printf("installed trust store version %llu as %s (sha256 %s)\n", static_cast<unsigned long long>(c.version),
-                c.path.c_str(), c.sha256.c_str());
+    if (c.from_version == 0) {
+        std::printf("installed trust store version %llu as %s (sha256 %s)\n", static_cast<unsigned long long>(c.version),
+                    c.path.c_str(), c.sha256.c_str());
+    } else {
+        std::string signers;
+        for (const auto& s : c.signers) {
+            signers += (signers.empty() ? "" : ", ") + s;
+        }
+        std::printf("updated trust store %s from version %llu to %llu (sha256 %s), signed by %s\n", c.path.c_str(),
+                    static_cast<unsigned long long>(c.from_version), static_cast<unsigned long long>(c.version),
+                    c.sha256.c_str(), signers.c_str());
+    }
     return 0;
 }
 
 } // namespace
 
 void setup_trust(CLI::App& app) {
-    CLI::App* trust = app.add_subcommand("trust", "Install and show the node's own trust store");
+    CLI::App* trust = app.add_subcommand("trust", "Install, show and update the node's own trust store");
     trust->require_subcommand(1);
 
     struct ShowArgs {
@@ -123,6 +138,16 @@ void setup_trust(CLI::App& app) {
     add_site_options(init, init_args->site);
     init->add_flag("--json", init_args->json, "Print the outcome as JSON");
     set_action(*init, [init_args] { return print_change(init_trust(init_args->site, init_args->input), "installed", init_args->json); });
+
+    auto update_args = std::make_shared<ChangeArgs>();
+    CLI::App* update = trust->add_subcommand(
+        "update", "Replace the node's trust store by a trust bundle's, signed by the trust keys of both stores; logged");
+    update->add_option("bundle", update_args->input, "The trust bundle (trust-vN.ferry)")->required();
+    add_site_options(update, update_args->site);
+    update->add_flag("--json", update_args->json, "Print the outcome as JSON");
+    set_action(*update, [update_args] {
+        return print_change(update_trust(update_args->site, update_args->input), "updated", update_args->json);
+    });
 }
 
 } // namespace ferry::applier

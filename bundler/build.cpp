@@ -22,12 +22,6 @@ namespace {
 
 constexpr UnixTime k_day = 86400;
 
-keys::SecretKey load_key(const fs::path& path) {
-    return keys::load_secret_key(path, [&] {
-        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
-    });
-}
-
 std::string signature_text(const keys::SecretKey& key, const std::string& manifest,
                            const schema::Manifest& m, UnixTime when) {
     const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(manifest.data()),
@@ -83,6 +77,12 @@ void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
 }
 
 } // namespace
+
+keys::SecretKey load_key(const fs::path& path) {
+    return keys::load_secret_key(path, [&] {
+        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
+    });
+}
 
 BuildResult build_bundle(const BuildOptions& options) {
     schema::BundleSpec spec = schema::load_spec(options.spec);

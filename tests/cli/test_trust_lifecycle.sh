@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The node's own trust store: trust init (once, logged), --trust defaulting to it, trust show,
-# roles (a key without the role does not count) — every refusal with its message and exit code,
-# the store byte for byte unchanged and an audit record written.
+# roles (a key without the role does not count), and rotation by trust bundle — every refusal
+# with its message and exit code, the store byte for byte unchanged and an audit record written.
 source "$(dirname "$0")/lib.sh"
 readonly PY=/usr/bin/python3
 
@@ -120,3 +120,80 @@ expect_ok "verify names the keys it ignored" "$FERRY_BUNDLER" sign "$BY_R" --key
 expect_ok "a release key and a trust key: verified" "$FERRY_APPLIER" verify -q "$SCRATCH/by-rb.ferry" --trust "$STORE"
 expect_output "verify: the trust key is named as ignored" \
     "[key-r]; ignored: $IDB (key-b): ignored, not a release key (roles: trust);"
+expect_ok "a bundle by key-a verifies before the rotation" "$FERRY_APPLIER" verify -q "$BY_A" --trust "$STORE"
+
+# --- trust bundles -----------------------------------------------------------------------------
+
+TB=$SCRATCH/tb
+mkdir -p "$TB"/{old,new,skip,same,empty,expired,good}
+# trust_bundle DIR STORE KEY...: builds DIR/trust-vN.ferry from STORE signed by the keys.
+trust_bundle() {
+    local -r dir=$1 file=$2
+    shift 2
+    local args=() k
+    for k in "$@"; do
+        args+=(--key "$K/$k.key")
+    done
+    "$FERRY_BUNDLER" trust build "$file" "${args[@]}" -o "$TB/$dir" >"$SCRATCH/tb.out" 2>&1 ||
+        { fail "trust build $dir: $(cat "$SCRATCH/tb.out")"; exit 1; }
+}
+trust_bundle old "$K/v2.yaml" key-a key-b
+trust_bundle new "$K/v2.yaml" key-b key-c
+trust_bundle skip "$K/v3.yaml" key-a key-b key-c
+trust_bundle same "$K/v1-again.yaml" key-a key-b key-c
+# The empty store cannot be built by ferry-bundler (it refuses it too): put it in by hand.
+expect_fail "trust build refuses a store with no keys" 1 "the trust store lists no keys" \
+    "$FERRY_BUNDLER" trust build "$K/v2-empty.yaml" --key "$K/key-a.key" -o "$TB/empty"
+"$FERRY_FORGE" --trust-bundle --manifest "$K/v2-empty.yaml" --key "$K/key-a.key" --key "$K/key-b.key" \
+    -o "$TB/empty/trust-v2.ferry"
+"$FERRY_FORGE" --trust-bundle --manifest "$K/v2-expired.yaml" --key "$K/key-a.key" --key "$K/key-b.key" \
+    -o "$TB/expired/trust-v2.ferry"
+
+refused_change "trust update signed only by the current store's keys" 3 \
+    "$TB/old/trust-v2.ferry: not signed by the trust threshold of the new trust store (version 2): trust.yaml signed by 1 trusted trust key(s), 2 required" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/old/trust-v2.ferry" --root "$R" --state-dir "$S"
+refused_change "trust update signed only by the new store's keys" 3 \
+    "not signed by the trust threshold of the current trust store (version 1): trust.yaml signed by 1 trusted trust key(s), 2 required [$(signature_list "$IDB (key-b): valid" "$IDC: unknown key")]" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/new/trust-v2.ferry" --root "$R" --state-dir "$S"
+refused_change "trust update skipping a version" 4 \
+    "carries trust store version 3, skipping version(s) after the current trust store (version 1)" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/skip/trust-v3.ferry" --root "$R" --state-dir "$S"
+refused_change "trust update with the same version" 4 \
+    "carries trust store version 1, not newer than the current trust store (version 1)" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/same/trust-v1.ferry" --root "$R" --state-dir "$S"
+refused_change "trust update to a store with no keys" 4 "$TB/empty/trust-v2.ferry:trust.yaml:3: keys: the trust store lists no keys" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/empty/trust-v2.ferry" --root "$R" --state-dir "$S"
+refused_change "trust update to a store whose thresholds cannot be met" 4 \
+    "trust store version 2: thresholds.trust is 1 but only 0 trust key(s) are unexpired" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/expired/trust-v2.ferry" --root "$R" --state-dir "$S"
+refused_change "a software bundle given to trust update" 3 "not a trust bundle: the first member is \"manifest.yaml\"" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$BY_A" --root "$R" --state-dir "$S"
+expect_fail "a trust bundle given to verify" 3 "not a software bundle: it carries a trust store" \
+    "$FERRY_APPLIER" verify -q "$TB/old/trust-v2.ferry" --trust "$STORE"
+
+# Co-signing a trust bundle: the current store's keys signed it, the new store's key adds its own.
+expect_ok "sign adds a signature to a trust bundle" \
+    "$FERRY_BUNDLER" sign "$TB/old/trust-v2.ferry" --key "$K/key-c.key" -o "$TB/good/trust-v2.ferry"
+expect_ok "trust update signed by both stores' trust thresholds" \
+    "$FERRY_APPLIER" trust update "$TB/good/trust-v2.ferry" --root "$R" --state-dir "$S"
+expect_output "trust update says what changed" "updated trust store $STORE from version 1 to 2"
+cmp -s "$K/v2.yaml" "$STORE" && pass "trust update installs the new store byte for byte" ||
+    fail "$STORE differs from v2.yaml"
+[ "$(audit_count "trust updated")" -eq 1 ] && pass "trust update: audit record" || fail "trust update: no audit record"
+refused_change "the same trust bundle again (a replay)" 4 \
+    "carries trust store version 2, not newer than the current trust store (version 2)" \
+    "trust update refused" "$FERRY_APPLIER" trust update "$TB/good/trust-v2.ferry" --root "$R" --state-dir "$S"
+
+# Revocation: key-a is not in version 2; what it alone signed is refused from now on.
+expect_fail "a bundle signed only by a revoked key" 3 "manifest signed by 0 trusted release key(s), 1 required [$IDA: unknown key]" \
+    "$FERRY_APPLIER" plan "$BY_A" --root "$R" --state-dir "$S"
+expect_ok "a bundle by a key still trusted verifies" "$FERRY_APPLIER" plan "$BY_R" --root "$R" --state-dir "$S" --json
+
+# --- key generate --expires ------------------------------------------------------------------
+
+expect_ok "key generate --expires DATE" "$FERRY_BUNDLER" key generate --name dated --out "$K" --unencrypted --expires 2031-03-04
+expect_output "the trust.yaml entry carries the expiry" "expires: 2031-03-04T00:00:00Z"
+expect_fail "key generate --expires in the past" 2 "--expires 2020-01-01T00:00:00Z is not in the future" \
+    "$FERRY_BUNDLER" key generate --name old --out "$K" --unencrypted --expires 2020-01-01
+expect_fail "key generate --expires that is not a date" 2 "--expires \"soon\" is not a date" \
+    "$FERRY_BUNDLER" key generate --name soon --out "$K" --unencrypted --expires soon

@@ -1,12 +1,14 @@
-// Roles and thresholds: keys::authenticate.
+// Roles, thresholds and trust-store rotation: keys::authenticate and keys::check_trust_update.
 
 #include "core/error.hpp"
 #include "keys/key.hpp"
 #include "keys/signature.hpp"
+#include "keys/trust_bundle.hpp"
 #include "keys/trust_store.hpp"
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,10 @@ std::vector<ferry::BundleHead::Signature> sign_all(const std::string& text, cons
         out.push_back({s->id(), format_signature(sign_message(s->key, message, "timestamp:1\tfile:x", "u"))});
     }
     return out;
+}
+
+TrustBundle bundle_of(const std::string& text, const std::vector<const Signer*>& signers) {
+    return {"trust-v2.ferry", {text, sign_all(text, signers)}};
 }
 
 } // namespace
@@ -114,5 +120,75 @@ TEST_CASE("keys::authenticate thresholds per role") {
                              "be signed",
                              Error);
         CHECK_NOTHROW(check_thresholds_reachable(store, k_now - 10, "new.yaml"));
+    }
+}
+
+TEST_CASE("keys::check_trust_update") {
+    const Signer old1{"old-1"};
+    const Signer old2{"old-2"};
+    const Signer new1{"new-1"};
+    const Signer rel{"rel"};
+    const TrustStore current = parse_trust_store(
+        store_text(4, 1, 2, entry(old1, "trust") + entry(old2, "trust") + entry(rel, "release")), "trust.yaml");
+    const std::string next = store_text(5, 1, 1, entry(new1, "release, trust") + entry(rel, "release"));
+
+    SUBCASE("accepted when both stores' trust thresholds sign the next version") {
+        const TrustUpdate u = check_trust_update(current, bundle_of(next, {&old1, &old2, &new1}), k_now);
+        CHECK(u.store.version == 5);
+        CHECK(u.by_current.valid == 2);
+        CHECK(u.by_new.valid == 1);
+    }
+    SUBCASE("signed only by the current store's keys") {
+        CHECK_THROWS_WITH_AS((void)check_trust_update(current, bundle_of(next, {&old1, &old2}), k_now),
+                             ("trust-v2.ferry: not signed by the trust threshold of the new trust store (version 5): "
+                              "trust.yaml signed by 0 trusted trust key(s), 1 required [" +
+                              old1.id() + ": unknown key; " + old2.id() + ": unknown key]")
+                                 .c_str(),
+                             Error);
+    }
+    SUBCASE("signed only by the new store's keys") {
+        try {
+            (void)check_trust_update(current, bundle_of(next, {&new1}), k_now);
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::verification);
+            CHECK(std::string(e.what()) == "trust-v2.ferry: not signed by the trust threshold of the current trust store "
+                                           "(version 4): trust.yaml signed by 0 trusted trust key(s), 2 required [" +
+                                               new1.id() + ": unknown key]");
+        }
+    }
+    SUBCASE("a release key of the current store does not count") {
+        CHECK_THROWS_WITH_AS((void)check_trust_update(current, bundle_of(next, {&old1, &rel, &new1}), k_now),
+                             doctest::Contains((rel.id() + " (rel): ignored, not a trust key (roles: release)").c_str()), Error);
+    }
+    SUBCASE("versions") {
+        for (const auto& [version, message] :
+             std::vector<std::pair<int, std::string>>{{4, "carries trust store version 4, not newer than the current trust store (version 4)"},
+                                                      {3, "carries trust store version 3, not newer than"},
+                                                      {6, "carries trust store version 6, skipping version(s) after the current trust store (version 4)"}}) {
+            CAPTURE(version);
+            const std::string text = store_text(version, 1, 1, entry(new1, "release, trust"));
+            try {
+                (void)check_trust_update(current, bundle_of(text, {&old1, &old2, &new1}), k_now);
+                FAIL("accepted");
+            } catch (const Error& e) {
+                CHECK(e.kind() == ErrorKind::policy);
+                CHECK(std::string(e.what()).find(message) != std::string::npos);
+            }
+        }
+    }
+    SUBCASE("a new store with no keys, or thresholds it cannot meet") {
+        CHECK_THROWS_WITH_AS((void)check_trust_update(current, bundle_of(store_text(5, 1, 1, ""), {&old1, &old2}), k_now),
+                             doctest::Contains("the trust store lists no keys"), Error);
+        CHECK_THROWS_WITH_AS(
+            (void)check_trust_update(current, bundle_of(store_text(5, 1, 2, entry(new1, "release, trust")), {&old1, &old2, &new1}),
+                                     k_now),
+            "trust-v2.ferry:trust.yaml:2: thresholds.trust: must be between 1 and the number of keys with the trust role (1)",
+            Error);
+        CHECK_THROWS_WITH_AS(
+            (void)check_trust_update(current,
+                                     bundle_of(store_text(5, 1, 1, entry(new1, "release, trust", k_now - 5)), {&old1, &old2, &new1}),
+                                     k_now),
+            doctest::Contains("thresholds.release is 1 but only 0 release key(s) are unexpired"), Error);
     }
 }
