@@ -64,7 +64,7 @@ void setup_apply(CLI::App& app) {
     auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
     CLI::App* cmd = app.add_subcommand("apply", "Verify a bundle and upgrade this node, rolling back on failure");
     cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
+    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "Accept an older version, sequence or signing time");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "Accept a major version upgrade");
@@ -150,7 +150,7 @@ void setup_stage(CLI::App& app) {
     cmd->add_option("bundle", opts->bundle,
                     "The .ferry bundle, or any part of a split one or a folder of parts: every part of it found there is staged")
         ->required();
-    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
+    cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
     add_site_options(cmd, opts->site);
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "As apply would be given it");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "As apply would be given it");

@@ -1,6 +1,7 @@
 // The cluster's side of `plan --inventory`: render what the coordinator found and would do.
 
 #include "applier/commands.hpp"
+#include "applier/node/node_trust.hpp"
 #include "applier/node/probe.hpp"
 #include "applier/node/site.hpp"
 #include "applier/rollout/cluster_plan.hpp"
@@ -115,7 +116,7 @@ keys::BundleInfo coordinator_bundle(const InventoryPlanArgs& args, const schema:
             }
         }
     }
-    const keys::TrustStore trust = keys::load_trust_store(args.trust);
+    const keys::TrustStore trust = load_site_trust(args.trust, "/");
     keys::BundleInfo info = keys::inspect_bundle(args.bundle, &trust, false);
     if (info.manifest.expires <= now()) {
         throw Error(ErrorKind::policy, args.bundle.string() + ": bundle " + info.manifest.name + " " +

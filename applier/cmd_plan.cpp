@@ -165,13 +165,12 @@ void setup_plan(CLI::App& app) {
     };
     auto args = std::make_shared<Args>();
     PlanRequest& request = args->request;
-    request.trust = k_default_trust_store;
     request.state_dir = k_default_state_dir;
     CLI::App* cmd = app.add_subcommand("plan", "Show what apply would do, changing nothing");
     cmd->add_option("bundle", request.bundle, "The .ferry bundle")->required();
     cmd->add_option("--trust", request.trust,
                     "Trust store (default " + std::string(k_default_trust_store) +
-                        ", the node's own)");
+                        " below --root, the node's own)");
     cmd->add_option("--root", request.root, "Install root (default /)")
         ->check(CLI::ExistingDirectory);
     cmd->add_option("--state-dir", request.state_dir,

@@ -1,55 +1,152 @@
 #include "applier/commands.hpp"
+#include "applier/node/node_trust.hpp"
 
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/json.hpp"
+#include "core/sha256.hpp"
 #include "keys/trust_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 namespace ferry::applier {
 
-void setup_trust(CLI::App& app) {
-    auto path = std::make_shared<std::string>(k_default_trust_store);
-    auto json = std::make_shared<bool>(false);
-    CLI::App* trust = app.add_subcommand("trust", "Show the site's trust store");
-    trust->require_subcommand(1);
-    CLI::App* show = trust->add_subcommand("show", "List trusted keys and the threshold");
-    show->add_option("--trust", *path, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
-    show->add_flag("--json", *json, "Print JSON");
-    set_action(*show, [path, json] {
-        const keys::TrustStore store = keys::load_trust_store(*path);
-        const UnixTime t = now();
-        if (*json) {
-            JsonWriter j;
-            const Limits& l = store.limits;
-            j.begin_object().field("result", "shown").field("threshold", store.threshold);
-            j.key("limits").begin_object().field("manifest_bytes", l.manifest_bytes).field("files", l.files)
-                .field("file_bytes", l.file_bytes).field("total_bytes", l.total_bytes).field("window_log", l.window_log)
-                .field("path_bytes", l.path_bytes).end_object();
-            j.key("keys").begin_array();
-            for (const auto& k : store.keys) {
-                j.begin_object().field("name", k.name).field("id", keys::key_id_hex(k.key.id))
-                    .field("expires", format_time(k.expires)).field("expired", k.expires <= t).end_object();
-            }
-            j.end_array().end_object();
-            std::fputs(j.str().c_str(), stdout);
-            return 0;
+namespace {
+
+void add_site_options(CLI::App* cmd, SiteOptions& site) {
+    cmd->add_option("--root", site.root,
+                    "Install root: the node's trust store is " + std::string(k_default_trust_store) + " below it (default /)")
+        ->check(CLI::ExistingDirectory);
+    cmd->add_option("--state-dir", site.state_dir,
+                    "The applier's state folder, whose audit log records the change (default " +
+                        std::string(k_default_state_dir) + ")");
+}
+
+void print_show_json(const keys::TrustStore& store, const std::string& path, UnixTime t) {
+    JsonWriter j;
+    const Limits& l = store.limits;
+    j.begin_object().field("result", "shown").field("trust_store", path).field("version", store.version);
+    j.key("thresholds").begin_object();
+    for (const auto role : schema::k_trust_roles) {
+        j.field(schema::role_name(role), store.thresholds.of(role));
+    }
+    j.end_object();
+    j.key("limits").begin_object().field("manifest_bytes", l.manifest_bytes).field("files", l.files)
+        .field("file_bytes", l.file_bytes).field("total_bytes", l.total_bytes).field("window_log", l.window_log)
+        .field("path_bytes", l.path_bytes).end_object();
+    j.key("keys").begin_array();
+    for (const auto& k : store.keys) {
+        j.begin_object().field("name", k.name).field("id", keys::key_id_hex(k.key.id)).key("roles").begin_array();
+        for (const auto role : k.roles) {
+            j.value(schema::role_name(role));
         }
-        std::printf("threshold: %llu of %zu keys\n", static_cast<unsigned long long>(store.threshold),
-                    store.keys.size());
-        const Limits& l = store.limits;
-        std::printf("limits: manifest %llu bytes, %llu files, %llu bytes per file, %llu bytes in all, "
-                    "zstd window 2^%d, paths %llu bytes\n",
-                    static_cast<unsigned long long>(l.manifest_bytes), static_cast<unsigned long long>(l.files),
-                    static_cast<unsigned long long>(l.file_bytes), static_cast<unsigned long long>(l.total_bytes),
-                    l.window_log, static_cast<unsigned long long>(l.path_bytes));
-        for (const auto& k : store.keys) {
-            std::printf("  %s  %-24s expires %s%s\n", keys::key_id_hex(k.key.id).c_str(), k.name.c_str(),
-                        format_time(k.expires).c_str(), k.expires <= t ? "  (EXPIRED)" : "");
+        j.end_array().field("expires", format_time(k.expires)).field("expired", k.expires <= t).end_object();
+    }
+    j.end_array().end_object();
+    std::fputs(j.str().c_str(), stdout);
+}
+
+void print_show_text(const keys::TrustStore& store, const std::string& path, UnixTime t) {
+    std::printf("trust store: %s, version %llu\n", path.c_str(), static_cast<unsigned long long>(store.version));
+    for (const auto role : schema::k_trust_roles) {
+        const auto holders = std::count_if(store.keys.begin(), store.keys.end(), [&](const auto& k) { return k.has(role); });
+        std::printf("threshold %-8s %llu of %zu %s keys (%s)\n", (std::string(schema::role_name(role)) + ":").c_str(),
+                    static_cast<unsigned long long>(store.thresholds.of(role)), static_cast<std::size_t>(holders),
+                    std::string(schema::role_name(role)).c_str(),
+                    role == schema::TrustRole::release ? "sign software bundles" : "sign trust store changes");
+    }
+    const Limits& l = store.limits;
+    std::printf("limits: manifest %llu bytes, %llu files, %llu bytes per file, %llu bytes in all, "
+                "zstd window 2^%d, paths %llu bytes\n",
+                static_cast<unsigned long long>(l.manifest_bytes), static_cast<unsigned long long>(l.files),
+                static_cast<unsigned long long>(l.file_bytes), static_cast<unsigned long long>(l.total_bytes),
+                l.window_log, static_cast<unsigned long long>(l.path_bytes));
+    std::printf("keys:\n");
+    for (const auto& k : store.keys) {
+        std::printf("  %s  %-24s %-16s expires %s%s\n", keys::key_id_hex(k.key.id).c_str(), k.name.c_str(),
+                    ("[" + keys::roles_text(k.roles) + "]").c_str(), format_time(k.expires).c_str(),
+                    k.expires <= t ? "  (EXPIRED)" : "");
+    }
+}
+
+int print_change(const TrustChange& c, const char* result, bool json) {
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("result", result).field("trust_store", c.path.string()).field("from_version", c.from_version)
+            .field("version", c.version).field("sha256", c.sha256).key("signed_by").begin_array();
+        for (const auto& s : c.signers) {
+            j.value(s);
+        }
+        j.end_array().end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return 0;
+    }
+    if (c.from_version == 0) {
+        std::printf("installed trust store version %llu as %s (sha256 %s)\n", static_cast<unsigned long long>(c.version),
+                    c.path.c_str(), c.sha256.c_str());
+    } else {
+        std::string signers;
+        for (const auto& s : c.signers) {
+            signers += (signers.empty() ? "" : ", ") + s;
+        }
+        std::printf("updated trust store %s from version %llu to %llu (sha256 %s), signed by %s\n", c.path.c_str(),
+                    static_cast<unsigned long long>(c.from_version), static_cast<unsigned long long>(c.version),
+                    c.sha256.c_str(), signers.c_str());
+    }
+    return 0;
+}
+
+} // namespace
+
+void setup_trust(CLI::App& app) {
+    CLI::App* trust = app.add_subcommand("trust", "Install, show and update the node's own trust store");
+    trust->require_subcommand(1);
+
+    struct ShowArgs {
+        std::filesystem::path path;
+        std::filesystem::path root = "/";
+        bool json = false;
+    };
+    auto show_args = std::make_shared<ShowArgs>();
+    CLI::App* show = trust->add_subcommand("show", "List the trust store's version, thresholds, keys, roles and expiry");
+    show->add_option("--trust", show_args->path,
+                     "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
+    show->add_option("--root", show_args->root, "Install root (default /)")->check(CLI::ExistingDirectory);
+    show->add_flag("--json", show_args->json, "Print JSON");
+    set_action(*show, [show_args] {
+        const keys::TrustStore store = load_site_trust(show_args->path, show_args->root);
+        const std::string path = (show_args->path.empty() ? node_trust_store(show_args->root) : show_args->path).string();
+        if (show_args->json) {
+            print_show_json(store, path, now());
+        } else {
+            print_show_text(store, path, now());
         }
         return 0;
+    });
+
+    struct ChangeArgs {
+        SiteOptions site;
+        std::filesystem::path input;
+        bool json = false;
+    };
+    auto init_args = std::make_shared<ChangeArgs>();
+    CLI::App* init = trust->add_subcommand(
+        "init", "Install FILE as the node's trust store, once (refused if the node has one); logged");
+    init->add_option("file", init_args->input, "The site's trust store (trust.yaml)")->required();
+    add_site_options(init, init_args->site);
+    init->add_flag("--json", init_args->json, "Print the outcome as JSON");
+    set_action(*init, [init_args] { return print_change(init_trust(init_args->site, init_args->input), "installed", init_args->json); });
+
+    auto update_args = std::make_shared<ChangeArgs>();
+    CLI::App* update = trust->add_subcommand(
+        "update", "Replace the node's trust store by a trust bundle's, signed by the trust keys of both stores; logged");
+    update->add_option("bundle", update_args->input, "The trust bundle (trust-vN.ferry)")->required();
+    add_site_options(update, update_args->site);
+    update->add_flag("--json", update_args->json, "Print the outcome as JSON");
+    set_action(*update, [update_args] {
+        return print_change(update_trust(update_args->site, update_args->input), "updated", update_args->json);
     });
 }
 

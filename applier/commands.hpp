@@ -10,7 +10,7 @@
 
 namespace ferry::applier {
 
-// `trust show [--trust T] [--json]`.
+// `trust init FILE`, `trust show`, `trust update BUNDLE`.
 void setup_trust(CLI::App& app);
 
 // `plan BUNDLE [--trust T] [--root R] [--state-dir S] [--json]`.

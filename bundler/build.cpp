@@ -22,12 +22,6 @@ namespace {
 
 constexpr UnixTime k_day = 86400;
 
-keys::SecretKey load_key(const fs::path& path) {
-    return keys::load_secret_key(path, [&] {
-        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
-    });
-}
-
 std::string signature_text(const keys::SecretKey& key, const std::string& manifest,
                            const schema::Manifest& m, UnixTime when) {
     const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(manifest.data()),
@@ -42,9 +36,9 @@ std::string signature_text(const keys::SecretKey& key, const std::string& manife
 keys::TrustStore signer_store(const std::vector<keys::PublicKey>& signers) {
     keys::TrustStore store;
     for (const auto& pk : signers) {
-        store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {}});
+        store.keys.push_back({keys::key_id_hex(pk.id), pk, std::numeric_limits<UnixTime>::max(), {keys::TrustRole::release}});
     }
-    store.threshold = store.keys.size();
+    store.thresholds.release = store.keys.size();
     // The bundler checks its own output against the format's caps; sites apply their limits.
     store.limits = Limits{k_cap_manifest_bytes, std::numeric_limits<std::uint64_t>::max(),
                           std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<std::uint64_t>::max(),
@@ -83,6 +77,12 @@ void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
 }
 
 } // namespace
+
+keys::SecretKey load_key(const fs::path& path) {
+    return keys::load_secret_key(path, [&] {
+        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
+    });
+}
 
 BuildResult build_bundle(const BuildOptions& options) {
     schema::BundleSpec spec = schema::load_spec(options.spec);

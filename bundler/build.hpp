@@ -2,6 +2,7 @@
 
 // ferry-bundler's work: building a bundle from a spec and co-signing one.
 
+#include "keys/key.hpp"
 #include "manifest-schema/manifest.hpp"
 
 #include <filesystem>
@@ -23,6 +24,9 @@ struct BuildResult {
     std::filesystem::path bundle;
     schema::Manifest manifest;
 };
+
+// Loads the secret key at PATH, asking for its passphrase when it has one.
+[[nodiscard]] keys::SecretKey load_key(const std::filesystem::path& path);
 
 // Builds NAME-VERSION.ferry from a spec, signs it with every key, verifies the result and only
 // then renames it into place: a failure or Ctrl-C leaves no bundle and no temp file.

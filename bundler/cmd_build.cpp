@@ -1,9 +1,11 @@
 #include "bundler/build.hpp"
 #include "bundler/split.hpp"
+#include "bundler/trust.hpp"
 #include "bundler/commands.hpp"
 
 #include "core/cli/cli.hpp"
 #include "core/error.hpp"
+#include "keys/trust_bundle.hpp"
 
 #include <cstdio>
 #include <memory>
@@ -78,13 +80,16 @@ void setup_sign(CLI::App& app) {
         bool quiet = false;
     };
     auto args = std::make_shared<Args>();
-    CLI::App* cmd = app.add_subcommand("sign", "Add a signature to a bundle (the payload is copied, not recompressed)");
-    cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
+    CLI::App* cmd = app.add_subcommand(
+        "sign", "Add a signature to a bundle (the payload is copied, not recompressed) or to a trust bundle");
+    cmd->add_option("bundle", args->bundle, "The .ferry bundle or trust bundle")->required();
     cmd->add_option("--key", args->key, "Secret key to sign with")->required();
     cmd->add_option("-o,--out", args->out, "Write the co-signed bundle here instead of replacing BUNDLE");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
-        const std::string id = sign_bundle(args->bundle, args->key, args->out, !args->quiet);
+        const std::string id = keys::is_trust_bundle(args->bundle)
+                                   ? sign_trust_bundle(args->bundle, args->key, args->out)
+                                   : sign_bundle(args->bundle, args->key, args->out, !args->quiet);
         std::printf("signed %s with key %s\n", (args->out.empty() ? args->bundle : args->out).c_str(), id.c_str());
         return 0;
     });
@@ -121,6 +126,30 @@ void setup_split(CLI::App& app) {
         }
         std::printf("split %s into %zu parts, listed in %s (check them with sha256sum -c)\n", args->bundle.c_str(),
                     r.parts.size(), r.list.string().c_str());
+        return 0;
+    });
+}
+
+void setup_trust_bundle(CLI::App& app) {
+    auto options = std::make_shared<TrustBuildOptions>();
+    CLI::App* trust = app.add_subcommand("trust", "Build trust bundles, which change a node's trust store");
+    trust->require_subcommand(1);
+    CLI::App* cmd = trust->add_subcommand(
+        "build", "Build trust-vN.ferry from a new trust store (version N: the current one plus one), signed by each key");
+    cmd->add_option("store", options->store, "The new trust store (trust.yaml)")->required();
+    cmd->add_option("--key", options->keys,
+                    "Secret key of a trust key to sign with (repeat: the current store's and the new store's)")
+        ->required();
+    cmd->add_option("-o,--out", options->out_dir, "Folder to write trust-vN.ferry into")->check(CLI::ExistingDirectory);
+    cmd->add_flag("--force", options->force, "Replace an existing trust bundle");
+    set_action(*cmd, [options] {
+        const TrustBuildResult r = build_trust_bundle(*options);
+        std::string ids;
+        for (const auto& id : r.signers) {
+            ids += (ids.empty() ? "" : ", ") + id;
+        }
+        std::printf("built %s: trust store version %llu, signed by %s\n", r.bundle.string().c_str(),
+                    static_cast<unsigned long long>(r.version), ids.c_str());
         return 0;
     });
 }

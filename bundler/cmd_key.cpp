@@ -16,6 +16,7 @@ void setup_key(CLI::App& app) {
     struct Args {
         std::string name;
         std::string out = ".";
+        std::string expires;
         bool unencrypted = false;
         bool force = false;
     };
@@ -27,7 +28,23 @@ void setup_key(CLI::App& app) {
     gen->add_option("--out", args->out, "Folder to write NAME.key and NAME.pub into");
     gen->add_flag("--unencrypted", args->unencrypted, "Leave the secret key unencrypted (test keys only)");
     gen->add_flag("--force", args->force, "Replace existing key files");
+    gen->add_option("--expires", args->expires,
+                    "When the key's trust.yaml entry expires: a date (2028-01-31) or a UTC time (2028-01-31T00:00:00Z); "
+                    "default two years from now");
     set_action(*gen, [args] {
+        UnixTime expires = now() + 2 * 365 * 86400;
+        if (!args->expires.empty()) {
+            const std::string text = args->expires.size() == 10 ? args->expires + "T00:00:00Z" : args->expires;
+            const auto t = parse_time(text);
+            if (!t) {
+                throw Error(ErrorKind::usage, "--expires \"" + args->expires + "\" is not a date like 2028-01-31 or a UTC time like 2028-01-31T00:00:00Z");
+            }
+            if (*t <= now()) {
+                throw Error(ErrorKind::usage, "--expires " + format_time(*t) + " is not in the future",
+                            "a key that has expired signs nothing that counts");
+            }
+            expires = *t;
+        }
         if (!schema::valid_name(args->name)) {
             throw Error(ErrorKind::usage, "--name \"" + args->name + "\" is not a valid key name",
                         "use lower-case letters, digits, '.', '_' and '-'");
@@ -59,7 +76,7 @@ void setup_key(CLI::App& app) {
                     "    expires: %s\n    roles: [release]\n",
                     args->name.c_str(), keys::key_id_hex(key.id()).c_str(),
                     keys::public_key_base64(key.public_key()).c_str(),
-                    format_time(now() + 2 * 365 * 86400).c_str());
+                    format_time(expires).c_str());
         return 0;
     });
 }

@@ -8,10 +8,13 @@ namespace ferry::bundler {
 void setup_key(CLI::App& app);
 // `build SPEC --key K [--key K2 ...] [-o DIR] [--level N] [--threads N]`.
 void setup_build(CLI::App& app);
-// `sign BUNDLE --key K [-o OUT]`.
+// `sign BUNDLE --key K [-o OUT]`, for a bundle or a trust bundle.
 void setup_sign(CLI::App& app);
 // `split`: a bundle written as parts for media with a file size limit.
 void setup_split(CLI::App& app);
+
+// `trust build STORE --key K [--key K2 ...] [-o DIR]`.
+void setup_trust_bundle(CLI::App& app);
 
 // Builds ferry-bundler's command line in APP: what run_bundler parses, and what its man page and
 // completion are generated from.

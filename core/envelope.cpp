@@ -351,9 +351,59 @@ std::size_t EnvelopeReader::read_some(void* data, std::size_t size) {
     return n;
 }
 
+namespace {
+
+// Reads signature members until one that is not a signature (returned) or the end (nullopt).
+std::optional<EnvelopeMember> read_signatures(EnvelopeReader& reader, std::vector<BundleHead::Signature>& out) {
+    std::set<std::string> seen;
+    for (;;) {
+        auto member = reader.next();
+        if (!member || !member->name.starts_with(k_signature_prefix)) {
+            return member;
+        }
+        if (!is_signature_name(member->name)) {
+            throw Error(ErrorKind::verification,
+                        "unexpected member \"" + member->name + "\" at offset " + std::to_string(member->header_offset));
+        }
+        if (!seen.insert(member->name).second) {
+            throw Error(ErrorKind::verification, "duplicate member \"" + member->name + "\"");
+        }
+        const std::string id = member->name.substr(k_signature_prefix.size(), 16);
+        out.push_back({id, reader.read_all(k_max_signature_size)});
+    }
+}
+
+} // namespace
+
+TrustBundleHead read_trust_bundle_head(EnvelopeReader& reader) {
+    TrustBundleHead head;
+    const auto first = reader.next();
+    if (!first || first->name != k_trust_member) {
+        throw Error(ErrorKind::verification,
+                    "not a trust bundle: the first member is " +
+                        (first ? "\"" + first->name + "\"" : std::string("missing")) + ", expected \"trust.yaml\"",
+                    first && first->name == k_manifest_member ? "this is a software bundle: apply it with `ferry-applier apply`"
+                                                              : "");
+    }
+    head.store = reader.read_all(k_max_trust_store_size);
+    if (const auto extra = read_signatures(reader, head.signatures)) {
+        throw Error(ErrorKind::verification,
+                    "unexpected member \"" + extra->name + "\" at offset " + std::to_string(extra->header_offset) +
+                        " (a trust bundle holds trust.yaml and its signatures only)");
+    }
+    if (head.signatures.empty()) {
+        throw Error(ErrorKind::verification, "trust bundle carries no signature");
+    }
+    return head;
+}
+
 BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits) {
     BundleHead head;
     auto member = reader.next();
+    if (member && member->name == k_trust_member) {
+        throw Error(ErrorKind::verification, "not a software bundle: it carries a trust store (trust.yaml)",
+                    "a trust bundle changes the node's trust store: `ferry-applier trust update BUNDLE`");
+    }
     if (!member || member->name != k_manifest_member) {
         throw Error(ErrorKind::verification,
                     "not a Ferry bundle: the first member is " +

@@ -18,6 +18,10 @@ inline constexpr std::string_view k_manifest_member = "manifest.yaml";
 inline constexpr std::string_view k_payload_member = "payload.tar.zst";
 inline constexpr std::string_view k_signature_prefix = "signatures/";
 inline constexpr std::string_view k_signature_suffix = ".minisig";
+// A trust bundle's first member: the new trust store, the bytes its signatures cover.
+inline constexpr std::string_view k_trust_member = "trust.yaml";
+// The bound on a trust store, in a trust bundle and on disk.
+inline constexpr std::size_t k_max_trust_store_size = 1u << 20;
 inline constexpr std::size_t k_max_signature_size = 4096;
 // The default bound on the manifest (Limits::manifest_bytes).
 inline constexpr std::size_t k_max_manifest_size = Limits{}.manifest_bytes;
@@ -117,6 +121,16 @@ struct BundleHead {
 // Reads members up to the start of the payload's data; READER is left at that point. The
 // manifest may be no larger than LIMITS allow.
 [[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits = {});
+
+// A trust bundle's members: the new trust store and its signatures.
+struct TrustBundleHead {
+    std::string store;
+    std::vector<BundleHead::Signature> signatures;
+};
+
+// Reads a whole trust bundle (trust.yaml, then at least one signature, then the end of the
+// archive), checked for shape only.
+[[nodiscard]] TrustBundleHead read_trust_bundle_head(EnvelopeReader& reader);
 
 // Checks that READER, positioned after the payload's data, is at a valid end of archive.
 void expect_bundle_end(EnvelopeReader& reader);

@@ -11,6 +11,18 @@
 
 namespace ferry::keys {
 
+bool TrustedKey::has(TrustRole role) const {
+    return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::string roles_text(const std::vector<TrustRole>& roles) {
+    std::string out;
+    for (const TrustRole r : roles) {
+        out += (out.empty() ? "" : ", ") + std::string(schema::role_name(r));
+    }
+    return out;
+}
+
 const TrustedKey* TrustStore::find(const KeyId& id) const {
     for (const auto& k : keys) {
         if (k.key.id == id) {
@@ -23,7 +35,8 @@ const TrustedKey* TrustStore::find(const KeyId& id) const {
 TrustStore parse_trust_store(std::string_view text, const std::string& file) {
     const schema::TrustStoreDoc doc = schema::parse_trust_store(text, file);
     TrustStore store;
-    store.threshold = doc.threshold;
+    store.version = doc.version;
+    store.thresholds = doc.thresholds;
     store.limits = doc.limits;
     for (const auto& entry : doc.keys) {
         const PublicKey key = parse_public_key_base64(entry.public_key, entry.where);
@@ -45,16 +58,30 @@ TrustStore parse_trust_store(std::string_view text, const std::string& file) {
     return store;
 }
 
-TrustStore load_trust_store(const std::filesystem::path& path) {
+TrustStore load_trust_store(const std::filesystem::path& path, TrustOrigin origin) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) && !ec) {
-        const bool node_default = path == k_default_trust_store;
+        const bool node_default = origin == TrustOrigin::node_default || path == k_default_trust_store;
         throw Error(ErrorKind::input,
                     path.string() + ": no trust store" + (node_default ? " (the node's own, used when --trust is not given)" : ""),
-                    node_default ? "install the site's trust store as " + path.string() + ", or pass --trust FILE"
+                    node_default ? "install the site's trust store once with `ferry-applier trust init FILE`, or pass --trust FILE"
                                  : "pass --trust with the site's trust store (trust.yaml)");
     }
     return parse_trust_store(read_file(path, 1u << 20), path.string());
+}
+
+void check_thresholds_reachable(const TrustStore& store, UnixTime now, const std::string& what) {
+    for (const TrustRole role : schema::k_trust_roles) {
+        const auto usable = static_cast<std::uint64_t>(std::count_if(
+            store.keys.begin(), store.keys.end(), [&](const TrustedKey& k) { return k.has(role) && k.expires > now; }));
+        if (usable < store.thresholds.of(role)) {
+            const std::string name(schema::role_name(role));
+            throw Error(ErrorKind::policy,
+                        what + ": thresholds." + name + " is " + std::to_string(store.thresholds.of(role)) + " but only " +
+                            std::to_string(usable) + " " + name + " key(s) are unexpired: nothing could ever be signed",
+                        "renew the expired keys (a later `expires`) or lower the threshold");
+        }
+    }
 }
 
 std::string status_text(SignatureCheck::Status status) {
@@ -69,17 +96,32 @@ std::string status_text(SignatureCheck::Status status) {
         return "BAD SIGNATURE";
     case SignatureCheck::Status::repeated_key:
         return "same key as another signature";
+    case SignatureCheck::Status::wrong_role:
+        return "wrong role";
     }
     return "?";
 }
 
-Authentication authenticate(const BundleHead& head, const TrustStore& trust, UnixTime now) {
+std::string ignored_text(const Authentication& auth) {
+    std::string out;
+    for (const auto& s : auth.signatures) {
+        if (s.status != SignatureCheck::Status::valid) {
+            out += (out.empty() ? "" : "; ") + s.key_id + (s.key_name.empty() ? "" : " (" + s.key_name + ")") + ": " +
+                   (s.reason.empty() ? status_text(s.status) : s.reason);
+        }
+    }
+    return out;
+}
+
+Authentication authenticate(std::string_view text, const std::vector<BundleHead::Signature>& signatures,
+                            const TrustStore& trust, TrustRole role, UnixTime now, const std::string& what) {
     Authentication auth;
-    auth.threshold = trust.threshold;
-    const std::span<const std::uint8_t> message(
-        reinterpret_cast<const std::uint8_t*>(head.manifest.data()), head.manifest.size());
+    auth.role = role;
+    auth.threshold = trust.thresholds.of(role);
+    const std::string role_str(schema::role_name(role));
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
     std::set<std::array<std::uint8_t, k_public_key_size>> counted;
-    for (const auto& member : head.signatures) {
+    for (const auto& member : signatures) {
         const std::string where = "signatures/" + member.key_id + ".minisig";
         SignatureCheck check;
         check.key_id = member.key_id;
@@ -101,6 +143,9 @@ Authentication authenticate(const BundleHead& head, const TrustStore& trust, Uni
             check.key_name = key->name;
             if (!verify_signature(key->key, sig, message)) {
                 check.status = SignatureCheck::Status::bad_signature;
+            } else if (!key->has(role)) {
+                check.status = SignatureCheck::Status::wrong_role;
+                check.reason = "ignored, not a " + role_str + " key (roles: " + roles_text(key->roles) + ")";
             } else if (key->expires <= now) {
                 check.status = SignatureCheck::Status::expired_key;
             } else if (!counted.insert(key->key.key).second) {
@@ -112,23 +157,29 @@ Authentication authenticate(const BundleHead& head, const TrustStore& trust, Uni
         }
         auth.signatures.push_back(std::move(check));
     }
-    if (auth.valid < trust.threshold) {
+    if (auth.valid < auth.threshold) {
         std::string detail;
         for (const auto& s : auth.signatures) {
             detail += (detail.empty() ? "" : "; ") + s.key_id +
                       (s.key_name.empty() ? "" : " (" + s.key_name + ")") + ": " +
-                      status_text(s.status);
+                      (s.reason.empty() ? status_text(s.status) : s.reason);
         }
         const bool tampered = std::any_of(auth.signatures.begin(), auth.signatures.end(), [](const auto& s) {
             return s.status == SignatureCheck::Status::bad_signature;
         });
         throw Error(ErrorKind::verification,
-                    "manifest signed by " + std::to_string(auth.valid) + " trusted key(s), " +
-                        std::to_string(trust.threshold) + " required [" + detail + "]",
-                    tampered ? "the manifest was changed after it was signed"
-                             : "have the bundle co-signed with `ferry-bundler sign`, or check the trust store");
+                    what + " signed by " + std::to_string(auth.valid) + " trusted " + role_str + " key(s), " +
+                        std::to_string(auth.threshold) + " required [" + detail + "]",
+                    tampered ? "the " + what + " was changed after it was signed"
+                             : role == TrustRole::release
+                                   ? "have the bundle co-signed with `ferry-bundler sign`, or check the trust store"
+                                   : "have the trust bundle co-signed with `ferry-bundler sign` by the trust keys of both stores");
     }
     return auth;
+}
+
+Authentication authenticate(const BundleHead& head, const TrustStore& trust, UnixTime now) {
+    return authenticate(head.manifest, head.signatures, trust, TrustRole::release, now, "manifest");
 }
 
 } // namespace ferry::keys

@@ -2,16 +2,52 @@
 
 #include "manifest-schema/yaml_fields.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <set>
 
 namespace ferry::schema {
 
+namespace {
+
+std::vector<TrustRole> parse_roles(const Fields& k) {
+    std::vector<TrustRole> roles;
+    for (const auto& name : k.str_list("roles")) {
+        const auto* found = std::find_if(k_trust_roles.begin(), k_trust_roles.end(),
+                                         [&](TrustRole r) { return role_name(r) == name; });
+        if (found == k_trust_roles.end()) {
+            const auto guess = did_you_mean(name, {"release", "trust"});
+            k.fail("roles", "unknown role \"" + name + "\"" + (guess ? " (did you mean \"" + *guess + "\"?)" : ""),
+                   "a key's roles are release (signs software bundles) and trust (signs trust stores)");
+        }
+        if (std::find(roles.begin(), roles.end(), *found) != roles.end()) {
+            k.fail("roles", "role \"" + name + "\" is listed twice");
+        }
+        roles.push_back(*found);
+    }
+    if (roles.empty()) {
+        k.fail("roles", "the key has no role", "give it [release], [trust] or [release, trust]");
+    }
+    return roles;
+}
+
+} // namespace
+
+std::string_view role_name(TrustRole role) {
+    return role == TrustRole::release ? "release" : "trust";
+}
+
 TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) {
     const ErrorKind kind = ErrorKind::input;
-    const Fields f(load_yaml(text, file, kind), file, "", {"threshold", "keys", "limits"}, kind);
+    const Fields f(load_yaml(text, file, kind), file, "", {"version", "thresholds", "keys", "limits"}, kind);
     TrustStoreDoc doc;
-    doc.threshold = f.u64("threshold");
+    doc.version = f.u64("version");
+    if (doc.version < 1) {
+        f.fail("version", "must be 1 or more");
+    }
+    const Fields th = f.sub("thresholds", {"release", "trust"});
+    doc.thresholds.release = th.u64("release");
+    doc.thresholds.trust = th.u64("trust");
     std::set<std::string> names;
     std::set<std::string> ids;
     std::set<std::string> keys;
@@ -30,7 +66,7 @@ TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) 
             k.fail("expires", "\"" + expires + "\" is not a UTC time like 2027-01-31T00:00:00Z");
         }
         entry.expires = *t;
-        entry.roles = k.str_list("roles");
+        entry.roles = parse_roles(k);
         if (!names.insert(entry.name).second) {
             k.fail("name", "key name \"" + entry.name + "\" is listed twice");
         }
@@ -67,16 +103,27 @@ TrustStoreDoc parse_trust_store(std::string_view text, const std::string& file) 
     if (doc.keys.empty()) {
         f.fail("keys", "the trust store lists no keys");
     }
-    if (doc.threshold < 1 || doc.threshold > doc.keys.size()) {
-        f.fail("threshold", "must be between 1 and the number of keys (" +
-                                std::to_string(doc.keys.size()) + ")");
+    for (const TrustRole role : k_trust_roles) {
+        const auto holders = static_cast<std::uint64_t>(std::count_if(doc.keys.begin(), doc.keys.end(), [&](const auto& k) {
+            return std::find(k.roles.begin(), k.roles.end(), role) != k.roles.end();
+        }));
+        const std::uint64_t threshold = doc.thresholds.of(role);
+        if (threshold < 1 || threshold > holders) {
+            th.fail(role_name(role), "must be between 1 and the number of keys with the " + std::string(role_name(role)) +
+                                        " role (" + std::to_string(holders) + ")");
+        }
     }
     return doc;
 }
 
 std::string emit_trust_store(const TrustStoreDoc& doc) {
     YAML::Emitter out;
-    out << YAML::BeginMap << YAML::Key << "threshold" << YAML::Value << doc.threshold;
+    out << YAML::BeginMap << YAML::Key << "version" << YAML::Value << doc.version;
+    out << YAML::Key << "thresholds" << YAML::Value << YAML::BeginMap;
+    for (const TrustRole role : k_trust_roles) {
+        out << YAML::Key << std::string(role_name(role)) << YAML::Value << doc.thresholds.of(role);
+    }
+    out << YAML::EndMap;
     out << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
     for (const auto& k : doc.keys) {
         out << YAML::BeginMap;
@@ -84,7 +131,11 @@ std::string emit_trust_store(const TrustStoreDoc& doc) {
         out << YAML::Key << "id" << YAML::Value << YAML::DoubleQuoted << k.id;
         out << YAML::Key << "public_key" << YAML::Value << k.public_key;
         out << YAML::Key << "expires" << YAML::Value << format_time(k.expires);
-        out << YAML::Key << "roles" << YAML::Value << YAML::Flow << k.roles;
+        std::vector<std::string> roles;
+        for (const TrustRole r : k.roles) {
+            roles.emplace_back(role_name(r));
+        }
+        out << YAML::Key << "roles" << YAML::Value << YAML::Flow << roles;
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates two UNENCRYPTED signing keys and a trust store for Ferry's tests and demos.
 # Usage: make-test-keys.sh FERRY_BUNDLER OUT_DIR
-# Writes OUT_DIR/test-release-{1,2}.key|.pub and OUT_DIR/trust.yaml (threshold 1).
+# Writes OUT_DIR/test-release-{1,2}.key|.pub and OUT_DIR/trust.yaml (version 1, both keys with the
+# release and trust roles, thresholds 1).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -55,14 +56,17 @@ for name in "${key_names[@]}"; do
     id: \"$id\"
     public_key: \"$public_key\"
     expires: $expires
-    roles: [release]
+    roles: [release, trust]
 "
 done
 
 readonly trust="$out_dir/trust.yaml"
 {
     echo "# TEST TRUST STORE ONLY: its keys are unencrypted test keys (samples/make-test-keys.sh)."
-    echo "threshold: 1"
+    echo "version: 1"
+    echo "thresholds:"
+    echo "  release: 1"
+    echo "  trust: 1"
     echo "keys:"
     printf '%s' "$entries"
 } >"$trust.tmp"

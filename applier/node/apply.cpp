@@ -1,5 +1,6 @@
 #include "apply.hpp"
 
+#include "applier/node/node_trust.hpp"
 #include "applier/node/run.hpp"
 #include "applier/node/site.hpp"
 #include "applier/node/stage.hpp"
@@ -134,7 +135,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
     StateDb& state = site.state;
     RootFs& root = site.root;
     refuse_if_interrupted(state);
-    const keys::TrustStore trust = keys::load_trust_store(options.trust);
+    const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
     const auto previous = installed_manifest(state);
 
     Outcome out;

@@ -15,7 +15,7 @@ namespace ferry::applier {
 struct ApplyOptions {
     SiteOptions site;
     std::filesystem::path bundle;
-    std::filesystem::path trust = k_default_trust_store;
+    std::filesystem::path trust; // empty: the node's own below the root
     PolicyOptions policy;
 };
 

@@ -1,5 +1,6 @@
 #include "plan_report.hpp"
 
+#include "applier/node/node_trust.hpp"
 #include "applier/node/command.hpp"
 #include "applier/node/envfile.hpp"
 #include "applier/node/staging.hpp"
@@ -116,7 +117,7 @@ const std::vector<ChecklistItem> k_checklist = {
 } // namespace
 
 PlanReport make_plan_report(const PlanRequest& request) {
-    const keys::TrustStore trust = keys::load_trust_store(request.trust);
+    const keys::TrustStore trust = load_site_trust(request.trust, request.root);
     const RootFs root(request.root);
     const TempDir tmp;
     const bool have_state = fs::exists(StateLayout(request.state_dir).database());

@@ -51,7 +51,7 @@ struct PlanReport {
 
 struct PlanRequest {
     std::filesystem::path bundle;
-    std::filesystem::path trust;
+    std::filesystem::path trust; // empty: the node's own below the root
     std::filesystem::path root = "/";
     std::filesystem::path state_dir;
     PolicyOptions policy;

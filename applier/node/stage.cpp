@@ -1,5 +1,6 @@
 #include "stage.hpp"
 
+#include "applier/node/node_trust.hpp"
 #include "applier/node/run.hpp"
 #include "applier/node/stage_parts.hpp"
 #include "core/error.hpp"
@@ -136,7 +137,7 @@ StageOutcome stage_bundle(const StageOptions& options) {
     }
     Site site(options.site);
     StateDb& state = site.state;
-    const keys::TrustStore trust = keys::load_trust_store(options.trust);
+    const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
 
     // Open and authenticate, then decide as apply would, then copy.
     // A folder holding one whole bundle stands for it.

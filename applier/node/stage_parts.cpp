@@ -1,5 +1,7 @@
 #include "applier/node/stage_parts.hpp"
 
+#include "applier/node/node_trust.hpp"
+
 #include "applier/node/run.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -234,7 +236,7 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
     Site site(options.site);
     StateDb& state = site.state;
     const StateLayout layout = state.layout();
-    const keys::TrustStore trust = keys::load_trust_store(options.trust);
+    const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
 
     // The manifest: the first part's, or that of a bundle being staged which holds these parts.
     const auto first_file = std::find_if(files.begin(), files.end(),

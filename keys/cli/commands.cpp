@@ -70,6 +70,9 @@ void write_signatures_json(JsonWriter& j, const BundleInfo& info) {
         if (info.auth) {
             const auto& s = info.auth->signatures[i];
             j.field("key_name", s.key_name).field("status", status_text(s.status));
+            if (!s.reason.empty()) {
+                j.field("reason", s.reason);
+            }
         } else {
             j.field("status", "not verified");
         }
@@ -263,11 +266,13 @@ void setup_verify(CLI::App& app) {
     cmd->add_option("bundle", args->bundle, "The .ferry bundle, its first part (NAME.ferry.001), or a folder holding it")->required();
     cmd->add_flag("--quick", args->quick, "Check signatures, expiry and every chunk's hash without decompressing");
     cmd->add_option("--part", args->part, "Check only this part of the split bundle whose first part is given");
-    cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
+    CLI::Option* trust_given =
+        cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
-    set_action(*cmd, [args] {
-        const TrustStore trust = load_trust_store(args->trust);
+    set_action(*cmd, [args, trust_given] {
+        const TrustStore trust =
+            load_trust_store(args->trust, trust_given->count() > 0 ? TrustOrigin::given : TrustOrigin::node_default);
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
@@ -313,13 +318,15 @@ void setup_verify(CLI::App& app) {
                                                  : std::to_string(m.files.size()) + " files in " +
                                                        std::to_string(v.chunks) + " chunks intact";
             const std::string parts = v.info.parts.empty() ? std::string() : ", read from " + std::to_string(v.info.parts.size()) + " parts";
-            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted key(s), %llu required [%s]; "
+            const std::string ignored = ignored_text(*v.info.auth);
+            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted release key(s), %llu required [%s]%s; "
                         "%s%s; expires %s\n",
                         m.name.c_str(), m.version.str().c_str(),
                         static_cast<unsigned long long>(m.sequence),
                         static_cast<unsigned long long>(v.info.auth->valid),
-                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(), what.c_str(),
-                        parts.c_str(), format_time(m.expires).c_str());
+                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
+                        ignored.empty() ? "" : ("; ignored: " + ignored).c_str(), what.c_str(), parts.c_str(),
+                        format_time(m.expires).c_str());
         }
         return 0;
     });

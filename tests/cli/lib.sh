@@ -107,7 +107,8 @@ key_id() {
     sed -n 2p "$1" | base64 -d | od -An -v -tx1 -j2 -N8 | awk '{ for (i = NF; i >= 1; i--) id = id toupper($i) } END { print id }'
 }
 
-# make_keys DIR: two unencrypted test keys and a trust.yaml with threshold 1.
+# make_keys DIR: two unencrypted test keys and a trust.yaml (version 1, both keys release and
+# trust keys, thresholds 1).
 make_keys() {
     bash "$FERRY_SOURCE_DIR/samples/make-test-keys.sh" "$FERRY_BUNDLER" "$1" >/dev/null 2>&1
 }

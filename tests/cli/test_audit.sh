@@ -272,19 +272,25 @@ sed "s|$(sed -n 2p "$pub1")|$(sed -n 2p "$pub2")|" "$trust" >"$SCRATCH/swapped-t
 audit_fails "trust store lists the id with another public key" "trust store: .*another public key" \
     "$audit" "$good" "$pub1" "$SCRATCH/swapped-trust.yaml"
 
+# The signer listed with the trust role only: it signs trust stores, not software.
+sed "/id: \"$(key_id "$pub1")\"/,/roles:/ s/roles: .*/roles: [trust]/" "$trust" >"$SCRATCH/trust-role-only.yaml"
+audit_fails "signer without the release role" "trust store: .*without the release role" \
+    "$audit" "$good" "$pub1" "$SCRATCH/trust-role-only.yaml"
+
 # --- signed but inconsistent: a manifest edited and signed again by a trusted minisign key -----
 
 minisign -G -W -p "$SCRATCH/mk.pub" -s "$SCRATCH/mk.key" </dev/null >/dev/null
 mk_id=$(key_id "$SCRATCH/mk.pub")
 readonly mk_id
 cat >"$SCRATCH/mk-trust.yaml" <<EOF
-threshold: 1
+version: 1
+thresholds: {release: 1, trust: 1}
 keys:
   - name: auditor-test
     id: "$mk_id"
     public_key: "$(sed -n 2p "$SCRATCH/mk.pub")"
     expires: 2099-01-01T00:00:00Z
-    roles: [release]
+    roles: [release, trust]
 EOF
 
 # resign NAME [-l|""] SED_SCRIPT: the good bundle with SED_SCRIPT applied to its manifest (if

@@ -238,7 +238,7 @@ json_case "audit verify --json" 0 "j['result'] == 'intact' and j['records'] >= 3
     "${A[@]}" audit verify --json --state-dir "$S"
 json_case "audit export --json" 0 "j['result'] == 'exported' and j['chain_intact']" \
     "${A[@]}" audit export --json --state-dir "$S"
-json_case "trust show --json" 0 "j['result'] == 'shown' and j['threshold'] == 1" \
+json_case "trust show --json" 0 "j['result'] == 'shown' and j['version'] == 1 and j['thresholds'] == {'release': 1, 'trust': 1}" \
     "${A[@]}" trust show --json --trust "$TRUST"
 json_case "trust show --json without a trust store" 1 "$(error_doc error input 1 "$SCRATCH/none.yaml: no trust store")" \
     "${A[@]}" trust show --json --trust "$SCRATCH/none.yaml"
@@ -260,19 +260,22 @@ if [ -e "$DEFAULT_TRUST" ]; then
     echo "skip - the default trust store (this machine has $DEFAULT_TRUST)"
 else
     site default-trust
+    # verify has no --root: the node's store is /etc/ferry/trust.yaml; plan's is below --root.
     for cmd in "verify" "plan --root $R --state-dir $S"; do
+        store=$DEFAULT_TRUST
+        [ "$cmd" == verify ] || store=$R$DEFAULT_TRUST
         # shellcheck disable=SC2086 # the command and its options, split on purpose
         expect_fail "${cmd%% *} without --trust: names the default store" 1 \
-            "$DEFAULT_TRUST: no trust store (the node's own, used when --trust is not given)" \
+            "error: $store: no trust store (the node's own, used when --trust is not given)" \
             "$FERRY_APPLIER" $cmd "$B1"
-        grep -qF "hint: install the site's trust store as $DEFAULT_TRUST, or pass --trust FILE" "$SCRATCH/err" &&
+        grep -qF "hint: install the site's trust store once with \`ferry-applier trust init FILE\`, or pass --trust FILE" "$SCRATCH/err" &&
             pass "${cmd%% *} without --trust: the hint" || fail "${cmd%% *} without --trust: no hint in: $(cat "$SCRATCH/err")"
     done
     [ ! -e "$S" ] && [ -z "$(find "$R" -mindepth 1)" ] && pass "without --trust: nothing written" ||
         fail "without --trust: something was written in $S or $R"
-    expect_fail "trust show without --trust: names the default store" 1 "$DEFAULT_TRUST: no trust store" \
+    expect_fail "trust show without --trust: names the default store" 1 "error: $DEFAULT_TRUST: no trust store" \
         "$FERRY_APPLIER" trust show
-    expect_fail "apply without --trust: names the default store" 1 "$DEFAULT_TRUST: no trust store" \
+    expect_fail "apply without --trust: names the default store" 1 "error: $R$DEFAULT_TRUST: no trust store" \
         "$FERRY_APPLIER" apply -q "$B1" --root "$R" --state-dir "$S"
     [ -z "$(find "$R" -mindepth 1)" ] && pass "apply without --trust: nothing installed" ||
         fail "apply without --trust: installed $(find "$R" -mindepth 1 | head -3)"

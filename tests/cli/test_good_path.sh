@@ -41,7 +41,7 @@ readonly K1=$KEYS/test-release-1.key K2=$KEYS/test-release-2.key TRUST=$KEYS/tru
 ID1=$(key_id "$KEYS/test-release-1.pub")
 ID2=$(key_id "$KEYS/test-release-2.pub")
 readonly ID1 ID2
-sed 's/^threshold: 1$/threshold: 2/' "$TRUST" >"$KEYS/trust-2.yaml"
+sed 's/^  release: 1$/  release: 2/' "$TRUST" >"$KEYS/trust-2.yaml"
 readonly TRUST2=$KEYS/trust-2.yaml
 TREE=$(sample_tree)
 
@@ -89,7 +89,7 @@ expect_output "verify: who signed" "[test-release-1]"
 expect_ok "verify --json" "$FERRY_APPLIER" verify --json "$B" --trust "$TRUST"
 expect_json "verify --json: verified" "j['verified'] is True and j['name'] == 'greeter'"
 expect_ok "ferry-bundler verify" "$FERRY_BUNDLER" verify -q "$B" --trust "$TRUST"
-expect_fail "one signature is not enough for threshold 2" 3 "manifest signed by 1 trusted key(s), 2 required" \
+expect_fail "one signature is not enough for threshold 2" 3 "manifest signed by 1 trusted release key(s), 2 required" \
     "$FERRY_APPLIER" verify -q "$B" --trust "$TRUST2"
 
 # --- Co-signing ------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ readonly C=$SCRATCH/b1/cosigned.ferry
 expect_ok "sign with the second key" "$FERRY_BUNDLER" sign -q "$B" --key "$K2" -o "$C"
 expect_output "sign reports the key" "signed $C with key $ID2"
 expect_ok "the co-signed bundle verifies with threshold 2" "$FERRY_APPLIER" verify -q "$C" --trust "$TRUST2"
-expect_output "verify: two keys counted" "signed by 2 trusted key(s), 2 required"
+expect_output "verify: two keys counted" "signed by 2 trusted release key(s), 2 required"
 [ "$(payload_hash "$B")" == "$(payload_hash "$C")" ] && pass "sign copies payload.tar.zst byte for byte" ||
     fail "the payload changed when signing"
 [ "$(manifest_hash "$B")" == "$(manifest_hash "$C")" ] && pass "sign leaves the manifest as it is" ||
@@ -160,9 +160,10 @@ expect_ok "Ferry and PyYAML read the built manifest the same way" \
 # --- Trust store -----------------------------------------------------------------------------
 
 expect_ok "trust show" "$FERRY_APPLIER" trust show --trust "$TRUST"
-expect_output "trust show: threshold" "threshold: 1 of 2 keys"
-expect_output "trust show: first key" "  $ID1  test-release-1"
+expect_output "trust show: version" "trust store: $TRUST, version 1"
+expect_output "trust show: threshold" "threshold release: 1 of 2 release keys"
+expect_output "trust show: first key" "  $ID1  test-release-1           [release, trust]"
 expect_output "trust show: second key" "  $ID2  test-release-2"
 expect_ok "trust show --json" "$FERRY_APPLIER" trust show --json --trust "$TRUST2"
 expect_json "trust show --json: fields" \
-    "j['threshold'] == 2 and [(k['name'], k['id'], k['expired']) for k in j['keys']] == [('test-release-1', '$ID1', False), ('test-release-2', '$ID2', False)]"
+    "j['thresholds'] == {'release': 2, 'trust': 1} and [(k['name'], k['id'], k['roles'], k['expired']) for k in j['keys']] == [('test-release-1', '$ID1', ['release', 'trust'], False), ('test-release-2', '$ID2', ['release', 'trust'], False)]"

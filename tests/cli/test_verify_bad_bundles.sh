@@ -113,14 +113,14 @@ ID_OUT=$(key_id "$KEYS/outsider.pub")
 b=$(case_bundle unknown-key)
 "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/outsider.key" -o "$(dirname "$b")" >/dev/null
 mv "$(dirname "$b")/greeter-2.0.0.ferry" "$b"
-refused "unknown key" 3 "manifest signed by 0 trusted key(s), 1 required [$ID_OUT: unknown key]" "$b"
+refused "unknown key" 3 "manifest signed by 0 trusted release key(s), 1 required [$ID_OUT: unknown key]" "$b"
 refused "unknown key (ferry-bundler verify)" 3 "[$ID_OUT: unknown key]" "$b" "$TRUST" "$FERRY_BUNDLER"
 
-sed 's/^threshold: 1$/threshold: 2/' "$TRUST" >"$KEYS/trust-2.yaml"
+sed 's/^  release: 1$/  release: 2/' "$TRUST" >"$KEYS/trust-2.yaml"
 readonly TRUST2=$KEYS/trust-2.yaml
 b=$(copy_case below-threshold)
 refused "signatures below the threshold" 3 \
-    "manifest signed by 1 trusted key(s), 2 required [$ID1 (test-release-1): valid]" "$b" "$TRUST2"
+    "manifest signed by 1 trusted release key(s), 2 required [$ID1 (test-release-1): valid]" "$b" "$TRUST2"
 
 # One key's signature filed a second time under another key's id, as it is, and with the id
 # inside rewritten too (the key id is covered by neither Ed25519 signature).
@@ -131,12 +131,12 @@ refused "signature filed under another key's id" 3 \
 b=$(forge_case signature-relabelled --manifest "$H/good.yaml" --tar "$H/good.tar" --key "$K1" \
     --signature-as "$ID2" --rewrite-id)
 refused "signature relabelled as another trusted key" 3 \
-    "manifest signed by 1 trusted key(s), 2 required [$(signature_list "$ID1 (test-release-1): valid" "$ID2 (test-release-2): BAD SIGNATURE")]" \
+    "manifest signed by 1 trusted release key(s), 2 required [$(signature_list "$ID1 (test-release-1): valid" "$ID2 (test-release-2): BAD SIGNATURE")]" \
     "$b" "$TRUST2"
 b=$(forge_case signature-relabelled-unknown --manifest "$H/good.yaml" --tar "$H/good.tar" --key "$K1" \
     --signature-as 0123456789ABCDEF --rewrite-id)
 refused "signature relabelled as an unknown key" 3 \
-    "manifest signed by 1 trusted key(s), 2 required [$(signature_list "0123456789ABCDEF: unknown key" "$ID1 (test-release-1): valid")]" \
+    "manifest signed by 1 trusted release key(s), 2 required [$(signature_list "0123456789ABCDEF: unknown key" "$ID1 (test-release-1): valid")]" \
     "$b" "$TRUST2"
 
 # A trust store listing one public key twice is refused when it is loaded.
@@ -144,11 +144,12 @@ PK1=$(sed -n 2p "$KEYS/test-release-1.pub")
 EXPIRES=$(date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ)
 # trust_entry NAME ID PUBLIC_KEY [EXPIRES]: one key of a trust.yaml.
 trust_entry() {
-    printf '  - name: %s\n    id: "%s"\n    public_key: "%s"\n    expires: %s\n    roles: [release]\n' \
+    printf '  - name: %s\n    id: "%s"\n    public_key: "%s"\n    expires: %s\n    roles: [release, trust]\n' \
         "$1" "$2" "$3" "${4:-$EXPIRES}"
 }
 {
-    echo "threshold: 2"
+    echo "version: 1"
+    echo "thresholds: {release: 2, trust: 1}"
     echo "keys:"
     trust_entry release-1 "$ID1" "$PK1"
     trust_entry release-1-again 0123456789ABCDEF "$PK1"
@@ -161,7 +162,8 @@ ALIAS_PK=$("$PY" -c 'import base64, sys
 raw = base64.b64decode(sys.argv[1])
 print(base64.b64encode(raw[:2] + bytes.fromhex("0123456789ABCDEF")[::-1] + raw[10:]).decode())' "$PK1")
 {
-    echo "threshold: 2"
+    echo "version: 1"
+    echo "thresholds: {release: 2, trust: 1}"
     echo "keys:"
     trust_entry release-1 "$ID1" "$PK1"
     trust_entry release-1-alias 0123456789ABCDEF "$ALIAS_PK"
@@ -178,7 +180,7 @@ else
 fi
 if "$FERRY_APPLIER" trust show --trust "$KEYS/trust-alias.yaml" >/dev/null 2>&1; then
     refused "one key's signature counted twice" 3 \
-        "manifest signed by 1 trusted key(s), 2 required [$COUNTED_TWICE]" \
+        "manifest signed by 1 trusted release key(s), 2 required [$COUNTED_TWICE]" \
         "$SCRATCH/cases/signature-relabelled-unknown/bundle.ferry" "$KEYS/trust-alias.yaml"
 else
     refused "one key's signature counted twice" 1 "the same public key is listed twice" \
@@ -186,14 +188,15 @@ else
 fi
 
 {
-    echo "threshold: 1"
+    echo "version: 1"
+    echo "thresholds: {release: 1, trust: 1}"
     echo "keys:"
     trust_entry test-release-1 "$ID1" "$PK1" 2020-01-01T00:00:00Z
     trust_entry test-release-2 "$ID2" "$(sed -n 2p "$KEYS/test-release-2.pub")"
 } >"$KEYS/trust-expired.yaml"
 b=$(copy_case expired-key)
 refused "signing key expired in the trust store" 3 \
-    "manifest signed by 0 trusted key(s), 1 required [$ID1 (test-release-1): key expired]" \
+    "manifest signed by 0 trusted release key(s), 1 required [$ID1 (test-release-1): key expired]" \
     "$b" "$KEYS/trust-expired.yaml"
 
 # Built in 2001 to last one day: the bundler warns but builds; verify refuses it by policy.
@@ -248,7 +251,7 @@ b=$(copy_case flipped-manifest)
 flip "$b" $(($(find_in "$REAL" 512 "sequence: 2") + 10))
 expect_ok "the tampered manifest reads sequence 3" grep -q "^sequence: 3$" <(tar -xOf "$b" manifest.yaml)
 refused "flipped byte in the manifest" 3 \
-    "manifest signed by 0 trusted key(s), 1 required [$ID1 (test-release-1): BAD SIGNATURE]" "$b"
+    "manifest signed by 0 trusted release key(s), 1 required [$ID1 (test-release-1): BAD SIGNATURE]" "$b"
 grep -qF "hint: the manifest was changed after it was signed" "$SCRATCH/err" &&
     pass "flipped manifest: the hint says it was changed" ||
     fail "flipped manifest: no tampering hint: $(cat "$SCRATCH/err")"

@@ -64,10 +64,9 @@ void load_input(std::string_view bytes) {
 const keys::TrustStore& trust() {
     static const keys::TrustStore store = [] {
         keys::TrustStore s;
-        s.threshold = 1;
         s.keys.push_back({"seed", keys::parse_public_key_base64(k_seed_public_key, "seed key"),
-                          4102444800, {"release"}});
-        s.keys.push_back({"other", keys::generate_secret_key().public_key(), 4102444800, {"release"}});
+                          4102444800, {keys::TrustRole::release}});
+        s.keys.push_back({"other", keys::generate_secret_key().public_key(), 4102444800, {keys::TrustRole::release}});
         return s;
     }();
     return store;

@@ -80,8 +80,7 @@ const keys::SecretKey& signing_key() {
 const keys::TrustStore& trust() {
     static const keys::TrustStore store = [] {
         keys::TrustStore s;
-        s.threshold = 1;
-        s.keys.push_back({"fuzz", signing_key().public_key(), k_expires, {"release"}});
+        s.keys.push_back({"fuzz", signing_key().public_key(), k_expires, {keys::TrustRole::release}});
         return s;
     }();
     return store;

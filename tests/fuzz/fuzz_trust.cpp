@@ -1,7 +1,8 @@
 // Fuzz target: keys::parse_trust_store, the site's trust.yaml.
 //
-// Oracles, besides "no crash, only ferry::Error": an accepted store has a threshold between 1
-// and the number of keys, and distinct names, ids and public keys, each id matching its key;
+// Oracles, besides "no crash, only ferry::Error": an accepted store has, for each role, a
+// threshold between 1 and the number of keys holding the role, and distinct names, ids and
+// public keys, each id matching its key;
 // and the document as emit_trust_store writes it (limits included) parses again and emits the
 // same bytes.
 
@@ -10,6 +11,7 @@
 #include "keys/trust_store.hpp"
 #include "manifest-schema/trust.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -18,8 +20,13 @@ namespace {
 using namespace ferry;
 
 void check_store(const keys::TrustStore& store) {
-    fuzz::check(store.threshold >= 1 && store.threshold <= store.keys.size(),
-                "accepted trust store has a threshold out of range");
+    fuzz::check(store.version >= 1, "accepted trust store has version 0");
+    for (const auto role : schema::k_trust_roles) {
+        const auto holders = static_cast<std::uint64_t>(
+            std::count_if(store.keys.begin(), store.keys.end(), [&](const auto& k) { return k.has(role); }));
+        fuzz::check(store.thresholds.of(role) >= 1 && store.thresholds.of(role) <= holders,
+                    "accepted trust store has a threshold out of range");
+    }
     std::set<std::string> names;
     std::set<keys::KeyId> ids;
     std::set<std::array<std::uint8_t, keys::k_public_key_size>> public_keys;

@@ -277,11 +277,14 @@ def manifest_semantics(manifest):
 
 
 def trust_semantics(trust):
-    """Threshold at most the number of keys; names, ids, public keys unique; id matches key."""
+    """Each role's threshold at most the number of keys with that role; names, ids, public keys
+    unique; id matches key."""
     problems = []
     keys = trust.get("keys", [])
-    if trust.get("threshold", 0) > len(keys):
-        problems.append(f"threshold: {trust['threshold']} is more than the {len(keys)} keys")
+    for role, threshold in trust.get("thresholds", {}).items():
+        holders = sum(1 for k in keys if role in k.get("roles", []))
+        if threshold > holders:
+            problems.append(f"thresholds/{role}: {threshold} is more than the {holders} {role} keys")
     for field in ("name", "id", "public_key"):
         for value in duplicates(k[field] for k in keys):
             problems.append(f"keys: duplicate {field} {value!r}")
@@ -538,9 +541,15 @@ def reject_broken_manifests(run, manifest):
 
 
 def reject_broken_trust(run, trust):
-    run.reject("trust", "threshold 0", dict(trust, threshold=0), trust_semantics, "threshold")
-    run.reject("trust", "threshold above the number of keys", dict(trust, threshold=3),
-               trust_semantics, "threshold")
+    run.reject("trust", "threshold 0", dict(trust, thresholds=dict(trust["thresholds"], release=0)),
+               trust_semantics, "thresholds")
+    run.reject("trust", "threshold above the number of keys with the role",
+               dict(trust, thresholds=dict(trust["thresholds"], trust=2)), trust_semantics, "thresholds")
+    run.reject("trust", "no version", {k: v for k, v in trust.items() if k != "version"}, trust_semantics,
+               "version")
+    bad = copy.deepcopy(trust)
+    bad["keys"][0]["roles"] = ["auditor-only"]
+    run.reject("trust", "an unknown role", bad, trust_semantics, "keys/0/roles/0")
     bad = copy.deepcopy(trust)
     bad["keys"][0]["id"] = bad["keys"][1]["id"]
     run.reject("trust", "an id that is not the public key's", bad, trust_semantics, "keys/0/id")

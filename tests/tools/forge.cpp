@@ -4,7 +4,8 @@
 // library's EnvelopeWriter and breaks exactly what the options ask for; everything else is
 // as ferry-bundler writes it, so each hostile bundle fails for one reason only. A signature
 // made elsewhere can be reused as it is (--signature-file), and the written envelope damaged
-// afterwards (--patch-header, --flip-byte, --cut-at).
+// afterwards (--patch-header, --flip-byte, --cut-at). With --trust-bundle it writes a trust
+// bundle of any file instead, for the trust stores ferry-bundler refuses to carry.
 
 #include "core/envelope.hpp"
 #include "core/error.hpp"
@@ -15,6 +16,7 @@
 #include "keys/key_file.hpp"
 #include "keys/passphrase.hpp"
 #include "keys/signature.hpp"
+#include "keys/trust_bundle.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -50,6 +52,7 @@ struct Options {
     std::vector<std::uint64_t> flip_bytes;
     std::vector<std::string> patch_headers;
     std::optional<std::int64_t> cut_at;
+    bool trust_bundle = false;
 };
 
 // The compressed payload and what the manifest says of it.
@@ -110,6 +113,21 @@ std::string sign(const keys::SecretKey& key, const std::string& manifest, UnixTi
     return keys::format_signature(keys::sign_message(
         key, message, "timestamp:" + std::to_string(when) + "\tfile:manifest.yaml\tbundle:forged",
         "signature from ferry key " + keys::key_id_hex(key.id())));
+}
+
+// A trust bundle of the file given as --manifest, which nothing checks, signed by every --key.
+int forge_trust_bundle(const Options& o) {
+    const std::string store = read_file(o.manifest, k_max_trust_store_size);
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(store.data()), store.size());
+    std::map<std::string, std::string> signatures;
+    for (const auto& path : o.keys) {
+        const keys::SecretKey key = keys::load_secret_key(path, [] { return std::string(); });
+        signatures[keys::key_id_hex(key.id())] = keys::format_signature(keys::sign_message(
+            key, message, "timestamp:" + std::to_string(now()) + "\tfile:trust.yaml\ttrust-store:forged",
+            "signature from ferry key " + keys::key_id_hex(key.id())));
+    }
+    keys::write_trust_bundle(o.out, store, signatures, now());
+    return 0;
 }
 
 // The byte at OFFSET of the bundle being written.
@@ -288,10 +306,21 @@ int main(int argc, char** argv) {
                    "OFFSET:HEX: write these bytes at OFFSET of the bundle and fix that header's checksum");
     app.add_option("--flip-byte", o.flip_bytes, "Flip the low bit of the bundle's byte at OFFSET (repeatable)");
     app.add_option("--cut-at", o.cut_at, "Keep only the first N bytes of the bundle (negative: drop -N from the end)");
+    app.add_flag("--trust-bundle", o.trust_bundle,
+                 "Write a trust bundle of the --manifest file as it is (a trust store, however wrong), signed by --key");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
+    }
+    if (o.trust_bundle) {
+        install_interrupt_cleanup();
+        try {
+            return forge_trust_bundle(o);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "ferry-forge: error: %s\n", e.what());
+            return exit_code(e.kind());
+        }
     }
     if (o.tar.empty() == o.raw_payload.empty()) {
         std::fprintf(stderr, "ferry-forge: error: give exactly one of --tar and --raw-payload\n");

@@ -250,7 +250,8 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
 }
 
 TEST_CASE("schema::parse_trust_store limits") {
-    const std::string base = "threshold: 1\nkeys:\n  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n";
+    const std::string base = "version: 1\nthresholds: {release: 1, trust: 1}\nkeys:\n"
+                             "  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z, roles: [release, trust]}\n";
     const TrustStoreDoc defaults = parse_trust_store(base, "trust.yaml");
     CHECK(defaults.limits.files == Limits{}.files);
     const TrustStoreDoc tight = parse_trust_store(base + "limits: {files: 10, window_log: 20}\n", "trust.yaml");
@@ -262,9 +263,9 @@ TEST_CASE("schema::parse_trust_store limits") {
     CHECK(again.limits.window_log == 20);
     CHECK(emit_trust_store(defaults).find("limits") == std::string::npos);
     CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {path_bytes: 5000}\n", "trust.yaml"),
-                         "trust.yaml:4: limits.path_bytes: must be between 1 and 1024", Error);
+                         "trust.yaml:5: limits.path_bytes: must be between 1 and 1024", Error);
     CHECK_THROWS_WITH_AS(parse_trust_store(base + "limits: {filez: 3}\n", "trust.yaml"),
-                         "trust.yaml:4: unknown key \"filez\" in limits (did you mean \"files\"?)", Error);
+                         "trust.yaml:5: unknown key \"filez\" in limits (did you mean \"files\"?)", Error);
 
     Manifest m;
     m.components = {{"app", "1.0.0", 2, 30}};
@@ -284,16 +285,39 @@ TEST_CASE("schema::parse_trust_store limits") {
 }
 
 TEST_CASE("schema::parse_trust_store") {
-    const std::string good = "threshold: 1\nkeys:\n  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n";
-    CHECK(parse_trust_store(good, "trust.yaml").keys.size() == 1);
-    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "threshold: 1", "threshold: 2"), "trust.yaml"),
-                         "trust.yaml:1: threshold: must be between 1 and the number of keys (1)", Error);
-    CHECK_THROWS_WITH_AS(parse_trust_store(good + "  - {name: b, id: \"0000000000000002\", public_key: K1, expires: 2030-01-01T00:00:00Z}\n",
-                                           "trust.yaml"),
-                         "trust.yaml:4: keys[1].public_key: the same public key is listed twice (as \"b\" and an earlier entry)",
+    const std::string good = "version: 3\nthresholds: {release: 1, trust: 1}\nkeys:\n"
+                             "  - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z, roles: [release, trust]}\n";
+    const TrustStoreDoc doc = parse_trust_store(good, "trust.yaml");
+    CHECK(doc.keys.size() == 1);
+    CHECK(doc.version == 3);
+    CHECK(doc.keys[0].roles == std::vector<TrustRole>{TrustRole::release, TrustRole::trust});
+    CHECK(parse_trust_store(emit_trust_store(doc), "emitted.yaml").version == 3);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "release: 1,", "release: 2,"), "trust.yaml"),
+                         "trust.yaml:2: thresholds.release: must be between 1 and the number of keys with the release role (1)",
                          Error);
-    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "threshold", "treshold"), "trust.yaml"),
-                         "trust.yaml:1: unknown key \"treshold\" (did you mean \"threshold\"?)", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "roles: [release, trust]", "roles: [release]"), "trust.yaml"),
+                         "trust.yaml:2: thresholds.trust: must be between 1 and the number of keys with the trust role (0)",
+                         Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "roles: [release, trust]", "roles: [auditor-only]"), "trust.yaml"),
+                         "trust.yaml:4: keys[0].roles: unknown role \"auditor-only\"", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "roles: [release, trust]", "roles: [relase]"), "trust.yaml"),
+                         "trust.yaml:4: keys[0].roles: unknown role \"relase\" (did you mean \"release\"?)", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "roles: [release, trust]", "roles: [trust, trust]"), "trust.yaml"),
+                         "trust.yaml:4: keys[0].roles: role \"trust\" is listed twice", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, ", roles: [release, trust]", ""), "trust.yaml"),
+                         doctest::Contains("roles"), Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "version: 3\n", ""), "trust.yaml"),
+                         doctest::Contains("version"), Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "version: 3", "version: 0"), "trust.yaml"),
+                         "trust.yaml:1: version: must be 1 or more", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(good + "  - {name: b, id: \"0000000000000002\", public_key: K1, expires: 2030-01-01T00:00:00Z, roles: [release]}\n",
+                                           "trust.yaml"),
+                         "trust.yaml:5: keys[1].public_key: the same public key is listed twice (as \"b\" and an earlier entry)",
+                         Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "thresholds", "treshold"), "trust.yaml"),
+                         "trust.yaml:2: unknown key \"treshold\" (did you mean \"thresholds\"?)", Error);
+    CHECK_THROWS_WITH_AS(parse_trust_store(replace(good, "thresholds", "threshold"), "trust.yaml"),
+                         "trust.yaml:2: unknown key \"threshold\" (did you mean \"thresholds\"?)", Error);
 }
 
 TEST_CASE("schema::parse_canonical_files") {
