@@ -1,6 +1,7 @@
 #pragma once
 
-// Names that are defaults, defined once: where a node keeps its own trust store and its state.
+// Names that are defaults, defined once: where a node keeps its own trust store, its state and
+// its image configuration.
 
 namespace ferry {
 
@@ -9,5 +10,9 @@ inline constexpr char k_default_trust_store[] = "/etc/ferry/trust.yaml";
 
 // The applier's state folder, which --state-dir defaults to.
 inline constexpr char k_default_state_dir[] = "/var/lib/ferry";
+
+// Where a node says where images go (below --root), and the OCI layout they go to when it does not.
+inline constexpr char k_image_config[] = "/etc/ferry/images.yaml";
+inline constexpr char k_default_image_layout[] = "/var/lib/ferry-images";
 
 } // namespace ferry
