@@ -11,8 +11,8 @@ inline constexpr char k_default_trust_store[] = "/etc/ferry/trust.yaml";
 // The applier's state folder, which --state-dir defaults to.
 inline constexpr char k_default_state_dir[] = "/var/lib/ferry";
 
-// Where a node says where images go (below --root), and the OCI layout they go to when it does not.
+// Where a node says where images go (below --root); without it they go to an OCI layout in the
+// state folder (StateLayout::image_layout).
 inline constexpr char k_image_config[] = "/etc/ferry/images.yaml";
-inline constexpr char k_default_image_layout[] = "/var/lib/ferry-images";
 
 } // namespace ferry

@@ -91,7 +91,7 @@ std::string emit_manifest(const Manifest& m) {
             out << YAML::Key << "format" << YAML::Value << std::string(image_format_name(*f.image_format));
             out << YAML::Key << "refs" << YAML::Value << YAML::BeginSeq;
             for (const auto& r : f.images) {
-                out << YAML::Flow << YAML::BeginMap << YAML::Key << "ref" << YAML::Value << YAML::DoubleQuoted << r.ref;
+                out << YAML::BeginMap << YAML::Key << "ref" << YAML::Value << YAML::DoubleQuoted << r.ref;
                 if (!r.digest.empty()) {
                     out << YAML::Key << "digest" << YAML::Value << YAML::DoubleQuoted << r.digest;
                 }

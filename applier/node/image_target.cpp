@@ -40,11 +40,11 @@ std::string source_ref(const schema::ManifestFile& f, const fs::path& file, cons
 
 } // namespace
 
-ImageTarget load_image_target(const fs::path& root) {
+ImageTarget load_image_target(const fs::path& root, const fs::path& default_layout) {
     ImageTarget t;
     const fs::path config = root / fs::path(k_image_config).relative_path();
     if (!fs::exists(config)) {
-        t.layout = root / fs::path(k_default_image_layout).relative_path();
+        t.layout = default_layout;
         t.source = "default";
         return t;
     }
@@ -91,7 +91,7 @@ ImageTarget load_image_target(const fs::path& root) {
         }
     }
     if (t.kind == ImageTargetKind::oci_layout) {
-        const std::string path = f.opt_str("path").value_or(k_default_image_layout);
+        const std::string path = f.str("path");
         if (path.empty() || path[0] != '/') {
             f.fail("path", ferry::quoted(path) + " must be an absolute path (below --root)");
         }

@@ -26,9 +26,11 @@ struct ImageTarget {
     std::string source;           // the configuration file, or "default" when there is none
 };
 
-// The node's image target under the install ROOT; an OCI layout at k_default_image_layout when
-// the node has no image configuration. Errors name the file, the line and the key.
-[[nodiscard]] ImageTarget load_image_target(const std::filesystem::path& root);
+// The node's image target, from ROOT/etc/ferry/images.yaml; the OCI layout DEFAULT_LAYOUT (in
+// the state folder) when the node has no image configuration. Errors name the file, the line
+// and the key.
+[[nodiscard]] ImageTarget load_image_target(const std::filesystem::path& root,
+                                            const std::filesystem::path& default_layout);
 
 // The target in a few words ("registry 127.0.0.1:5000 (plain HTTP)").
 [[nodiscard]] std::string describe_target(const ImageTarget& target);

@@ -97,7 +97,7 @@ void Run::push_images(const schema::Manifest& m, const std::function<fs::path(co
     if (refs.empty()) {
         return;
     }
-    const ImageTarget target = load_image_target(m_root.root());
+    const ImageTarget target = load_image_target(m_root.root(), m_state.layout().image_layout());
     // Every image is checked against its signed digests before the first one is pushed.
     for (const auto* f : loaded_images(m)) {
         if (!f->images.empty()) {

@@ -106,12 +106,13 @@ void add_procedure_commands(PlanReport& report, const schema::Manifest& m) {
 }
 
 // Each image reference of M with its destination, asked of the target (read only).
-void add_images(PlanReport& report, const schema::Manifest& m, const RootFs& root, const TempDir& tmp) {
+void add_images(PlanReport& report, const schema::Manifest& m, const RootFs& root, const fs::path& state_dir,
+                const TempDir& tmp) {
     const auto refs = image_refs(m);
     if (refs.empty()) {
         return;
     }
-    const ImageTarget target = load_image_target(root.root());
+    const ImageTarget target = load_image_target(root.root(), StateLayout(state_dir).image_layout());
     report.image_target = describe_target(target);
     for (const auto& [f, ref] : refs) {
         PlannedImage image{f->path, ref->ref, ref->digest, ref->config, destination(target, ref->ref), false, ""};
@@ -171,7 +172,7 @@ PlanReport make_plan_report(const PlanRequest& request) {
     report.release_notes = m.release_notes;
     report.diffs = config_diffs(report.plan, root, configs, tmp);
     add_procedure_commands(report, m);
-    add_images(report, m, root, tmp);
+    add_images(report, m, root, request.state_dir, tmp);
     report.checklist = k_checklist;
     // As apply decides: an installed bundle is "nothing to do" before any refusal.
     report.result = report.plan.already_installed  ? PlanResult::already_installed

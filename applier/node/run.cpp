@@ -305,7 +305,7 @@ void Run::commit() {
         .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence);
     const auto refs = image_refs(m_manifest);
     if (!refs.empty()) {
-        const ImageTarget target = load_image_target(m_root.root());
+        const ImageTarget target = load_image_target(m_root.root(), m_state.layout().image_layout());
         j.key("images").begin_array();
         for (const auto& [f, ref] : refs) {
             j.begin_object().field("ref", ref->ref).field("digest", ref->digest).field("config", ref->config)
