@@ -39,7 +39,8 @@ ArchiveFiles read_files(const fs::path& file) {
     archive_read_support_format_tar(a.get());
     archive_read_support_filter_all(a.get());
     if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
-        throw Error(ErrorKind::input, file.string() + ": not a tar archive: " + archive_error_string(a.get()));
+        throw Error(ErrorKind::input,
+                    file.string() + ": not a tar archive: " + archive_error_string(a.get()));
     }
     ArchiveFiles out;
     archive_entry* entry = nullptr;
@@ -50,7 +51,8 @@ ArchiveFiles read_files(const fs::path& file) {
             break;
         }
         if (r != ARCHIVE_OK) {
-            throw Error(ErrorKind::input, file.string() + ": not a tar archive: " + archive_error_string(a.get()));
+            throw Error(ErrorKind::input,
+                        file.string() + ": not a tar archive: " + archive_error_string(a.get()));
         }
         if (archive_entry_filetype(entry) != AE_IFREG) {
             continue;
@@ -62,7 +64,8 @@ ArchiveFiles read_files(const fs::path& file) {
         for (;;) {
             const la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
             if (n < 0) {
-                throw Error(ErrorKind::input, file.string() + ": " + name + ": " + archive_error_string(a.get()));
+                throw Error(ErrorKind::input,
+                            file.string() + ": " + name + ": " + archive_error_string(a.get()));
             }
             if (n == 0) {
                 break;
@@ -103,7 +106,8 @@ std::string string_at(const json& j, const char* key, const std::string& what) {
 std::string blob_name(const ArchiveFiles& files, const std::string& digest, const fs::path& file) {
     Digest parsed{};
     if (!digest.starts_with("sha256:") || !parse_digest_hex(digest.substr(7), parsed)) {
-        throw Error(ErrorKind::input, file.string() + ": " + ferry::quoted(digest) + " is not a sha256 digest");
+        throw Error(ErrorKind::input,
+                    file.string() + ": " + ferry::quoted(digest) + " is not a sha256 digest");
     }
     const std::string name = "blobs/sha256/" + digest.substr(7);
     if (files.digests.count(name) == 0) {
@@ -115,7 +119,8 @@ std::string blob_name(const ArchiveFiles& files, const std::string& digest, cons
 std::vector<ArchiveImage> read_oci(const ArchiveFiles& files, const fs::path& file) {
     for (const auto& [name, digest] : files.digests) {
         if (name.starts_with("blobs/sha256/") && "sha256:" + name.substr(13) != digest) {
-            throw Error(ErrorKind::input, file.string() + ": " + name + ": its content's sha256 is " + digest.substr(7));
+            throw Error(ErrorKind::input, file.string() + ": " + name +
+                                              ": its content's sha256 is " + digest.substr(7));
         }
     }
     const json index = parse_document(files, "index.json", file);
@@ -124,19 +129,22 @@ std::vector<ArchiveImage> read_oci(const ArchiveFiles& files, const fs::path& fi
     }
     std::vector<ArchiveImage> out;
     for (const auto& m : index["manifests"]) {
-        const std::string digest = string_at(m, "digest", file.string() + ": an entry of index.json");
-        const std::string media = string_at(m, "mediaType", file.string() + ": index.json's entry " + digest);
+        const std::string digest =
+            string_at(m, "digest", file.string() + ": an entry of index.json");
+        const std::string media =
+            string_at(m, "mediaType", file.string() + ": index.json's entry " + digest);
         if (media != "application/vnd.oci.image.manifest.v1+json" &&
             media != "application/vnd.docker.distribution.manifest.v2+json") {
-            throw Error(ErrorKind::input, file.string() + ": index.json's entry " + digest + " is a " + media +
-                                              ", not an image manifest");
+            throw Error(ErrorKind::input, file.string() + ": index.json's entry " + digest +
+                                              " is a " + media + ", not an image manifest");
         }
         const std::string name = blob_name(files, digest, file);
         const json manifest = parse_document(files, name, file);
         const std::string what = file.string() + ": manifest " + digest;
         ArchiveImage image;
         image.digest = digest;
-        image.config = string_at(manifest.value("config", json::object()), "digest", what + "'s config");
+        image.config =
+            string_at(manifest.value("config", json::object()), "digest", what + "'s config");
         (void)blob_name(files, image.config, file);
         if (!manifest.contains("layers") || !manifest["layers"].is_array()) {
             throw Error(ErrorKind::input, what + " has no \"layers\" list");
@@ -145,7 +153,8 @@ std::vector<ArchiveImage> read_oci(const ArchiveFiles& files, const fs::path& fi
             (void)blob_name(files, string_at(layer, "digest", what + "'s layer"), file);
         }
         const json annotations = m.value("annotations", json::object());
-        if (annotations.is_object() && annotations.contains(k_ref_annotation) && annotations[k_ref_annotation].is_string()) {
+        if (annotations.is_object() && annotations.contains(k_ref_annotation) &&
+            annotations[k_ref_annotation].is_string()) {
             image.refs.push_back(annotations[k_ref_annotation].get<std::string>());
         }
         out.push_back(std::move(image));
@@ -160,17 +169,21 @@ std::vector<ArchiveImage> read_docker(const ArchiveFiles& files, const fs::path&
     }
     std::vector<ArchiveImage> out;
     for (const auto& m : list) {
-        const std::string config = normalized(string_at(m, "Config", file.string() + ": an entry of manifest.json"));
+        const std::string config =
+            normalized(string_at(m, "Config", file.string() + ": an entry of manifest.json"));
         const auto it = files.digests.find(config);
         if (it == files.digests.end()) {
-            throw Error(ErrorKind::input, file.string() + ": configuration " + config + " is missing");
+            throw Error(ErrorKind::input,
+                        file.string() + ": configuration " + config + " is missing");
         }
         ArchiveImage image;
         image.config = it->second;
         if (m.contains("Layers") && m["Layers"].is_array()) {
             for (const auto& layer : m["Layers"]) {
-                if (!layer.is_string() || files.digests.count(normalized(layer.get<std::string>())) == 0) {
-                    throw Error(ErrorKind::input, file.string() + ": a layer of " + config + " is missing");
+                if (!layer.is_string() ||
+                    files.digests.count(normalized(layer.get<std::string>())) == 0) {
+                    throw Error(ErrorKind::input,
+                                file.string() + ": a layer of " + config + " is missing");
                 }
             }
         }
@@ -187,7 +200,8 @@ std::vector<ArchiveImage> read_docker(const ArchiveFiles& files, const fs::path&
 }
 
 bool name_part_ok(std::string_view part) {
-    // [a-z0-9]+ separated by one '.', '_', "__" or '-'s, as the distribution spec's path components.
+    // [a-z0-9]+ separated by one '.', '_', "__" or '-'s, as the distribution spec's path
+    // components.
     if (part.empty() || !std::isalnum(static_cast<unsigned char>(part.front())) ||
         !std::isalnum(static_cast<unsigned char>(part.back()))) {
         return false;
@@ -216,7 +230,8 @@ std::optional<ImageFormat> parse_image_format(std::string_view name) {
 std::vector<ArchiveImage> read_image_archive(const fs::path& file, ImageFormat format) {
     const ArchiveFiles files = read_files(file);
     try {
-        return format == ImageFormat::oci_archive ? read_oci(files, file) : read_docker(files, file);
+        return format == ImageFormat::oci_archive ? read_oci(files, file)
+                                                  : read_docker(files, file);
     } catch (const json::exception& e) {
         throw Error(ErrorKind::input, file.string() + ": " + e.what());
     }
@@ -254,15 +269,17 @@ std::optional<std::string> image_ref_problem(std::string_view ref) {
     while (start <= name.size()) {
         const std::size_t slash = std::min(name.find('/', start), name.size());
         if (!name_part_ok(name.substr(start, slash - start))) {
-            return "has a repository name that is not lower-case letters and digits separated by '/', '.', '_' or '-' "
+            return "has a repository name that is not lower-case letters and digits separated by "
+                   "'/', '.', '_' or '-' "
                    "(the node's registry address comes from its own configuration, not the bundle)";
         }
         start = slash + 1;
     }
-    const bool tag_ok = !tag.empty() && tag.size() <= 128 && tag[0] != '.' && tag[0] != '-' &&
-                        std::all_of(tag.begin(), tag.end(), [](char c) {
-                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-                        });
+    const bool tag_ok =
+        !tag.empty() && tag.size() <= 128 && tag[0] != '.' && tag[0] != '-' &&
+        std::all_of(tag.begin(), tag.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        });
     if (!tag_ok) {
         return "has a tag that is not up to 128 letters, digits, '_', '.' or '-'";
     }

@@ -32,10 +32,12 @@ struct ArchiveImage {
 
 // The images FILE holds. Every blob is hashed against its name and every blob a manifest
 // names must be present; anything else is an input Error saying what is wrong.
-[[nodiscard]] std::vector<ArchiveImage> read_image_archive(const std::filesystem::path& file, ImageFormat format);
+[[nodiscard]] std::vector<ArchiveImage> read_image_archive(const std::filesystem::path& file,
+                                                           ImageFormat format);
 
 // The image of IMAGES that carries REF, or nullptr.
-[[nodiscard]] const ArchiveImage* find_image(const std::vector<ArchiveImage>& images, std::string_view ref);
+[[nodiscard]] const ArchiveImage* find_image(const std::vector<ArchiveImage>& images,
+                                             std::string_view ref);
 
 // The config digest an image manifest (JSON TEXT) names, or nullopt if TEXT is not one.
 [[nodiscard]] std::optional<std::string> manifest_config_digest(std::string_view text);

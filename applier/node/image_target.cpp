@@ -21,7 +21,8 @@ const std::vector<std::string_view> k_target_names = {"registry", "oci-layout", 
 constexpr std::chrono::seconds k_push_timeout{1800};
 constexpr std::chrono::seconds k_inspect_timeout{120};
 
-std::vector<std::string> registry_options(const ImageTarget& t, const char* tls_flag, const char* auth_flag) {
+std::vector<std::string> registry_options(const ImageTarget& t, const char* tls_flag,
+                                          const char* auth_flag) {
     std::vector<std::string> out;
     if (t.kind == ImageTargetKind::registry) {
         if (!t.tls) {
@@ -34,8 +35,35 @@ std::vector<std::string> registry_options(const ImageTarget& t, const char* tls_
     return out;
 }
 
-std::string source_ref(const schema::ManifestFile& f, const fs::path& file, const std::string& ref) {
+std::string source_ref(const schema::ManifestFile& f, const fs::path& file,
+                       const std::string& ref) {
     return std::string(image_format_name(*f.image_format)) + ":" + file.string() + ":" + ref;
+}
+
+// Why skopeo failed, in its own words: the message of its last `level=fatal msg="..."` line
+// without the "Error parsing image name ..." preamble, or the command's description.
+std::string skopeo_reason(const CommandResult& r, std::chrono::milliseconds timeout) {
+    const std::string& out = r.output_tail;
+    const std::size_t at = out.rfind("msg=\"");
+    if (r.timed_out || at == std::string::npos) {
+        return describe(r, timeout);
+    }
+    std::string msg;
+    for (std::size_t i = at + 5; i < out.size() && out[i] != '\n'; ++i) {
+        if (out[i] == '\\' && i + 1 < out.size()) {
+            msg += out[++i];
+        } else if (out[i] == '"') {
+            break;
+        } else {
+            msg += out[i];
+        }
+    }
+    if (msg.starts_with("Error parsing image name ")) {
+        if (const std::size_t colon = msg.find("\": "); colon != std::string::npos) {
+            msg = msg.substr(colon + 3);
+        }
+    }
+    return msg.empty() ? describe(r, timeout) : msg;
 }
 
 } // namespace
@@ -50,7 +78,8 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
     }
     const std::string file = config.string();
     const YAML::Node doc = schema::load_yaml(read_file(config, 1u << 20), file, ErrorKind::input);
-    const schema::Fields f(doc, file, "", {"target", "address", "tls", "authfile", "attempts", "path"},
+    const schema::Fields f(doc, file, "",
+                           {"target", "address", "tls", "authfile", "attempts", "path"},
                            ErrorKind::input);
     t.source = file;
     const std::string kind = f.str("target");
@@ -60,7 +89,9 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
         if (const auto guess = schema::did_you_mean(kind, k_target_names)) {
             hint = "did you mean \"" + *guess + "\"?";
         }
-        f.fail("target", "unknown image target " + ferry::quoted(kind) + " (registry, oci-layout, podman or docker)",
+        f.fail("target",
+               "unknown image target " + ferry::quoted(kind) +
+                   " (registry, oci-layout, podman or docker)",
                hint);
     }
     t.kind = static_cast<ImageTargetKind>(it - k_target_names.begin());
@@ -75,7 +106,8 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
     only_for("path", ImageTargetKind::oci_layout, "oci-layout");
     if (t.kind == ImageTargetKind::registry) {
         t.address = f.str("address");
-        if (t.address.empty() || t.address.find("://") != std::string::npos || t.address.back() == '/') {
+        if (t.address.empty() || t.address.find("://") != std::string::npos ||
+            t.address.back() == '/') {
             f.fail("address", ferry::quoted(t.address) + " is not HOST[:PORT][/PREFIX]",
                    "write the registry without a scheme, for example registry.site:5000");
         }
@@ -154,7 +186,7 @@ TargetImage read_target(const ImageTarget& t, const std::string& ref, const fs::
     const CommandResult r = run_command(spec);
     TargetImage held;
     if (r.exit_code != 0) {
-        held.detail = describe(r, spec.timeout);
+        held.detail = skopeo_reason(r, spec.timeout);
         fs::remove(out);
         return held;
     }
@@ -184,22 +216,26 @@ void check_image_file(const fs::path& file, const schema::ManifestFile& f) {
         if (image->config != ref.config || image->digest != ref.digest) {
             throw Error(ErrorKind::verification,
                         "image " + f.path + ": " + ref.ref + " is " +
-                            (image->digest.empty() ? image->config : image->digest) + ", the manifest signed " +
+                            (image->digest.empty() ? image->config : image->digest) +
+                            ", the manifest signed " +
                             (ref.digest.empty() ? ref.config : ref.digest),
-                        "the bundle's image does not match its signed digest: nothing was pushed; rebuild the bundle");
+                        "the bundle's image does not match its signed digest: nothing was pushed; "
+                        "rebuild the bundle");
         }
     }
 }
 
 void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::path& file,
-                const schema::ImageRef& ref, const fs::path& log, const std::function<void(const std::string&)>& say) {
+                const schema::ImageRef& ref, const fs::path& log,
+                const std::function<void(const std::string&)>& say) {
     const std::string dest = destination(t, ref.ref);
     if (t.kind == ImageTargetKind::oci_layout) {
         fs::create_directories(t.layout);
     }
     std::vector<std::string> argv = {"skopeo", "copy", "--quiet"};
-    const bool preserve = *f.image_format == ImageFormat::oci_archive &&
-                          (t.kind == ImageTargetKind::registry || t.kind == ImageTargetKind::oci_layout);
+    const bool preserve =
+        *f.image_format == ImageFormat::oci_archive &&
+        (t.kind == ImageTargetKind::registry || t.kind == ImageTargetKind::oci_layout);
     if (preserve) {
         argv.emplace_back("--preserve-digests");
     }
@@ -211,14 +247,15 @@ void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::p
     std::string last;
     bool pushed = false;
     for (unsigned attempt = 1; attempt <= t.attempts && !pushed; ++attempt) {
-        say("  pushing image " + ref.ref + " to " + dest + (attempt > 1 ? " (attempt " + std::to_string(attempt) + " of " +
-                                                                              std::to_string(t.attempts) + ")"
-                                                                        : std::string()));
+        say("  pushing image " + ref.ref + " to " + dest +
+            (attempt > 1 ? " (attempt " + std::to_string(attempt) + " of " +
+                               std::to_string(t.attempts) + ")"
+                         : std::string()));
         const CommandSpec spec{argv, k_push_timeout, {}, log, "image push " + ref.ref};
         const CommandResult r = run_command(spec);
         pushed = r.exit_code == 0;
         if (!pushed) {
-            last = describe(r, spec.timeout);
+            last = skopeo_reason(r, spec.timeout);
             if (attempt < t.attempts) {
                 std::this_thread::sleep_for(std::chrono::seconds(attempt));
             }
@@ -226,21 +263,25 @@ void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::p
     }
     if (!pushed) {
         throw Error(ErrorKind::failed,
-                    "pushing image " + ref.ref + " to " + dest + " failed after " + std::to_string(t.attempts) +
-                        " attempt(s): " + last,
+                    "pushing image " + ref.ref + " to " + dest + " failed after " +
+                        std::to_string(t.attempts) + " attempt(s): " + last,
                     "check that the " + describe_target(t) + " is reachable (" + t.source + ")");
     }
     const TargetImage held = read_target(t, ref.ref, log);
     if (!same_image(held, ref, *f.image_format)) {
         throw Error(ErrorKind::failed,
                     "image " + ref.ref + " read back from " + dest + " is " +
-                        (held.found ? held.digest + " (config " + held.config + ")" : "missing: " + held.detail) +
-                        ", the manifest signed " + (ref.digest.empty() ? "config " + ref.config : ref.digest));
+                        (held.found ? held.digest + " (config " + held.config + ")"
+                                    : "missing: " + held.detail) +
+                        ", the manifest signed " +
+                        (ref.digest.empty() ? "config " + ref.config : ref.digest));
     }
-    say("  image " + ref.ref + " is " + (ref.digest.empty() ? "config " + ref.config : ref.digest) + " at " + dest);
+    say("  image " + ref.ref + " is " + (ref.digest.empty() ? "config " + ref.config : ref.digest) +
+        " at " + dest);
 }
 
-std::vector<std::pair<const schema::ManifestFile*, const schema::ImageRef*>> image_refs(const schema::Manifest& m) {
+std::vector<std::pair<const schema::ManifestFile*, const schema::ImageRef*>>
+image_refs(const schema::Manifest& m) {
     std::vector<std::pair<const schema::ManifestFile*, const schema::ImageRef*>> out;
     for (const auto& f : m.files) {
         for (const auto& r : f.images) {

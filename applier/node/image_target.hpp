@@ -48,7 +48,8 @@ struct TargetImage {
 
 // Whether what TARGET holds is the signed image SIGNED (the manifest digest where the format
 // keeps it, else the config digest).
-[[nodiscard]] bool same_image(const TargetImage& held, const schema::ImageRef& signed_ref, ImageFormat format);
+[[nodiscard]] bool same_image(const TargetImage& held, const schema::ImageRef& signed_ref,
+                              ImageFormat format);
 
 // Reads REF back from TARGET with `skopeo inspect --raw`; the command's output goes to LOG.
 [[nodiscard]] TargetImage read_target(const ImageTarget& target, const std::string& ref,
@@ -60,8 +61,9 @@ void check_image_file(const std::filesystem::path& file, const schema::ManifestF
 
 // Pushes REF of the archive FILE (F's format) to TARGET, retried up to its attempts, then reads
 // it back and compares digests; SAY reports progress. Throws a failed Error naming the image.
-void push_image(const ImageTarget& target, const schema::ManifestFile& f, const std::filesystem::path& file,
-                const schema::ImageRef& ref, const std::filesystem::path& log,
+void push_image(const ImageTarget& target, const schema::ManifestFile& f,
+                const std::filesystem::path& file, const schema::ImageRef& ref,
+                const std::filesystem::path& log,
                 const std::function<void(const std::string&)>& say);
 
 // Every image reference of M, with the file that carries it.

@@ -167,7 +167,8 @@ run "$FERRY_APPLIER" plan "$B1" --trust "$TRUST" --root "$R" --state-dir "$S"
 expect_code() { [ "$RC" -eq "$2" ] && pass "$1" || fail "$1: exit $RC: $(cat "$SCRATCH/err")"; }
 expect_code "plan with images" 0
 expect_output "plan: the target" "images (to the registry $REG (plain HTTP)):"
-grep -qE "^  app:1.0.0 +$D1  to push \(not there: " "$SCRATCH/out" && pass "plan: app:1.0.0 is to push" ||
+grep -qE "^  app:1.0.0 +$D1  to push \(not there: reading manifest 1.0.0 in $REG/app: manifest unknown" "$SCRATCH/out" &&
+    pass "plan: app:1.0.0 is to push, and what the registry said" ||
     fail "plan: $(grep -A3 '^images' "$SCRATCH/out")"
 run "$FERRY_APPLIER" plan --json "$B1" --trust "$TRUST" --root "$R" --state-dir "$S"
 expect_json "plan --json: the images, their target and whether it has them" "(
@@ -228,6 +229,8 @@ rm "$R/fail-2.0.0"
 stop_registry
 expect_fail "a registry that is down: a clear error, the node rolled back" 5 \
     "pushing image app:2.0.0 to docker://$REG/app:2.0.0 failed after 2 attempt(s)" apply "$B2"
+grep -qE "failed after 2 attempt\(s\): .*connection refused" "$SCRATCH/err" &&
+    pass "registry down: the error says what skopeo met" || fail "registry down: $(cat "$SCRATCH/err")"
 grep -qF "hint: check that the registry $REG (plain HTTP) is reachable ($R/etc/ferry/images.yaml)" "$SCRATCH/err" &&
     pass "registry down: the hint names the target and its configuration" || fail "no hint: $(cat "$SCRATCH/err")"
 run "$FERRY_APPLIER" status --json --state-dir "$S"
