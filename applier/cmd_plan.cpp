@@ -72,6 +72,19 @@ void print_json(const PlanReport& r) {
     commands_json(j, "health", r.health, true);
     commands_json(j, "smoke", r.smoke);
     commands_json(j, "image_loads", r.image_loads);
+    j.field("image_target", r.image_target).key("images").begin_array();
+    for (const auto& i : r.images) {
+        j.begin_object()
+            .field("file", i.file)
+            .field("ref", i.ref)
+            .field("digest", i.digest)
+            .field("config", i.config)
+            .field("to", i.destination)
+            .field("present", i.present)
+            .field("detail", i.detail)
+            .end_object();
+    }
+    j.end_array();
     j.key("pending_migrations").begin_array();
     for (const auto& id : plan.pending_migrations) {
         j.value(id);
@@ -132,6 +145,13 @@ void print_text(const PlanReport& r) {
     print_commands("health checks", r.health, " none");
     print_commands("smoke checks", r.smoke, " none");
     print_commands("image loads", r.image_loads, " none");
+    if (!r.images.empty()) {
+        std::printf("\nimages (to the %s):\n", r.image_target.c_str());
+        for (const auto& i : r.images) {
+            std::printf("  %-24s %s  %s\n", i.ref.c_str(), (i.digest.empty() ? i.config : i.digest).c_str(),
+                        i.present ? "already there" : ("to push (" + i.detail + ")").c_str());
+        }
+    }
     std::printf("\nmigrations: %zu pending%s\n", plan.pending_migrations.size(),
                 plan.database.empty() ? "" : (" in " + plan.database).c_str());
     for (const auto& id : plan.pending_migrations) {

@@ -88,9 +88,11 @@ BuildResult build_bundle(const BuildOptions& options) {
     schema::BundleSpec spec = schema::load_spec(options.spec);
     for (const auto& c : spec.components) {
         for (const auto& f : c.files) {
-            if (const auto problem = schema::never_installed_problem(f.role, f.dest.has_value(), spec.procedure)) {
+            if (const auto problem = schema::never_installed_problem(f.role, f.dest.has_value(), !f.image_refs.empty(),
+                                                                     spec.procedure)) {
                 throw Error(ErrorKind::input, f.where + ": " + ferry::quoted(f.source) + ": " + *problem,
-                            "add procedure.images.load, a command that loads {path}, or give the file a dest");
+                            "give the image its format and refs (the node pushes or loads it), add "
+                            "procedure.images.load, a command that loads {path}, or give the file a dest");
             }
         }
     }

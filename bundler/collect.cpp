@@ -1,6 +1,7 @@
 #include "collect.hpp"
 
 #include "core/error.hpp"
+#include "core/image_archive.hpp"
 
 #include <algorithm>
 #include <fnmatch.h>
@@ -89,6 +90,37 @@ std::string dest_for(const schema::SpecFile& file, const Found& f, std::size_t c
     return dest;
 }
 
+// The references FILE's spec entry names, each with its digests as the archive at PATH records them.
+std::vector<schema::ImageRef> image_refs(const schema::SpecFile& file, const fs::path& path) {
+    std::vector<ArchiveImage> images;
+    try {
+        images = read_image_archive(path, *file.image_format);
+    } catch (const Error& e) {
+        throw Error(ErrorKind::input,
+                    file.source_where + ": not a valid " + std::string(image_format_name(*file.image_format)) + ": " +
+                        e.what(),
+                    "the format says how the archive is laid out: oci-archive (index.json) or docker-archive "
+                    "(manifest.json)");
+    }
+    std::vector<schema::ImageRef> out;
+    for (const auto& ref : file.image_refs) {
+        const ArchiveImage* image = find_image(images, ref);
+        if (image == nullptr) {
+            std::string held;
+            for (const auto& i : images) {
+                for (const auto& r : i.refs) {
+                    held += (held.empty() ? "" : ", ") + r;
+                }
+            }
+            throw Error(ErrorKind::input,
+                        file.refs_where + ": " + ferry::quoted(ref) + " is not in " + path.string() +
+                            (held.empty() ? std::string(" (it names no reference)") : " (it holds " + held + ")"));
+        }
+        out.push_back({ref, image->digest, image->config});
+    }
+    return out;
+}
+
 } // namespace
 
 std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
@@ -109,6 +141,14 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
                 p.entry.config_mode = file.config_mode;
                 p.entry.dest = dest_for(file, f, found.size());
                 p.entry.size = fs::file_size(f.path);
+                if (file.image_format) {
+                    if (found.size() != 1) {
+                        throw Error(ErrorKind::input, file.source_where + ": an image with refs is one archive, not " +
+                                                          std::to_string(found.size()) + " files");
+                    }
+                    p.entry.image_format = file.image_format;
+                    p.entry.images = image_refs(file, f.path);
+                }
                 if (const auto problem = schema::payload_path_problem(p.entry.path)) {
                     throw Error(ErrorKind::input, file.where + ": payload path " + ferry::quoted(p.entry.path) + " " + *problem);
                 }

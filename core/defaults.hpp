@@ -1,6 +1,7 @@
 #pragma once
 
-// Names that are defaults, defined once: where a node keeps its own trust store and its state.
+// Names that are defaults, defined once: where a node keeps its own trust store, its state and
+// its image configuration.
 
 #include <filesystem>
 
@@ -16,5 +17,9 @@ inline constexpr char k_default_state_dir[] = "/var/lib/ferry";
 [[nodiscard]] inline std::filesystem::path node_trust_store(const std::filesystem::path& root) {
     return root / std::filesystem::path(k_default_trust_store).relative_path();
 }
+
+// Where a node says where images go (below --root); without it they go to an OCI layout in the
+// state folder (StateLayout::image_layout).
+inline constexpr char k_image_config[] = "/etc/ferry/images.yaml";
 
 } // namespace ferry

@@ -86,6 +86,19 @@ std::string emit_manifest(const Manifest& m) {
         if (!f.config_mode.empty()) {
             out << YAML::Key << "config_mode" << YAML::Value << f.config_mode;
         }
+        if (f.image_format) {
+            out << YAML::Key << "image" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "format" << YAML::Value << std::string(image_format_name(*f.image_format));
+            out << YAML::Key << "refs" << YAML::Value << YAML::BeginSeq;
+            for (const auto& r : f.images) {
+                out << YAML::BeginMap << YAML::Key << "ref" << YAML::Value << YAML::DoubleQuoted << r.ref;
+                if (!r.digest.empty()) {
+                    out << YAML::Key << "digest" << YAML::Value << YAML::DoubleQuoted << r.digest;
+                }
+                out << YAML::Key << "config" << YAML::Value << YAML::DoubleQuoted << r.config << YAML::EndMap;
+            }
+            out << YAML::EndSeq << YAML::EndMap;
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -125,9 +138,57 @@ UnixTime time_field(const Fields& f, std::string_view key) {
     return *t;
 }
 
+// "sha256:" and 64 lower-case hex digits, or an error at KEY.
+std::string image_digest(const Fields& f, std::string_view key) {
+    const std::string text = f.str(key);
+    Digest d{};
+    if (!text.starts_with("sha256:") || !parse_digest_hex(text.substr(7), d)) {
+        f.fail(key, ferry::quoted(text) + " is not \"sha256:\" and 64 lower-case hex digits");
+    }
+    return text;
+}
+
+// An image file's `image` mapping: its format and its references with their digests.
+void parse_image(const Fields& file, ManifestFile& out) {
+    const Fields f = file.sub("image", {"format", "refs"});
+    if (out.role != "image") {
+        file.fail("image", "only image files have an image mapping");
+    }
+    out.image_format = parse_image_format(f.str("format"));
+    if (!out.image_format) {
+        f.fail("format", "unknown image format " + ferry::quoted(f.str("format")));
+    }
+    std::size_t i = 0;
+    for (const auto& node : f.list("refs")) {
+        const Fields r(node, f.file(), f.child_context("refs") + "[" + std::to_string(i++) + "]",
+                       {"ref", "digest", "config"}, f.kind());
+        ImageRef ref{r.str("ref"), "", image_digest(r, "config")};
+        if (const auto problem = image_ref_problem(ref.ref)) {
+            r.fail("ref", ferry::quoted(ref.ref) + " " + *problem);
+        }
+        if (*out.image_format == ImageFormat::oci_archive) {
+            ref.digest = image_digest(r, "digest");
+        } else if (r.has("digest")) {
+            r.fail("digest", "a docker archive holds no image manifest to take a digest of");
+        }
+        for (const auto& earlier : out.images) {
+            if (earlier.ref == ref.ref) {
+                r.fail("ref", ferry::quoted(ref.ref) + " is listed twice");
+            }
+        }
+        out.images.push_back(std::move(ref));
+    }
+    if (out.images.empty()) {
+        f.fail("refs", "an image needs at least one reference");
+    }
+    if (!out.dest.empty()) {
+        file.fail("dest", "an image with refs has no dest");
+    }
+}
+
 ManifestFile parse_file(const YAML::Node& node, const std::string& where, const std::string& context) {
     const Fields f(node, where, context,
-                   {"path", "component", "role", "type", "size", "mode", "sha256", "dest", "config_mode"},
+                   {"path", "component", "role", "type", "size", "mode", "sha256", "dest", "config_mode", "image"},
                    ErrorKind::verification);
     ManifestFile out;
     out.path = f.str("path");
@@ -167,6 +228,9 @@ ManifestFile parse_file(const YAML::Node& node, const std::string& where, const 
     if (!out.config_mode.empty() &&
         std::find(k_config_modes.begin(), k_config_modes.end(), out.config_mode) == k_config_modes.end()) {
         f.fail("config_mode", "unknown config_mode \"" + out.config_mode + "\"");
+    }
+    if (f.has("image")) {
+        parse_image(f, out);
     }
     return out;
 }
@@ -226,7 +290,7 @@ void check_totals(const Manifest& m, const std::string& where) {
         }
     }
     for (const auto& file : m.files) {
-        if (const auto problem = never_installed_problem(file.role, !file.dest.empty(), m.procedure)) {
+        if (const auto problem = never_installed_problem(file.role, !file.dest.empty(), !file.images.empty(), m.procedure)) {
             throw Error(kind, where + ": file " + ferry::quoted(file.path) + ": " + *problem);
         }
         const bool known = std::any_of(m.components.begin(), m.components.end(),

@@ -15,6 +15,13 @@ namespace ferry::schema {
 
 inline constexpr std::string_view k_format = "ferry-bundle/1";
 
+// One reference an image file carries, with the digests the node checks after loading it.
+struct ImageRef {
+    std::string ref;    // NAME:TAG
+    std::string digest; // "sha256:HEX" of the image manifest; empty for a docker archive
+    std::string config; // "sha256:HEX" of the image configuration
+};
+
 struct ManifestFile {
     std::string path;
     std::string component;
@@ -24,6 +31,8 @@ struct ManifestFile {
     Digest sha256{};
     std::string dest;        // empty when the file is not installed
     std::string config_mode; // config files only
+    std::optional<ImageFormat> image_format{}; // set for images the node pushes or loads
+    std::vector<ImageRef> images{};          // their references, with image_format
 };
 
 struct ManifestComponent {

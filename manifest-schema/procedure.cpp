@@ -149,9 +149,11 @@ std::optional<std::string> payload_path_problem(std::string_view path) {
     return std::nullopt;
 }
 
-std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest, const Procedure& procedure) {
-    if (role == "image" && !has_dest && procedure.image_load.empty()) {
-        return std::string("an image with no dest is installed only by procedure.images.load, which is missing");
+std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest, bool has_refs,
+                                                   const Procedure& procedure) {
+    if (role == "image" && !has_dest && !has_refs && procedure.image_load.empty()) {
+        return std::string("an image with no format and refs, and no dest, is installed only by procedure.images.load, "
+                           "which is missing");
     }
     return std::nullopt;
 }

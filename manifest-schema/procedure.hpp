@@ -69,8 +69,8 @@ void emit_procedure(YAML::Emitter& out, const Procedure& procedure);
 [[nodiscard]] std::optional<std::string> payload_path_problem(std::string_view path);
 
 // Why a file of ROLE without a dest would never be installed under PROCEDURE (an image needs
-// procedure.images.load), or nullopt; the bundler and the manifest check share it.
-[[nodiscard]] std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest,
+// a format and refs, or procedure.images.load), or nullopt; the bundler and the manifest check share it.
+[[nodiscard]] std::optional<std::string> never_installed_problem(std::string_view role, bool has_dest, bool has_refs,
                                                                  const Procedure& procedure);
 
 } // namespace ferry::schema

@@ -43,8 +43,41 @@ std::string format_mode(unsigned mode) {
 
 namespace {
 
+// An image's format and the references its archive must carry; both or neither.
+void parse_image_fields(const Fields& f, SpecFile& out) {
+    if (!f.has("format") && !f.has("refs")) {
+        return;
+    }
+    if (out.role != "image") {
+        f.fail(f.has("format") ? "format" : "refs", "only image files have a format and refs");
+    }
+    const std::string format = f.str("format");
+    out.image_format = parse_image_format(format);
+    if (!out.image_format) {
+        f.fail("format", "unknown image format " + ferry::quoted(format) + " (oci-archive or docker-archive)");
+    }
+    out.image_refs = f.str_list("refs");
+    if (out.image_refs.empty()) {
+        f.fail("refs", "an image needs at least one reference (NAME:TAG) its archive carries");
+    }
+    for (const auto& ref : out.image_refs) {
+        if (const auto problem = image_ref_problem(ref)) {
+            f.fail("refs", ferry::quoted(ref) + " " + *problem);
+        }
+        if (std::count(out.image_refs.begin(), out.image_refs.end(), ref) > 1) {
+            f.fail("refs", ferry::quoted(ref) + " is listed twice");
+        }
+    }
+    if (out.dest) {
+        f.fail("dest", "an image with refs goes where the node's image configuration says, not to a dest");
+    }
+    out.refs_where = location(f.file(), f.get("refs")) + ": " + f.child_context("refs");
+    out.source_where = location(f.file(), f.get("source")) + ": " + f.child_context("source");
+}
+
 SpecFile parse_file(const YAML::Node& node, const std::string& file, const std::string& context) {
-    const Fields f(node, file, context, {"source", "role", "dest", "mode", "config_mode"}, ErrorKind::input);
+    const Fields f(node, file, context, {"source", "role", "dest", "mode", "config_mode", "format", "refs"},
+                   ErrorKind::input);
     SpecFile out;
     out.where = location(file, node);
     out.source = f.str("source");
@@ -89,6 +122,7 @@ SpecFile parse_file(const YAML::Node& node, const std::string& file, const std::
     } else if (out.role == "config") {
         out.config_mode = "replace";
     }
+    parse_image_fields(f, out);
     return out;
 }
 

@@ -2,6 +2,7 @@
 
 // The bundle spec: what ferry-bundler build reads (docs/format.md, "Bundle spec").
 
+#include "core/image_archive.hpp"
 #include "core/time.hpp"
 #include "manifest-schema/procedure.hpp"
 #include "manifest-schema/version.hpp"
@@ -23,7 +24,11 @@ struct SpecFile {
     std::optional<std::string> dest;  // absolute
     unsigned mode = 0;                // defaulted by role
     std::string config_mode;          // config files only
+    std::optional<ImageFormat> image_format; // images the node pushes or loads (with refs)
+    std::vector<std::string> image_refs;     // the references the image archive must carry
     std::string where;                // "spec.yaml:12", for messages
+    std::string refs_where;           // "spec.yaml:14: components[0].files[2].refs", for messages
+    std::string source_where;         // "spec.yaml:14: components[0].files[2].source", for messages
 };
 
 struct SpecComponent {

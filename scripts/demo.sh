@@ -75,7 +75,7 @@ step "7. Install greeter 1.0.0 into the sandbox root $root"
 show "$applier" apply "$work/out/greeter-1.0.0.ferry" "${site[@]}"
 greeter_check --expect-version 1.0.0
 
-step "8. Plan the upgrade to 2.0.0: files, config diff, migrations, backups, checklist"
+step "8. Plan the upgrade to 2.0.0: files, config diff, migrations, images, backups, checklist"
 show "$applier" plan "$work/out/greeter-2.0.0.ferry" "${site[@]}" --ack-breaking --allow-major
 
 step "9. Stage 2.0.0 ahead of the window: a verified copy on the node, chunk by chunk, resumable"

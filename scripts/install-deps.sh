@@ -10,6 +10,9 @@ build_packages=(
 )
 # Used by the tests and the demo: the audit procedure's own tools, and the schema check.
 tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3)
+# Images: the applier pushes and reads back images with skopeo (the sample's and the tests');
+# tests/cli/test_images.sh pushes to a docker-registry it starts on 127.0.0.1.
+image_packages=(skopeo docker-registry)
 # Used to build and test the Debian packages: dpkg-dev's dpkg-shlibdeps computes their Depends and
 # file tells CPack which files are binaries; mmdebstrap makes the clean minimal Debian root that
 # tests/cli/test_packages.sh and scripts/offline-set.sh install into (util-linux: unshare).
@@ -19,7 +22,7 @@ package_packages=(dpkg-dev file mmdebstrap util-linux)
 ssh_packages=(openssh-client openssh-server)
 
 missing=()
-for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${package_packages[@]}" "${ssh_packages[@]}"; do
+for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${image_packages[@]}" "${package_packages[@]}" "${ssh_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$pkg")
     fi

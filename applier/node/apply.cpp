@@ -1,5 +1,6 @@
 #include "apply.hpp"
 
+#include "applier/node/image_target.hpp"
 #include "applier/node/node_trust.hpp"
 #include "applier/node/run.hpp"
 #include "applier/node/site.hpp"
@@ -185,6 +186,12 @@ Outcome apply_bundle(const ApplyOptions& options) {
             run->crash_point("stage:begin");
             StagingSink sink(run->staging());
             (void)bundle.read_payload(&sink, options.site.progress);
+            // An image whose archive does not hold its signed digests is refused before the node changes.
+            for (const auto* f : loaded_images(m)) {
+                if (!f->images.empty()) {
+                    check_image_file(run->staging() / f->path, *f);
+                }
+            }
         }
     } catch (const Error& e) {
         on_error(e);

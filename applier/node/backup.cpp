@@ -106,7 +106,7 @@ void Run::backup(const Plan& plan) {
     for (const auto& d : dirs_to_create(plan)) {
         m_state.add_backup_item(m_id, {BackupKind::dir, d, false, ""});
     }
-    if (m_previous && !m_previous->procedure.image_load.empty()) {
+    if (m_previous) {
         for (const auto* f : loaded_images(*m_previous)) {
             const fs::path kept = image_store() / kept_image_name(*f);
             const fs::path copy = base / "images" / kept_image_name(*f);

@@ -105,6 +105,12 @@ CommandResult run_command(const CommandSpec& spec) {
         if (log < 0 || null < 0 || ::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) {
             ::_exit(126);
         }
+        if (!spec.stdout_to.empty()) {
+            const int out = ::open(spec.stdout_to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (out < 0 || ::dup2(out, 1) < 0) {
+                ::_exit(126);
+            }
+        }
         for (const auto& [name, value] : spec.env) {
             ::setenv(name.c_str(), value.c_str(), 1);
         }

@@ -26,6 +26,7 @@ struct CommandSpec {
     std::map<std::string, std::string> env; // added to the applier's environment
     std::filesystem::path log;              // stdout and stderr are appended here
     std::string label; // names the command in a header and a footer with the time in the log; none if empty
+    std::filesystem::path stdout_to{}; // when set, stdout is written here instead of the log
 };
 
 // Runs a command and waits for it (or for its timeout), with a header and a footer naming it

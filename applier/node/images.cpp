@@ -1,6 +1,7 @@
 #include "applier/node/run.hpp"
 #include "applier/node/run_parts.hpp"
 
+#include "applier/node/image_target.hpp"
 #include "applier/node/migrations.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -12,9 +13,11 @@ namespace ferry::applier {
 namespace fs = std::filesystem;
 using detail::kept_image_name;
 using detail::link_or_copy;
+using detail::find_file;
 using detail::without_slash;
 
-// Images: loaded by the bundle's command, kept by content for a later rollback.
+// Images: pushed to the node's image target (or loaded by the bundle's command), kept by
+// content for a later rollback.
 
 namespace detail {
 
@@ -36,15 +39,22 @@ fs::path kept_image_name(const schema::ManifestFile& f) {
     return fs::path(to_hex(f.sha256)) / fs::path(f.path).filename();
 }
 
+const schema::ManifestFile* find_file(const schema::Manifest& m, const std::string& path) {
+    for (const auto& f : m.files) {
+        if (f.path == path) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
 } // namespace detail
 
 std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m) {
     std::vector<const schema::ManifestFile*> out;
-    if (!m.procedure.image_load.empty()) {
-        for (const auto& f : m.files) {
-            if (f.role == "image") {
-                out.push_back(&f);
-            }
+    for (const auto& f : m.files) {
+        if (f.role == "image" && (!f.images.empty() || !m.procedure.image_load.empty())) {
+            out.push_back(&f);
         }
     }
     return out;
@@ -82,16 +92,36 @@ void Run::load_image(const schema::Procedure& procedure, const std::string& name
     }
 }
 
+void Run::push_images(const schema::Manifest& m, const std::function<fs::path(const schema::ManifestFile&)>& source) {
+    const auto refs = image_refs(m);
+    if (refs.empty()) {
+        return;
+    }
+    const ImageTarget target = load_image_target(m_root.root(), m_state.layout().image_layout());
+    // Every image is checked against its signed digests before the first one is pushed.
+    for (const auto* f : loaded_images(m)) {
+        if (!f->images.empty()) {
+            check_image_file(source(*f), *f);
+        }
+    }
+    const auto say_line = [&](const std::string& line) { say(line); };
+    for (const auto& [f, ref] : refs) {
+        push_image(target, *f, source(*f), *ref, m_state.layout().commands_log(m_id), say_line);
+    }
+}
+
 void Run::load_images(const Plan& plan) {
     for (const auto& path : plan.image_loads) {
         load_image(m_manifest.procedure, path, staging() / path, m_manifest.version.str());
     }
+    push_images(m_manifest, [&](const schema::ManifestFile& f) { return staging() / f.path; });
 }
 
 void Run::reload_images() {
-    if (!m_previous || m_previous->procedure.image_load.empty()) {
+    if (!m_previous || loaded_images(*m_previous).empty()) {
         return;
     }
+    std::map<std::string, fs::path> kept;
     for (const auto& item : m_state.backup_items(m_id)) {
         if (item.kind != BackupKind::image) {
             continue;
@@ -101,7 +131,26 @@ void Run::reload_images() {
                               " was not kept on this node; load it again by hand");
             continue;
         }
-        load_image(m_previous->procedure, item.path, item.copy, m_previous->version.str());
+        kept[item.path] = item.copy;
+        const auto* f = find_file(*m_previous, item.path);
+        if (f != nullptr && f->images.empty()) {
+            load_image(m_previous->procedure, item.path, item.copy, m_previous->version.str());
+        }
+    }
+    // The previous release's references are pushed again, so its tags name its digests again.
+    // A target that cannot take them does not stop the rollback of the files and the service:
+    // the operator is told what to push by hand.
+    schema::Manifest kept_images = *m_previous;
+    std::erase_if(kept_images.files, [&](const schema::ManifestFile& f) { return kept.count(f.path) == 0; });
+    try {
+        push_images(kept_images, [&](const schema::ManifestFile& f) { return kept.at(f.path); });
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::interrupted) {
+            throw;
+        }
+        m_notes.push_back(std::string("the images of ") + m_previous->version.str() +
+                          " could not be put back: " + e.what() + "; kept in " + image_store().string());
+        say(std::string("  ") + m_notes.back());
     }
     keep_images_of(*m_previous, [&](const schema::ManifestFile& f) {
         return m_state.layout().backup(m_id) / "images" / kept_image_name(f);

@@ -109,7 +109,7 @@ Plan make_plan(const schema::Manifest& m, StateDb& state, const RootFs& root, co
     std::set<std::string> dests;
     for (const auto& f : m.files) {
         plan.stage_bytes += f.size;
-        if (f.role == "image" && !m.procedure.image_load.empty()) {
+        if (f.role == "image" && f.images.empty() && !m.procedure.image_load.empty()) {
             plan.image_loads.push_back(f.path);
         }
         if (f.dest.empty()) {

@@ -1,8 +1,9 @@
 #include "plan_report.hpp"
 
-#include "applier/node/node_trust.hpp"
 #include "applier/node/command.hpp"
 #include "applier/node/envfile.hpp"
+#include "applier/node/image_target.hpp"
+#include "applier/node/node_trust.hpp"
 #include "applier/node/staging.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -17,6 +18,15 @@ namespace fs = std::filesystem;
 namespace {
 
 // A scratch folder removed when destroyed.
+// The last line of TEXT, without its newline.
+std::string last_line(std::string text) {
+    while (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+    }
+    const auto nl = text.rfind('\n');
+    return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
 struct TempDir {
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "ferry-plan-XXXXXX").string();
@@ -95,6 +105,25 @@ void add_procedure_commands(PlanReport& report, const schema::Manifest& m) {
     }
 }
 
+// Each image reference of M with its destination, asked of the target (read only).
+void add_images(PlanReport& report, const schema::Manifest& m, const RootFs& root, const fs::path& state_dir,
+                const TempDir& tmp) {
+    const auto refs = image_refs(m);
+    if (refs.empty()) {
+        return;
+    }
+    const ImageTarget target = load_image_target(root.root(), StateLayout(state_dir).image_layout());
+    report.image_target = describe_target(target);
+    for (const auto& [f, ref] : refs) {
+        PlannedImage image{f->path, ref->ref, ref->digest, ref->config, destination(target, ref->ref), false, ""};
+        const TargetImage held = read_target(target, ref->ref, tmp.path / "images.log");
+        image.present = same_image(held, *ref, *f->image_format);
+        image.detail = image.present ? "" : held.found ? "holds " + held.digest + " (config " + held.config + ")"
+                                                       : "not there: " + last_line(held.detail);
+        report.images.push_back(std::move(image));
+    }
+}
+
 const std::vector<ChecklistItem> k_checklist = {
     {"signatures meet the trust store's threshold; the bundle is not expired", true},
     {"every chunk and file matches the signed manifest", true},
@@ -143,6 +172,7 @@ PlanReport make_plan_report(const PlanRequest& request) {
     report.release_notes = m.release_notes;
     report.diffs = config_diffs(report.plan, root, configs, tmp);
     add_procedure_commands(report, m);
+    add_images(report, m, root, request.state_dir, tmp);
     report.checklist = k_checklist;
     // As apply decides: an installed bundle is "nothing to do" before any refusal.
     report.result = report.plan.already_installed  ? PlanResult::already_installed

@@ -27,6 +27,17 @@ struct PlannedCommand {
     std::uint64_t retries = 0; // health checks: tried retries + 1 times
 };
 
+// One image reference apply will push or load, and whether its target already has it.
+struct PlannedImage {
+    std::string file;        // the image file's payload path
+    std::string ref;         // NAME:TAG
+    std::string digest;      // the signed manifest digest (empty for a docker archive)
+    std::string config;      // the signed config digest
+    std::string destination; // where it goes ("docker://127.0.0.1:5000/greeter:1.0.0")
+    bool present = false;    // the target already holds these digests under ref
+    std::string detail;      // what the target holds instead, or why it could not be read
+};
+
 // One line of the checklist: done by Ferry, or the operator's to do.
 struct ChecklistItem {
     std::string text;
@@ -46,6 +57,8 @@ struct PlanReport {
     std::vector<PlannedCommand> health;
     std::vector<PlannedCommand> smoke;
     std::vector<PlannedCommand> image_loads;
+    std::string image_target;           // the node's image target in a few words, if there are images
+    std::vector<PlannedImage> images;
     std::vector<ChecklistItem> checklist;
 };
 

@@ -111,8 +111,8 @@ std::vector<std::string> Run::undo_summary() {
         lines.push_back("restore the " + std::to_string(files) +
                         " file(s) it installed, replaced or removed");
     }
-    if (begun(Step::images) && m_previous && !m_previous->procedure.image_load.empty()) {
-        lines.push_back("load the images of " + m_previous->version.str() + " again");
+    if (begun(Step::images) && m_previous && !loaded_images(*m_previous).empty()) {
+        lines.push_back("load or push the images of " + m_previous->version.str() + " again");
     }
     lines.push_back(m_previous ? "start " + m_previous->version.str() + " and check its health"
                                : std::string("leave nothing installed"));

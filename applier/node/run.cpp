@@ -1,6 +1,7 @@
 #include "run.hpp"
 
 #include "applier/node/envfile.hpp"
+#include "applier/node/image_target.hpp"
 #include "applier/node/migrations.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -294,7 +295,18 @@ void Run::commit() {
     m_state.end_run(m_id, RunState::committed);
     JsonWriter j;
     j.begin_object().field("run", m_id).field("bundle", m_manifest.name).field("version", m_manifest.version.str())
-        .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence).end_object();
+        .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence);
+    const auto refs = image_refs(m_manifest);
+    if (!refs.empty()) {
+        const ImageTarget target = load_image_target(m_root.root(), m_state.layout().image_layout());
+        j.key("images").begin_array();
+        for (const auto& [f, ref] : refs) {
+            j.begin_object().field("ref", ref->ref).field("digest", ref->digest).field("config", ref->config)
+                .field("to", destination(target, ref->ref)).end_object();
+        }
+        j.end_array();
+    }
+    j.end_object();
     m_state.audit("applied", j.str());
     tx.commit();
 }

@@ -28,7 +28,8 @@ enum class UndoStep { stop, keep, migrations, files, images, start, health };
 [[nodiscard]] std::string step_name(Step step);
 [[nodiscard]] std::string step_name(UndoStep step);
 
-// The files of M that its image load command loads.
+// The image files of M that go somewhere besides a dest: pushed by reference, or loaded by its
+// image load command.
 [[nodiscard]] std::vector<const schema::ManifestFile*> loaded_images(const schema::Manifest& m);
 
 class Run {
@@ -65,7 +66,8 @@ public:
     void stop_service(bool force = false);
     void install(const Plan& plan);
     void migrate();
-    // Loads the plan's image files with the bundle's load command.
+    // Loads the plan's image files with the bundle's load command, and pushes the images with
+    // references to the node's image target, each checked against its signed digests first.
     void load_images(const Plan& plan);
     void start_service(const schema::Procedure& procedure, const std::string& version);
     void check_health(const schema::Procedure& procedure, const std::string& version);
@@ -91,6 +93,9 @@ private:
     void restore_paths();
     void remove_created_dirs();
     void reload_images();
+    // Pushes every image reference of M, each file taken from SOURCE(file), to the node's target.
+    void push_images(const schema::Manifest& m,
+                     const std::function<std::filesystem::path(const schema::ManifestFile&)>& source);
     void keep_current(const std::filesystem::path& into);
     void load_image(const schema::Procedure& procedure, const std::string& name, const std::filesystem::path& file,
                     const std::string& version);

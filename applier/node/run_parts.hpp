@@ -18,4 +18,7 @@ void link_or_copy(const std::filesystem::path& source, const std::filesystem::pa
 // An image kept for a rollback: by content, under its own name (a load command may use it).
 [[nodiscard]] std::filesystem::path kept_image_name(const schema::ManifestFile& f);
 
+// The file of M at payload PATH, or nullptr.
+[[nodiscard]] const schema::ManifestFile* find_file(const schema::Manifest& m, const std::string& path);
+
 } // namespace ferry::applier::detail

@@ -1,7 +1,6 @@
 #include "applier/node/stage_parts.hpp"
 
 #include "applier/node/node_trust.hpp"
-
 #include "applier/node/run.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"

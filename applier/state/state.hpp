@@ -124,6 +124,8 @@ public:
         return staged(manifest_sha256) / "parts";
     }
     [[nodiscard]] std::filesystem::path images() const { return m_dir / "images"; }
+    // The OCI layout a node with no image configuration pushes images to.
+    [[nodiscard]] std::filesystem::path image_layout() const { return m_dir / "image-layout"; }
     [[nodiscard]] std::filesystem::path kept() const { return m_dir / "kept"; }
     [[nodiscard]] std::filesystem::path kept_before_rollback(std::int64_t id) const {
         return kept() / ("before-rollback-of-run-" + std::to_string(id));

@@ -37,7 +37,7 @@ import sys
 import tarfile
 
 MTIME = 1790000000
-FILE_KEYS = ["path", "component", "role", "type", "size", "mode", "sha256", "dest", "config_mode"]
+FILE_KEYS = ["path", "component", "role", "type", "size", "mode", "sha256", "dest", "config_mode", "image"]
 QUOTED = {"path", "mode", "dest"}
 
 
@@ -50,6 +50,13 @@ def parse_manifest(text):
     files_text = rest.split("\npayload:\n", 1)[0]
     files = []
     for line in files_text.splitlines():
+        # An image's `image` mapping is carried as its lines, unchanged.
+        if line == "    image:":
+            files[-1]["image"] = []
+            continue
+        if line.startswith("      ") and isinstance(files[-1].get("image"), list):
+            files[-1]["image"].append(line)
+            continue
         m = re.fullmatch(r"  (- |  )(\w+): (.*)", line)
         if not m:
             sys.exit(f"gen_hostile.py: unexpected line in files: {line!r}")
@@ -101,6 +108,9 @@ def emit_template(head, files):
         first = True
         for key in FILE_KEYS:
             if key not in f:
+                continue
+            if key == "image":
+                out.append("    image:\n" + "".join(line + "\n" for line in f[key]))
                 continue
             value = yaml_quote(f[key]) if key in QUOTED else str(f[key])
             out.append(("  - " if first else "    ") + f"{key}: {value}\n")

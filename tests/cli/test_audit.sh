@@ -330,8 +330,8 @@ chunk-count|payload chunks: manifest lists|/^  chunks:/ a\    - $zeros
 chunk-size|payload chunks: chunk_size|s/^  chunk_size: .*/  chunk_size: 1000/
 file-sha256|payload files|$env_file s/sha256: .*/sha256: $zeros/
 file-mode|payload listing|$env_file s/mode: .*/mode: "0600"/
-file-size|files: component greeter declares 10 files|$env_file s/size: .*/size: 1/
-file-missing|files: component greeter declares 10 files|/^  - path: "greeter\/doc\/README.md"/,/^    dest:/d
+file-size|files: component greeter declares 11 files|$env_file s/size: .*/size: 1/
+file-missing|files: component greeter declares 11 files|/^  - path: "greeter\/doc\/README.md"/,/^    dest:/d
 file-type|files: .*type|$env_file s/type: .*/type: symlink/
 file-path|files: bad path|s|^  - path: "greeter/doc/README.md"|  - path: "greeter/doc/../README.md"|
 expired|expires: the bundle expired|s/^expires: .*/expires: 2020-01-01T00:00:00Z/

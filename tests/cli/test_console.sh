@@ -358,10 +358,10 @@ mkdir -p "$SCRATCH/bundles/image-nowhere"
 expect_fail "build: an image with nowhere to go is refused" 1 \
     "$TREE/image-nowhere.yaml:" "$FERRY_BUNDLER" build -q "$TREE/image-nowhere.yaml" \
     --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles/image-nowhere"
-grep -qE "image-nowhere\.yaml:[0-9]+: \"images/web\.oci\.tar\": an image with no dest is installed only by procedure\.images\.load, which is missing$" \
+grep -qE "image-nowhere\.yaml:[0-9]+: \"images/web\.oci\.tar\": an image with no format and refs, and no dest, is installed only by procedure\.images\.load, which is missing$" \
     "$SCRATCH/err" && pass "build: names the spec, the line, the file and procedure.images.load" ||
     fail "build: message: $(cat "$SCRATCH/err")"
-grep -qF "hint: add procedure.images.load" "$SCRATCH/err" && pass "build: the hint" || fail "build: no hint: $(cat "$SCRATCH/err")"
+grep -qF "hint: give the image its format and refs (the node pushes or loads it), add procedure.images.load" "$SCRATCH/err" && pass "build: the hint" || fail "build: no hint: $(cat "$SCRATCH/err")"
 [ -z "$(ls -A "$SCRATCH/bundles/image-nowhere")" ] && pass "build: no bundle written" ||
     fail "build: wrote $(ls -A "$SCRATCH/bundles/image-nowhere")"
 
@@ -381,7 +381,7 @@ PYEOF
 site image-nowhere
 expect_ok "verify side: install 1.0.0" apply "$B1"
 BEFORE_ROOT=$(snapshot "$R/usr")
-NOWHERE="manifest.yaml: file \"greeter/image/web.oci.tar\": an image with no dest is installed only by procedure.images.load, which is missing"
+NOWHERE="manifest.yaml: file \"greeter/image/web.oci.tar\": an image with no format and refs, and no dest, is installed only by procedure.images.load, which is missing"
 expect_fail "verify: a manifest with an image that has nowhere to go is refused" 3 "$NOWHERE" \
     "$FERRY_APPLIER" verify "$FORGED/greeter-2.0.0.ferry" --trust "$TRUST"
 for cmd in plan apply; do

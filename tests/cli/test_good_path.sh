@@ -48,7 +48,7 @@ TREE=$(sample_tree)
 mkdir "$SCRATCH/b1"
 readonly B=$SCRATCH/b1/greeter-2.0.0.ferry
 expect_ok "build the sample with one key" "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/b1"
-expect_output "build reports the bundle" "built $B: greeter 2.0.0, sequence 2, 10 files"
+expect_output "build reports the bundle" "built $B: greeter 2.0.0, sequence 2, 11 files"
 [ "$(find "$SCRATCH/b1" -mindepth 1)" == "$B" ] && pass "build leaves only the bundle" ||
     fail "build left: $(find "$SCRATCH/b1" -mindepth 1)"
 expect_ok "the bundle is a tar of manifest, signature, payload" tar -tf "$B"
@@ -63,12 +63,12 @@ expect_output "inspect: name" "name:             greeter"
 expect_output "inspect: version" "version:          2.0.0"
 expect_output "inspect: unverified without a trust store" "signatures:       not verified (no trust store given)"
 expect_output "inspect: the signing key" "  $ID1"
-expect_output "inspect: files" "files:            10 ("
+expect_output "inspect: files" "files:            11 ("
 expect_ok "inspect --trust" "$FERRY_APPLIER" inspect "$B" --trust "$TRUST"
 expect_output "inspect --trust: the signature is valid" "  $ID1  test-release-1  valid"
 expect_ok "inspect --json" "$FERRY_APPLIER" inspect --json "$B"
 expect_json "inspect --json: fields" \
-    "j['name'] == 'greeter' and j['version'] == '2.0.0' and j['sequence'] == 2 and j['file_count'] == 10 and j['compatible'] == {'product': 'greeter', 'channel': 'stable'} and j['upgrade_from'] == '>=1.0.0 <2.0.0'"
+    "j['name'] == 'greeter' and j['version'] == '2.0.0' and j['sequence'] == 2 and j['file_count'] == 11 and j['compatible'] == {'product': 'greeter', 'channel': 'stable'} and j['upgrade_from'] == '>=1.0.0 <2.0.0'"
 expect_json "inspect --json: sizes" \
     "j['bundle_size'] == $(stat -c %s "$B") and j['payload_bytes'] == $(tar -xOf "$B" payload.tar.zst | wc -c) and j['chunks'] == 1"
 expect_json "inspect --json: the signature, unverified" \

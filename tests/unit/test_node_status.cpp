@@ -64,12 +64,14 @@ TEST_CASE("applier::lock_holder") {
 
 TEST_CASE("schema::never_installed_problem") {
     schema::Procedure procedure;
-    CHECK(schema::never_installed_problem("image", false, procedure) ==
-          "an image with no dest is installed only by procedure.images.load, which is missing");
-    CHECK(!schema::never_installed_problem("image", true, procedure));
-    CHECK(!schema::never_installed_problem("migration", false, procedure));
+    CHECK(schema::never_installed_problem("image", false, false, procedure) ==
+          "an image with no format and refs, and no dest, is installed only by procedure.images.load, which is "
+          "missing");
+    CHECK(!schema::never_installed_problem("image", true, false, procedure));
+    CHECK(!schema::never_installed_problem("image", false, true, procedure));
+    CHECK(!schema::never_installed_problem("migration", false, false, procedure));
     procedure.image_load = {"podman", "load", "-i", "{path}"};
-    CHECK(!schema::never_installed_problem("image", false, procedure));
+    CHECK(!schema::never_installed_problem("image", false, false, procedure));
 }
 
 TEST_CASE("applier::exit_code(PlanResult)") {
