@@ -77,7 +77,6 @@ all:
       hosts:
 EOF_INV
     for i in 1 2 3; do
-        mkdir -p "$SCRATCH/sites/node-$i/media"
         cat <<EOF_NODE
         node-$i:
           ferry_root: $SCRATCH/sites/node-$i/root
