@@ -20,9 +20,12 @@ package_packages=(dpkg-dev file mmdebstrap util-linux)
 # The ssh transport's tests start their own sshd on 127.0.0.1 (openssh-server), reached with
 # the system's ssh client, ssh-keygen and ssh-keyscan (openssh-client).
 ssh_packages=(openssh-client openssh-server)
+# The Ansible collection's test (tests/cli/test_ansible.sh) runs ansible-playbook and ansible-doc
+# against those nodes: ansible-core, Debian's, with no collection downloaded.
+ansible_packages=(ansible-core)
 
 missing=()
-for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${image_packages[@]}" "${package_packages[@]}" "${ssh_packages[@]}"; do
+for pkg in "${build_packages[@]}" "${tool_packages[@]}" "${image_packages[@]}" "${package_packages[@]}" "${ssh_packages[@]}" "${ansible_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$pkg")
     fi

@@ -220,3 +220,58 @@ versions() {
     for i in $(seq 1 "$CLUSTER_SIZE"); do out+=("$(version_of "node-$i")"); done
     echo "${out[*]}"
 }
+
+# start_sshd PORT: a real sshd on 127.0.0.1:PORT with throwaway keys, for the tests of nodes over
+# ssh. Sets SSH_PORT and SSH_DIR ($SCRATCH/ssh), which holds host_key (the server's), id (the
+# user key it accepts, for the current user), known_hosts (naming host_key for the address),
+# sshd_config and sshd.log. Exits 77 (skip) without /usr/sbin/sshd, or when sshd will not
+# start without root. stop_sshd, in the test's EXIT trap, stops it.
+start_sshd() {
+    local sshd=/usr/sbin/sshd
+    SSH_PORT=$1
+    SSH_DIR=$SCRATCH/ssh
+    if [ ! -x "$sshd" ]; then
+        echo "skip: no $sshd (Debian's openssh-server; scripts/install-deps.sh installs it)"
+        exit 77
+    fi
+    mkdir -p "$SSH_DIR"
+    ssh-keygen -q -t ed25519 -N '' -C host -f "$SSH_DIR/host_key"
+    ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$SSH_DIR/id"
+    cp "$SSH_DIR/id.pub" "$SSH_DIR/authorized_keys"
+    echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
+    cat >"$SSH_DIR/sshd_config" <<EOF_CONFIG
+ListenAddress 127.0.0.1
+Port $SSH_PORT
+HostKey $SSH_DIR/host_key
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+AllowUsers $(id -un)
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxStartups 50
+MaxSessions 50
+LogLevel VERBOSE
+EOF_CONFIG
+    if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
+    "$sshd" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
+    for _ in $(seq 1 50); do [ -s "$SSH_DIR/sshd.pid" ] && break; sleep 0.1; done
+    if [ ! -s "$SSH_DIR/sshd.pid" ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "skip: sshd would not start without root: $(tail -2 "$SSH_DIR/sshd.log")"
+            exit 77
+        fi
+        fail "sshd did not start: $(tail -5 "$SSH_DIR/sshd.log")"
+        exit 1
+    fi
+}
+
+# stop_sshd: the sshd start_sshd started, stopped (nothing if it did not start).
+stop_sshd() {
+    if [ -n "${SSH_DIR:-}" ] && [ -s "$SSH_DIR/sshd.pid" ]; then
+        kill "$(cat "$SSH_DIR/sshd.pid")" 2>/dev/null || true
+    fi
+}

@@ -63,6 +63,10 @@ for deb in "$applier_deb" "$bundler_deb"; do
 done
 run dpkg-deb -f "$applier_deb" Depends
 expect_output "ferry-applier: Depends names SQLite, which its state needs" "libsqlite3-0"
+run dpkg-deb -c "$applier_deb"
+expect_output "ferry-applier: installs the Ansible collection where ansible-core finds it" \
+    "./usr/share/ansible/collections/ansible_collections/ferry/site/plugins/modules/ferry_apply.py"
+if grep -q __pycache__ "$SCRATCH/out"; then fail "ferry-applier: ships __pycache__"; else pass "ferry-applier: no __pycache__"; fi
 run dpkg-deb -f "$bundler_deb" Depends
 if grep -q libsqlite3 "$SCRATCH/out"; then
     fail "ferry-bundler: Depends names SQLite, which it does not link: $(cat "$SCRATCH/out")"

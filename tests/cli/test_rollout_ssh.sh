@@ -8,56 +8,15 @@
 # the rollout then runs as it does locally, over one ssh connection per node.
 source "$(dirname "$0")/lib.sh"
 
-SSHD=/usr/sbin/sshd
-if [ ! -x "$SSHD" ]; then
-    echo "skip: no $SSHD (Debian's openssh-server; scripts/install-deps.sh installs it)"
-    exit 77
-fi
-SSH_DIR=$SCRATCH/ssh
-trap 'rc=$?; set +e; [ -f "$SSH_DIR/sshd.pid" ] && kill "$(cat "$SSH_DIR/sshd.pid")"; stop_services; (exit $rc); finish' EXIT
+trap 'rc=$?; set +e; stop_sshd; stop_services; (exit $rc); finish' EXIT
 BASE_PORT=$((20500 + $$ % 60 * 3))
-SSH_PORT=$((20700 + $$ % 100))
-
-# --- sshd on 127.0.0.1, throwaway keys ---------------------------------------------------------
-
-mkdir -p "$SSH_DIR"
-ssh-keygen -q -t ed25519 -N '' -C host -f "$SSH_DIR/host_key"
+start_sshd $((20700 + $$ % 100))
+pass "sshd listens on 127.0.0.1:$SSH_PORT"
+# Keys of this test's refusals: another host key, and a user key the node does not accept.
 ssh-keygen -q -t ed25519 -N '' -C other-host -f "$SSH_DIR/other_host_key"
-ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$SSH_DIR/id"
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$SSH_DIR/stranger"
-cp "$SSH_DIR/id.pub" "$SSH_DIR/authorized_keys"
-echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
 echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/other_host_key.pub")" >"$SSH_DIR/changed_known_hosts"
 : >"$SSH_DIR/empty_known_hosts"
-cat >"$SSH_DIR/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $SSH_PORT
-HostKey $SSH_DIR/host_key
-PidFile $SSH_DIR/sshd.pid
-AuthorizedKeysFile $SSH_DIR/authorized_keys
-AllowUsers $(id -un)
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-MaxStartups 50
-MaxSessions 50
-LogLevel VERBOSE
-EOF
-[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
-"$SSHD" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
-for _ in $(seq 1 50); do [ -s "$SSH_DIR/sshd.pid" ] && break; sleep 0.1; done
-if [ ! -s "$SSH_DIR/sshd.pid" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "skip: sshd would not start without root: $(tail -2 "$SSH_DIR/sshd.log")"
-        exit 77
-    fi
-    fail "sshd did not start: $(tail -5 "$SSH_DIR/sshd.log")"
-    exit 1
-fi
-pass "sshd listens on 127.0.0.1:$SSH_PORT"
 
 # --- Three nodes behind it, on 1.0.0 -------------------------------------------------------------
 
