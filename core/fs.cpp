@@ -98,6 +98,20 @@ void write_all(int fd, const void* data, std::size_t size, const std::string& wh
     }
 }
 
+void write_at(int fd, std::uint64_t offset, std::string_view data, const std::string& what) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw_errno(what);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
 std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what) {
     auto* p = static_cast<char*>(data);
     std::size_t total = 0;

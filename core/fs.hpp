@@ -3,6 +3,7 @@
 #include "core/handles.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@ namespace ferry {
 
 // Writes all of DATA to FD; WHAT names the file in the error.
 void write_all(int fd, const void* data, std::size_t size, const std::string& what);
+
+// Writes all of DATA at OFFSET (pwrite), retrying short writes; WHAT names the file in errors.
+void write_at(int fd, std::uint64_t offset, std::string_view data, const std::string& what);
 
 // Reads up to SIZE bytes, stopping early only at end of file; returns the count.
 [[nodiscard]] std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what);

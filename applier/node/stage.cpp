@@ -40,18 +40,6 @@ std::string read_at(int fd, std::uint64_t offset, std::uint64_t size, const std:
     return out;
 }
 
-void write_at(int fd, std::uint64_t offset, std::string_view data, const std::string& what) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n =
-            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            throw_errno(what);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 std::uint64_t chunk_length(const schema::Manifest& m, std::uint64_t k) {
     return std::min<std::uint64_t>(m.payload.chunk_size, m.payload.size - k * m.payload.chunk_size);
 }

@@ -36,18 +36,6 @@ void write_record(const StateLayout& layout, const std::string& sha, const Stage
     write_file_atomic(layout.staged_parts(sha), text, 0600);
 }
 
-void write_at(int fd, std::uint64_t offset, std::string_view data, const std::string& what) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n =
-            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0) {
-            throw_errno(what);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 std::string read_at(int fd, std::uint64_t offset, std::uint64_t size, const std::string& what) {
     std::string out(size, '\0');
     out.resize(read_full_at(fd, out.data(), size, offset, what));

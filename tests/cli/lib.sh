@@ -275,3 +275,13 @@ stop_sshd() {
         kill "$(cat "$SSH_DIR/sshd.pid")" 2>/dev/null || true
     fi
 }
+
+# cluster_picture: every node of greeter_cluster as a text to compare before and after: its
+# files (the services' logs and pidfiles aside), its runs and its staged bundles.
+cluster_picture() {
+    local i
+    for i in $(seq 1 "$CLUSTER_SIZE"); do
+        snapshot "$SCRATCH/sites/node-$i/root" | { grep -vE ' \./(var/log|run)(/|$)' || true; }
+        sqlite3 "$SCRATCH/sites/node-$i/state/state.db" 'SELECT id, state FROM runs; SELECT * FROM staged'
+    done
+}

@@ -88,13 +88,6 @@ EOF_NODE
 } >"$HOSTS"
 playbook() { ansible-playbook -i "$HOSTS" ferry.site.rolling "$@"; }
 roles() { cat "$SCRATCH"/sites/node-{1,2,3}/root/var/lib/greeter/role | tr '\n' ' '; }
-picture() {
-    local i
-    for i in 1 2 3; do
-        snapshot "$SCRATCH/sites/node-$i/root" | { grep -vE ' \./(var/log|run)(/|$)' || true; }
-        sqlite3 "$SCRATCH/sites/node-$i/state/state.db" 'SELECT id, state FROM runs; SELECT * FROM staged'
-    done
-}
 # recap NODE: the node's line of the last play recap, e.g. "ok=9 changed=3 unreachable=0 failed=0 ...".
 recap() { sed -n "s/^$1 *: //p" "$SCRATCH/out" | tr -s ' '; }
 # steps: the hosts of the step-down and apply tasks that did something, in the order they ran.
@@ -106,7 +99,7 @@ steps() {
 
 # --- Check mode: every node's plan, nothing changed ---------------------------------------------
 
-before=$(picture)
+before=$(cluster_picture)
 run playbook --check -e ferry_bundle="$B2"
 [ "$RC" -eq 0 ] && pass "--check: exit 0" || fail "--check: exit $RC $(cat "$SCRATCH/out" "$SCRATCH/err")"
 # Would change: the stage and the apply on every node, and the leader's step-down.
@@ -117,7 +110,7 @@ for i in 1 2 3; do
 done
 [ "$(steps)" == "Upgrade the node node-2|Upgrade the node node-3|Step the leader down node-1|Upgrade the node node-1|" ] &&
     pass "--check: it says every node would change, in the rollout's order" || fail "--check order: $(steps)"
-[ "$(picture)" == "$before" ] && pass "--check: no node changed, nothing staged" || fail "--check changed a node"
+[ "$(cluster_picture)" == "$before" ] && pass "--check: no node changed, nothing staged" || fail "--check changed a node"
 [ "$(roles)" == "leader follower follower " ] && pass "--check: no step-down" || fail "roles: $(roles)"
 
 # --- The rolling upgrade: the bundle copied, staged, the followers, then the leader ------------

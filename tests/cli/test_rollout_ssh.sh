@@ -33,14 +33,7 @@ ssh_inventory() { # KNOWN_HOSTS IDENTITY APPLIER OUT
 SSH_INV=$SCRATCH/ssh.yaml
 ssh_inventory "$SSH_DIR/known_hosts" "$SSH_DIR/id" "$FERRY_APPLIER" "$SSH_INV"
 coordinator() { "$FERRY_APPLIER" "$@" --trust "$TRUST" --ack-breaking --allow-major; }
-picture() {
-    local i
-    for i in 1 2 3; do
-        snapshot "$SCRATCH/sites/node-$i/root" | { grep -vE ' \./(var/log|run)(/|$)' || true; }
-        sqlite3 "$SCRATCH/sites/node-$i/state/state.db" 'SELECT id, state FROM runs; SELECT * FROM staged'
-    done
-}
-before=$(picture)
+before=$(cluster_picture)
 
 # --- Refused before anything changes --------------------------------------------------------------
 
@@ -85,7 +78,7 @@ expect_fail "a bundle in parts, to nodes over ssh: refused, saying how to join t
     "the bundle is split in parts, and node node-1 is reached over ssh, which sends it a whole bundle" \
     coordinator apply "$SCRATCH/parts/greeter-2.0.0.ferry.001" --inventory "$SSH_INV"
 
-[ "$(picture)" == "$before" ] && pass "after all six: no node changed, nothing staged" || fail "a node changed"
+[ "$(cluster_picture)" == "$before" ] && pass "after all six: no node changed, nothing staged" || fail "a node changed"
 
 # --- plan over ssh ------------------------------------------------------------------------------
 
