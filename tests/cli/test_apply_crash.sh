@@ -11,7 +11,7 @@
 # restored around the resume, because the state database records absolute paths. Cases run one
 # after the other on one port, and the service is stopped before a node is copied or removed.
 # CRASH_SEED=N repeats the random kills of an earlier run (the seed is printed); CRASH_KILLS=N
-# makes N of them (5 by default).
+# makes N of them (5 by default, 2 in the sanitizer build).
 source "$(dirname "$0")/lib.sh"
 readonly PY=/usr/bin/python3
 readonly APPLY_FLAGS=(--ack-breaking --allow-major -q)
@@ -403,7 +403,10 @@ WINDOW=$APPLY_MS
 [ "$WINDOW" -gt 1500 ] && WINDOW=1500
 echo "random kills: CRASH_SEED=$SEED, delays within 5..$WINDOW ms (the shortest apply took $APPLY_MS ms)"
 
-for k in $(seq "${CRASH_KILLS:-5}"); do
+# The sanitizer build runs the journaled points above in full, and fewer random kills.
+default_kills=5
+[ "${FERRY_SANITIZE:-}" == "ON" ] && default_kills=2
+for k in $(seq "${CRASH_KILLS:-$default_kills}"); do
     delay=$((5 + RANDOM % WINDOW))
     label="random kill $k (${delay} ms, CRASH_SEED=$SEED)"
     node_from "$TPL1"
