@@ -18,14 +18,6 @@ namespace {
 constexpr std::chrono::seconds k_apply_timeout{3600};
 constexpr std::size_t k_parallel_stages = 4;
 
-std::string last_line(std::string text) {
-    while (!text.empty() && text.back() == '\n') {
-        text.pop_back();
-    }
-    const auto nl = text.rfind('\n');
-    return printable(nl == std::string::npos ? text : text.substr(nl + 1));
-}
-
 // The error message of a node's JSON document, or the last line it wrote on stderr.
 std::string failure_of(const NodeCall& call) { return error_message(call).value_or(last_line(call.err)); }
 

@@ -12,11 +12,9 @@ namespace {
 
 NodeCall document(int exit_code, const std::string& json) { return {exit_code, json, ""}; }
 
-NodeCall error_document(int exit_code, const std::string& kind, const std::string& message) {
-    JsonWriter j;
-    j.begin_object().field("result", "error").key("error").begin_object().field("kind", kind).field("message", message)
-        .field("exit_code", exit_code).end_object().end_object();
-    return {exit_code, j.str(), "ferry-applier: error: " + message + "\n"};
+// A failure as a node's applier reports it: the error document, and the message on stderr.
+NodeCall failure(int exit_code, const std::string& kind, const std::string& message) {
+    return error_call(exit_code, kind, message, "ferry-applier: error: " + message + "\n");
 }
 
 } // namespace
@@ -53,7 +51,7 @@ NodeCall SimTransport::call(const schema::InventoryNode& node, const std::vector
     }
     const auto it = m_nodes.find(node.name);
     if (it == m_nodes.end() || args.empty()) {
-        return error_document(1, "input", "no simulated node " + node.name);
+        return failure(1, "input", "no simulated node " + node.name);
     }
     Node& n = it->second;
     const std::string& command = args.front();
@@ -75,7 +73,7 @@ NodeCall SimTransport::call(const schema::InventoryNode& node, const std::vector
         ++n.applies;
         m_apply_order.push_back(node.name);
         if (n.fail_apply) {
-            return error_document(5, "rolled_back", "health check failed; rolled back to " + n.version);
+            return failure(5, "rolled_back", "health check failed; rolled back to " + n.version);
         }
         n.version = m_target;
         if (!n.out) {
@@ -95,7 +93,7 @@ NodeCall SimTransport::call(const schema::InventoryNode& node, const std::vector
         }
         return document(0, "{\"result\":\"stepped_down\"}\n");
     }
-    return error_document(2, "usage", "the simulated node does not know " + command);
+    return failure(2, "usage", "the simulated node does not know " + command);
 }
 
 std::map<std::string, SimTransport::Node> SimTransport::nodes() const {

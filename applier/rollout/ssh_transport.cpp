@@ -5,7 +5,6 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/handles.hpp"
-#include "core/json.hpp"
 #include "core/text.hpp"
 #include "manifest-schema/version.hpp"
 
@@ -22,25 +21,6 @@ namespace {
 constexpr const char* k_ssh = "/usr/bin/ssh";
 constexpr std::chrono::seconds k_quick{60};      // a status, a version, a stat
 constexpr std::chrono::seconds k_copy{6 * 3600}; // a bundle's copy
-
-// The one JSON error document a node's applier prints, for a failure the node could not
-// report itself (ssh's, or a missing applier): the plan and the rollout read it the same way.
-NodeCall error_document(int exit_code, const std::string& kind, const std::string& message, const std::string& err) {
-    JsonWriter j;
-    j.begin_object().field("result", "error").key("error").begin_object().field("kind", kind)
-        .field("message", message).field("hint", "").field("exit_code", exit_code).end_object().end_object();
-    return {exit_code, j.str(), err};
-}
-
-// "ssh's last words": its last non-empty stderr line, printable.
-std::string last_line(const std::string& text) {
-    std::string t = text;
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) {
-        t.pop_back();
-    }
-    const auto nl = t.find_last_of("\r\n");
-    return printable(nl == std::string::npos ? t : t.substr(nl + 1));
-}
 
 std::string endpoint(const schema::InventoryNode& node) {
     return node.host + ":" + std::to_string(node.port);
@@ -111,7 +91,7 @@ NodeCall SshTransport::ssh_failure(const schema::InventoryNode& node, const Node
     const std::string& err = call.err;
     const std::string who = "node " + node.name + " (" + endpoint(node) + ")";
     if (err.find("REMOTE HOST IDENTIFICATION HAS CHANGED") != std::string::npos) {
-        return error_document(3, "verification",
+        return error_call(3, "verification",
                               who + ": its host key is not the one " + node.known_hosts.string() +
                                   " holds: refused (the node was reinstalled, or someone is in between); "
                                   "check the key at the node's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) "
@@ -134,7 +114,7 @@ NodeCall SshTransport::ssh_failure(const schema::InventoryNode& node, const Node
                 }
             }
         }
-        return error_document(3, "verification",
+        return error_call(3, "verification",
                               who + ": its host key is not in " + node.known_hosts.string() + " (" + fingerprint +
                                   "); nothing is trusted on first use: compare that fingerprint with the node's own "
                                   "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub at its console), then add it: "
@@ -143,13 +123,13 @@ NodeCall SshTransport::ssh_failure(const schema::InventoryNode& node, const Node
                               err);
     }
     if (err.find("Permission denied") != std::string::npos) {
-        return error_document(4, "policy",
+        return error_call(4, "policy",
                               who + ": the node refused the key " + node.identity.string() +
                                   (node.user.empty() ? std::string() : " for user " + node.user) +
                                   ": add its public key to that user's authorized_keys on the node",
                               err);
     }
-    return error_document(1, "io", who + ": cannot reach it over ssh: " + last_line(err), err);
+    return error_call(1, "io", who + ": cannot reach it over ssh: " + last_line(err), err);
 }
 
 NodeCall SshTransport::remote(const schema::InventoryNode& node, const std::string& command,
@@ -184,7 +164,7 @@ std::optional<NodeCall> SshTransport::check_applier(const schema::InventoryNode&
     }
     const std::string who = "node " + node.name + " (" + endpoint(node) + ")";
     if (v.exit_code == 127) {
-        return error_document(1, "input",
+        return error_call(1, "input",
                               who + ": there is no " + node.applier + " there: install the ferry-applier package "
                                   "(or set the node's applier: in the inventory)",
                               v.err);
@@ -194,11 +174,11 @@ std::optional<NodeCall> SshTransport::check_applier(const schema::InventoryNode&
     const auto theirs = text.rfind(prefix, 0) == 0 ? schema::parse_version(text.substr(prefix.size())) : std::nullopt;
     const auto ours = schema::parse_version(m_version);
     if (v.exit_code != 0 || !theirs) {
-        return error_document(1, "input", who + ": " + node.applier + " --version said \"" + text +
+        return error_call(1, "input", who + ": " + node.applier + " --version said \"" + text +
                                               "\", not a ferry-applier's version", v.err);
     }
     if (ours && theirs->compare(*ours) < 0) {
-        return error_document(4, "policy",
+        return error_call(4, "policy",
                               who + " runs ferry-applier " + theirs->str() + "; this coordinator needs " + ours->str() +
                                   " or newer there: install that first (nothing was changed)",
                               v.err);
@@ -280,7 +260,7 @@ NodeCall SshTransport::stage(const schema::InventoryNode& node, const std::files
     };
     auto offset = arrived();
     if (!offset) {
-        return error_document(1, "io", "node " + node.name + ": cannot read its inbox " + inbox, "");
+        return error_call(1, "io", "node " + node.name + ": cannot read its inbox " + inbox, "");
     }
     if (*offset > size) {
         (void)remote(node, shell_quoted({"rm", "-f", file}), k_quick);
@@ -304,13 +284,13 @@ NodeCall SshTransport::stage(const schema::InventoryNode& node, const std::files
             if (error_message(copy)) {
                 return copy;
             }
-            return error_document(1, "io", "node " + node.name + ": the copy to " + file + " stopped: " + last_line(copy.err) +
+            return error_call(1, "io", "node " + node.name + ": the copy to " + file + " stopped: " + last_line(copy.err) +
                                                 "; run the same command again to go on from where it stopped",
                                   copy.err);
         }
         const auto now_there = arrived();
         if (!now_there || *now_there != size) {
-            return error_document(1, "io",
+            return error_call(1, "io",
                                   "node " + node.name + ": the copy to " + file + " holds " +
                                       (now_there ? std::to_string(*now_there) : std::string("?")) + " of " +
                                       std::to_string(size) + " bytes; run the same command again to go on",

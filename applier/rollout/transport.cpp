@@ -1,6 +1,7 @@
 #include "transport.hpp"
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -22,6 +23,21 @@ void close_fd(int& fd) {
 }
 
 } // namespace
+
+std::string last_line(std::string_view text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    const auto nl = text.find_last_of("\r\n");
+    return printable(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+NodeCall error_call(int exit_code, const std::string& kind, const std::string& message, const std::string& err) {
+    JsonWriter j;
+    j.begin_object().field("result", "error").key("error").begin_object().field("kind", kind)
+        .field("message", message).field("hint", "").field("exit_code", exit_code).end_object().end_object();
+    return {exit_code, j.str(), err};
+}
 
 std::filesystem::path own_executable() {
     std::error_code ec;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::rollout {
@@ -72,6 +73,14 @@ struct ProcessInput {
 // killed or timed out.
 [[nodiscard]] NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& vars,
                                    std::chrono::seconds timeout, const ProcessInput& input = {});
+
+// The last line of TEXT (lines end at \n or \r), printable: what a command's stderr ended with.
+[[nodiscard]] std::string last_line(std::string_view text);
+
+// A call that ended with the JSON error document a node's applier prints (kind, message, an
+// empty hint, EXIT_CODE) and ERR on stderr: for failures the node could not report itself.
+[[nodiscard]] NodeCall error_call(int exit_code, const std::string& kind, const std::string& message,
+                                  const std::string& err);
 
 // The running program's own executable (to run it again for local nodes).
 [[nodiscard]] std::filesystem::path own_executable();
