@@ -170,17 +170,27 @@ synced_all() { local i; for i in 1 2 3; do ctl "$i" synced >/dev/null 2>&1 || re
 for _ in $(seq 1 50); do synced_all && break; sleep 0.1; done
 synced_all && pass "every node is synced after the rollout" || fail "not every node is synced"
 /usr/bin/python3 - "$SCRATCH/acked.tsv" "$SCRATCH/sites" >"$SCRATCH/lost.out" 2>&1 <<'EOF' && pass "no acknowledged write lost: $(cat "$SCRATCH/lost.out")" || fail "writes: $(cat "$SCRATCH/lost.out")"
-import sqlite3, sys
+import sqlite3, sys, time
 acked = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 assert len(acked) >= 50, "only %d writes were acknowledged" % len(acked)
 by = {}
 for _, node, _ in acked:
     by[node] = by.get(node, 0) + 1
 assert "node-1" in by and len(by) >= 2, "acknowledged by %s: leadership never moved under the client" % by
-tables = []
-for i in (1, 2, 3):
-    db = sqlite3.connect("file:%s/node-%d/root/var/lib/greeter/greeter.db?mode=ro" % (sys.argv[2], i), uri=True)
-    tables.append(dict(db.execute("SELECT id, text FROM greetings")))
+# A follower is synced when its last pull found nothing new, so the client's last writes may still
+# be on their way to it: each node gets up to 5 s to hold every acknowledged write.
+def read_tables():
+    tables = []
+    for i in (1, 2, 3):
+        db = sqlite3.connect("file:%s/node-%d/root/var/lib/greeter/greeter.db?mode=ro" % (sys.argv[2], i), uri=True)
+        tables.append(dict(db.execute("SELECT id, text FROM greetings")))
+        db.close()
+    return tables
+for _ in range(50):
+    tables = read_tables()
+    if all(rows.get(int(i_)) == t for rows in tables for i_, _, t in acked):
+        break
+    time.sleep(0.1)
 for i, rows in enumerate(tables, 1):
     lost = [(i_, t) for i_, _, t in acked if rows.get(int(i_)) != t]
     assert not lost, "node-%d lacks %d acknowledged writes, e.g. %s" % (i, len(lost), lost[:3])
