@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,9 @@ struct PayloadIndex {
     std::uint64_t chunk_size = 0;
     std::vector<Digest> chunks;
     std::vector<ExpectedFile> files;
+    // When set, the whole member's SHA-256 is checked as well: one more hash pass, which the
+    // chunks make redundant for safety; a verification report shows it.
+    std::optional<Digest> sha256;
 };
 
 // Receives the verified payload's files; data arrives only after its chunk was authenticated,

@@ -14,6 +14,31 @@ namespace ferry {
 
 namespace {
 
+// The whole member's SHA-256, when INDEX asks for it.
+class WholeDigest {
+public:
+    explicit WholeDigest(const PayloadIndex& index) : m_expected(index.sha256) {}
+    void update(const void* data, std::size_t size) {
+        if (m_expected) {
+            m_hash.update(data, size);
+        }
+    }
+    void check() {
+        if (!m_expected) {
+            return;
+        }
+        const Digest digest = m_hash.finish();
+        if (digest != *m_expected) {
+            throw Error(ErrorKind::verification, "payload.tar.zst: sha256 mismatch of the whole member (expected " +
+                                                     to_hex(*m_expected) + ", got " + to_hex(digest) + ")");
+        }
+    }
+
+private:
+    std::optional<Digest> m_expected;
+    Sha256 m_hash;
+};
+
 Error chunk_mismatch(const PayloadIndex& index, std::size_t i, const Digest& digest) {
     const std::uint64_t start = i * index.chunk_size;
     const std::uint64_t end = std::min(start + index.chunk_size, index.size);
@@ -102,6 +127,7 @@ private:
     void read_chunks() {
         std::exception_ptr error;
         try {
+            WholeDigest whole(m_index);
             for (std::size_t i = 0; i < m_index.chunks.size(); ++i) {
                 const std::uint64_t start = i * m_index.chunk_size;
                 const auto want = static_cast<std::size_t>(
@@ -119,8 +145,12 @@ private:
                 if (got != want || digest != m_index.chunks[i]) {
                     throw chunk_mismatch(m_index, i, digest);
                 }
+                whole.update(chunk.data(), got);
                 if (m_progress != nullptr) {
                     m_progress->advance(got);
+                }
+                if (i + 1 == m_index.chunks.size()) {
+                    whole.check();
                 }
                 if (!m_chunks.push(std::move(chunk))) {
                     break;
@@ -272,6 +302,7 @@ void check_payload_shape(const EnvelopeReader& envelope, const PayloadIndex& ind
 void check_payload_chunks(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress) {
     check_payload_shape(envelope, index);
     std::vector<char> buffer(static_cast<std::size_t>(index.chunk_size));
+    WholeDigest whole(index);
     for (std::size_t i = 0; i < index.chunks.size(); ++i) {
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(index.chunk_size, index.size - i * index.chunk_size));
         std::size_t got = 0;
@@ -286,10 +317,12 @@ void check_payload_chunks(EnvelopeReader& envelope, const PayloadIndex& index, P
         if (got != want || digest != index.chunks[i]) {
             throw chunk_mismatch(index, i, digest);
         }
+        whole.update(buffer.data(), got);
         if (progress != nullptr) {
             progress->advance(got);
         }
     }
+    whole.check();
     expect_bundle_end(envelope);
 }
 

@@ -28,17 +28,51 @@ OpenBundle open_bundle(const std::filesystem::path& path) {
     return b;
 }
 
+// Begins step NAME in LOG, if any.
+void begin(CheckLog* log, std::string name) {
+    if (log != nullptr) {
+        log->begin(std::move(name));
+    }
+}
+
+// Passes the step under way in LOG, if any; DETAIL is only built when there is a log.
+template <typename Detail>
+void pass(CheckLog* log, Detail detail) {
+    if (log != nullptr) {
+        log->pass(detail());
+    }
+}
+
 BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, std::uint64_t size,
-                     const TrustStore* trust, UnixTime now, bool with_files) {
+                     const TrustStore* trust, UnixTime now, bool with_files, CheckLog* log = nullptr) {
     BundleInfo info;
     info.path = path;
     info.file_size = size;
     try {
+        begin(log, "envelope");
         info.head = read_bundle_head(reader, trust != nullptr ? trust->limits : Limits{});
+        pass(log, [&] {
+            return "strict ustar: manifest.yaml (" + std::to_string(info.head.manifest.size()) + " bytes), " +
+                   std::to_string(info.head.signatures.size()) + " signature(s), payload.tar.zst at offset " +
+                   std::to_string(info.head.payload_offset);
+        });
         if (trust != nullptr) {
             // Authenticate before the manifest reaches the YAML parser.
+            begin(log, "signatures");
             info.auth = authenticate(info.head, *trust, now);
+            pass(log, [&] {
+                std::string names;
+                for (const auto& s : info.auth->signatures) {
+                    if (s.status == SignatureCheck::Status::valid) {
+                        names += (names.empty() ? "" : ", ") + s.key_name;
+                    }
+                }
+                const std::string ignored = ignored_text(*info.auth);
+                return std::to_string(info.auth->valid) + " trusted release key(s), " + std::to_string(info.auth->threshold) +
+                       " required [" + names + "]" + (ignored.empty() ? "" : "; ignored: " + ignored);
+            });
         }
+        begin(log, "manifest");
         info.manifest = with_files ? schema::parse_manifest(info.head.manifest, "manifest.yaml")
                                    : schema::parse_manifest_summary(info.head.manifest, "manifest.yaml");
         if (trust != nullptr) {
@@ -51,6 +85,13 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
     if (info.geometry.chunk_size == 0 || info.geometry.chunks() != info.manifest.payload.chunks.size()) {
         throw Error(ErrorKind::verification, path.string() + ": manifest.yaml: the payload's chunk list does not match its size");
     }
+    pass(log, [&] {
+        const schema::Manifest& m = info.manifest;
+        return m.name + " " + m.version.str() + ", sequence " + std::to_string(m.sequence) + ": " +
+               std::to_string(m.files.size()) + " files in " + std::to_string(m.components.size()) + " component(s), " +
+               std::to_string(m.payload.chunks.size()) + " payload chunk(s); well-formed" +
+               (trust != nullptr ? ", within the trust store's limits" : "");
+    });
     return info;
 }
 
@@ -73,6 +114,28 @@ void read_payload_member(EnvelopeReader& reader, const PayloadIndex& index, Payl
 }
 
 } // namespace
+
+void CheckLog::begin(std::string name) {
+    m_checks.push_back({std::move(name), false, {}});
+    m_open = true;
+}
+
+void CheckLog::pass(std::string detail) {
+    if (m_open) {
+        m_checks.back().passed = true;
+        m_checks.back().detail = std::move(detail);
+        m_open = false;
+    }
+}
+
+bool CheckLog::fail_open(const std::string& detail) {
+    if (!m_open) {
+        return false;
+    }
+    m_checks.back().detail = detail;
+    m_open = false;
+    return true;
+}
 
 BundleLocation locate_bundle(const std::filesystem::path& given) {
     namespace fs = std::filesystem;
@@ -144,19 +207,21 @@ struct BundleReader::Open {
     bool payload_read = false;
 };
 
-BundleReader::BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now)
-    : m_open(std::make_unique<Open>(path)), m_trust(trust) {
-    m_info = read_info(*m_open->reader, m_open->location.first, m_open->file.size, &trust, now, true);
+BundleReader::BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now, CheckLog* log)
+    : m_open(std::make_unique<Open>(path)), m_trust(trust), m_log(log) {
+    m_info = read_info(*m_open->reader, m_open->location.first, m_open->file.size, &trust, now, true, log);
     if (m_open->location.split) {
         m_info.file_size = m_info.geometry.file_size();
     }
     const schema::Manifest& m = m_info.manifest;
+    begin(log, "expiry");
     if (m.expires <= now) {
         throw Error(ErrorKind::policy,
                     path.string() + ": bundle " + m.name + " " + m.version.str() + " expired at " +
                         format_time(m.expires),
                     "ask the release team for a fresh bundle; an expired one is never applied");
     }
+    pass(log, [&] { return "created " + format_time(m.created) + ", expires " + format_time(m.expires) + ", checked at " + format_time(now); });
 }
 
 BundleReader::~BundleReader() = default;
@@ -178,22 +243,44 @@ void BundleReader::add_parts() {
     if (!m_open->location.split) {
         return;
     }
+    begin(m_log, "parts");
     m_info.parts = place_parts(m_info, m_open->location.first, m_open->file.size);
     for (std::size_t i = 1; i < m_info.parts.size(); ++i) {
         m_open->parts->append(m_info.parts[i].file, m_info.parts[i].span.size);
     }
+    pass(m_log, [&] {
+        std::string names;
+        for (const auto& p : m_info.parts) {
+            names += (names.empty() ? "" : ", ") + p.file.filename().string();
+        }
+        return std::to_string(m_info.parts.size()) + " parts in place, in order, from one bundle: " + names;
+    });
+}
+
+PayloadIndex BundleReader::payload_index() const {
+    PayloadIndex index = m_info.manifest.payload_index();
+    if (m_log != nullptr) {
+        index.sha256 = m_info.manifest.payload.sha256;
+    }
+    return index;
 }
 
 VerifiedBundle BundleReader::read_payload(PayloadSink* sink, bool progress, const std::string& label) {
     add_parts();
     const schema::Manifest& m = m_info.manifest;
     Progress bar(label.empty() ? "verifying " + m_info.path.filename().string() : label, m.payload.size, progress);
+    begin(m_log, "payload");
     try {
-        read_payload_member(*m_open->reader, m.payload_index(), sink, &bar, m_trust.limits);
+        read_payload_member(*m_open->reader, payload_index(), sink, &bar, m_trust.limits);
     } catch (const Error& e) {
         throw in_context(e);
     }
     bar.finish();
+    pass(m_log, [&] {
+        return std::to_string(m.payload.chunks.size()) + " chunk(s) matched their SHA-256 before decompression, the whole " +
+               "member its SHA-256; " + std::to_string(m.files.size()) + " files match the manifest (path, size, mode, " +
+               "SHA-256, order); nothing after the end of the archive";
+    });
     return {m_info, m.payload.chunks.size()};
 }
 
@@ -201,12 +288,17 @@ VerifiedBundle BundleReader::check_chunks(bool progress) {
     add_parts();
     const schema::Manifest& m = m_info.manifest;
     Progress bar("checking " + m_info.path.filename().string(), m.payload.size, progress);
+    begin(m_log, "payload (quick)");
     try {
-        check_payload_chunks(*m_open->reader, m.payload_index(), &bar);
+        check_payload_chunks(*m_open->reader, payload_index(), &bar);
     } catch (const Error& e) {
         throw in_context(e);
     }
     bar.finish();
+    pass(m_log, [&] {
+        return std::to_string(m.payload.chunks.size()) + " chunk(s) matched their SHA-256, the whole member its SHA-256; " +
+               "nothing decompressed, the files not checked";
+    });
     return {m_info, m.payload.chunks.size()};
 }
 
@@ -253,7 +345,7 @@ BundlePart BundleReader::check_part(const std::filesystem::path& file, bool prog
 
 VerifiedBundle verify_bundle(const std::filesystem::path& path, const TrustStore& trust,
                              const VerifyOptions& options) {
-    BundleReader bundle(path, trust, options.now);
+    BundleReader bundle(path, trust, options.now, options.log);
     return options.quick ? bundle.check_chunks(options.progress)
                          : bundle.read_payload(options.sink, options.progress, options.label);
 }

@@ -48,6 +48,26 @@ struct BundleInfo {
 [[nodiscard]] BundleInfo inspect_bundle(const std::filesystem::path& path, const TrustStore* trust,
                                         bool with_files = true);
 
+// The checks a verification made, in order, for a report. A step is begun before it runs, so
+// an error thrown belongs to the step under way (fail_open() records it).
+class CheckLog {
+public:
+    struct Check {
+        std::string name;
+        bool passed = false;
+        std::string detail;
+    };
+    void begin(std::string name);
+    void pass(std::string detail);
+    // Marks the step under way as failed with DETAIL; false if no step was under way.
+    bool fail_open(const std::string& detail);
+    [[nodiscard]] const std::vector<Check>& checks() const { return m_checks; }
+
+private:
+    std::vector<Check> m_checks;
+    bool m_open = false;
+};
+
 // How to verify.
 struct VerifyOptions {
     UnixTime now = 0;
@@ -55,6 +75,7 @@ struct VerifyOptions {
     std::string label; // names the work in progress output; the file name when empty
     PayloadSink* sink = nullptr; // receives the payload's files, e.g. for staging
     bool quick = false;          // chunk hashes only, nothing decompressed
+    CheckLog* log = nullptr;     // records each check; the whole payload's SHA-256 is then checked too
 };
 
 // The result of a successful verification.
@@ -69,7 +90,8 @@ struct VerifiedBundle {
 class BundleReader {
 public:
     // Throws a verification Error for a forged or damaged head, a policy Error for an expired one.
-    BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now);
+    // LOG, when set, records each check and must outlive the reader.
+    BundleReader(const std::filesystem::path& path, const TrustStore& trust, UnixTime now, CheckLog* log = nullptr);
     ~BundleReader();
     BundleReader(const BundleReader&) = delete;
     BundleReader& operator=(const BundleReader&) = delete;
@@ -83,6 +105,8 @@ public:
     [[nodiscard]] BundlePart check_part(const std::filesystem::path& file, bool progress);
 
 private:
+    // The manifest's payload index, asking for the whole member's SHA-256 when there is a log.
+    [[nodiscard]] PayloadIndex payload_index() const;
     // Places the parts after the first, strictly, and appends them to the stream.
     void add_parts();
     // E with the bundle, or the part being read, as its context.
@@ -90,6 +114,7 @@ private:
     struct Open;
     std::unique_ptr<Open> m_open;
     const TrustStore& m_trust;
+    CheckLog* m_log = nullptr;
     BundleInfo m_info;
 };
 

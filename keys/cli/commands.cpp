@@ -5,6 +5,8 @@
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "keys/bundle.hpp"
+#include "keys/verify_report.hpp"
+#include "core/fs.hpp"
 
 #include <cstdio>
 #include <map>
@@ -213,6 +215,59 @@ std::string inspect_text(const BundleInfo& info, bool files) {
     return out;
 }
 
+// The one-line result verify prints for a verified bundle.
+std::string verified_line(const VerifiedBundle& v, bool quick) {
+    const schema::Manifest& m = v.info.manifest;
+    std::string names;
+    for (const auto& s : v.info.auth->signatures) {
+        if (s.status == SignatureCheck::Status::valid) {
+            names += (names.empty() ? "" : ", ") + s.key_name;
+        }
+    }
+    const std::string what = quick ? "every chunk's hash matches (quick: nothing decompressed)"
+                                   : std::to_string(m.files.size()) + " files in " + std::to_string(v.chunks) + " chunks intact";
+    const std::string parts = v.info.parts.empty() ? std::string() : ", read from " + std::to_string(v.info.parts.size()) + " parts";
+    const std::string ignored = ignored_text(*v.info.auth);
+    return "verified: " + m.name + " " + m.version.str() + " (sequence " + std::to_string(m.sequence) + "), signed by " +
+           std::to_string(v.info.auth->valid) + " trusted release key(s), " + std::to_string(v.info.auth->threshold) +
+           " required [" + names + "]" + (ignored.empty() ? "" : "; ignored: " + ignored) + "; " + what + parts +
+           "; expires " + format_time(m.expires) + "\n";
+}
+
+// verify --report: the report is written whether the bundle verifies or not; then the
+// result is printed, or the refusal thrown, as without it.
+int verify_and_report(const std::string& tool, const std::string& bundle, const TrustStore& trust,
+                      const std::string& trust_file, const std::filesystem::path& file, const VerifyOptions& options,
+                      bool json) {
+    const ReportFormat format = report_format(file);
+    const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) {
+        throw Error(ErrorKind::usage, "--report " + file.string() + ": no folder " + folder.string(), "create it first");
+    }
+    VerifyReport report = verify_with_report(bundle, trust, trust_file, options);
+    report.verifier = tool + " " + FERRY_VERSION;
+    write_file_atomic(file, format == ReportFormat::json ? report_json(report) : report_markdown(report));
+    if (report.error) {
+        throw Error(report.error->kind(), report.error->what(),
+                    report.error->hint().empty() ? "the report " + file.string() + " says which check failed"
+                                                 : report.error->hint());
+    }
+    const VerifiedBundle v{*report.info, report.info->manifest.payload.chunks.size()};
+    if (json) {
+        JsonWriter j;
+        j.begin_object().field("result", "verified").field("verified", true).field("quick", options.quick)
+            .field("report", file.string());
+        write_manifest_json(j, v.info, false);
+        j.end_object();
+        std::fputs(j.str().c_str(), stdout);
+    } else {
+        std::fputs(verified_line(v, options.quick).c_str(), stdout);
+        std::fprintf(stderr, "report written to %s\n", file.string().c_str());
+    }
+    return 0;
+}
+
 } // namespace
 
 void setup_inspect(CLI::App& app) {
@@ -257,6 +312,7 @@ void setup_verify(CLI::App& app) {
         std::string bundle;
         std::string trust = k_default_trust_store;
         std::string part;
+        std::string report;
         bool json = false;
         bool quiet = false;
         bool quick = false;
@@ -265,18 +321,27 @@ void setup_verify(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("verify", "Check a bundle's signatures, expiry and every byte of its payload");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle, its first part (NAME.ferry.001), or a folder holding it")->required();
     cmd->add_flag("--quick", args->quick, "Check signatures, expiry and every chunk's hash without decompressing");
-    cmd->add_option("--part", args->part, "Check only this part of the split bundle whose first part is given");
+    CLI::Option* part_given =
+        cmd->add_option("--part", args->part, "Check only this part of the split bundle whose first part is given");
+    cmd->add_option("--report", args->report,
+                    "Also write every check made, the keys, the hashes and the trust store to FILE (.md or .json), "
+                    "whether the bundle verifies or not")
+        ->excludes(part_given);
     CLI::Option* trust_given =
         cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
-    set_action(*cmd, [args, trust_given] {
+    const std::string app_name = app.get_name();
+    set_action(*cmd, [args, trust_given, app_name] {
         const TrustStore trust =
             load_trust_store(args->trust, trust_given->count() > 0 ? TrustOrigin::given : TrustOrigin::node_default);
         VerifyOptions options;
         options.now = now();
         options.progress = !args->quiet && !args->json;
         options.quick = args->quick;
+        if (!args->report.empty()) {
+            return verify_and_report(app_name, args->bundle, trust, args->trust, args->report, options, args->json);
+        }
         if (!args->part.empty()) {
             BundleReader reader(args->bundle, trust, options.now);
             const BundlePart part = reader.check_part(args->part, options.progress);
@@ -300,7 +365,6 @@ void setup_verify(CLI::App& app) {
             return 0;
         }
         const VerifiedBundle v = verify_bundle(args->bundle, trust, options);
-        const schema::Manifest& m = v.info.manifest;
         if (args->json) {
             JsonWriter j;
             j.begin_object().field("result", "verified").field("verified", true).field("quick", args->quick);
@@ -308,25 +372,7 @@ void setup_verify(CLI::App& app) {
             j.end_object();
             std::fputs(j.str().c_str(), stdout);
         } else {
-            std::string names;
-            for (const auto& s : v.info.auth->signatures) {
-                if (s.status == SignatureCheck::Status::valid) {
-                    names += (names.empty() ? "" : ", ") + s.key_name;
-                }
-            }
-            const std::string what = args->quick ? "every chunk's hash matches (quick: nothing decompressed)"
-                                                 : std::to_string(m.files.size()) + " files in " +
-                                                       std::to_string(v.chunks) + " chunks intact";
-            const std::string parts = v.info.parts.empty() ? std::string() : ", read from " + std::to_string(v.info.parts.size()) + " parts";
-            const std::string ignored = ignored_text(*v.info.auth);
-            std::printf("verified: %s %s (sequence %llu), signed by %llu trusted release key(s), %llu required [%s]%s; "
-                        "%s%s; expires %s\n",
-                        m.name.c_str(), m.version.str().c_str(),
-                        static_cast<unsigned long long>(m.sequence),
-                        static_cast<unsigned long long>(v.info.auth->valid),
-                        static_cast<unsigned long long>(v.info.auth->threshold), names.c_str(),
-                        ignored.empty() ? "" : ("; ignored: " + ignored).c_str(), what.c_str(), parts.c_str(),
-                        format_time(m.expires).c_str());
+            std::fputs(verified_line(v, args->quick).c_str(), stdout);
         }
         return 0;
     });
