@@ -84,8 +84,24 @@ keys::SecretKey load_key(const fs::path& path) {
     });
 }
 
-BuildResult build_bundle(const BuildOptions& options) {
-    schema::BundleSpec spec = schema::load_spec(options.spec);
+namespace {
+
+// A bundle up to its payload: the spec read, the files planned, the manifest but for the
+// payload and the files' hashes.
+struct Prepared {
+    schema::BundleSpec spec;
+    std::vector<PlannedFile> files;
+    schema::Manifest manifest;
+    PayloadOptions payload_options;
+    std::uint64_t total = 0; // bytes of the files
+
+    [[nodiscard]] std::string file_name() const { return spec.name + "-" + spec.version.str() + ".ferry"; }
+};
+
+Prepared prepare(const BuildOptions& options, UnixTime created) {
+    Prepared p;
+    p.spec = schema::load_spec(options.spec);
+    schema::BundleSpec& spec = p.spec;
     for (const auto& c : spec.components) {
         for (const auto& f : c.files) {
             if (const auto problem = schema::never_installed_problem(f.role, f.dest.has_value(), !f.image_refs.empty(),
@@ -96,27 +112,9 @@ BuildResult build_bundle(const BuildOptions& options) {
             }
         }
     }
-    std::vector<PlannedFile> files = plan_files(spec);
-    const UnixTime created = build_time();
+    p.files = plan_files(spec);
 
-    std::vector<keys::SecretKey> signing_keys;
-    std::vector<keys::PublicKey> signers;
-    for (const auto& path : options.keys) {
-        keys::SecretKey key = load_key(path);
-        for (const auto& other : signers) {
-            if (other.id == key.id()) {
-                throw Error(ErrorKind::usage, path.string() + ": key " + keys::key_id_hex(key.id()) +
-                                                  " is given twice");
-            }
-        }
-        signers.push_back(key.public_key());
-        signing_keys.push_back(std::move(key));
-    }
-    if (signing_keys.empty()) {
-        throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key");
-    }
-
-    schema::Manifest m;
+    schema::Manifest& m = p.manifest;
     m.name = spec.name;
     m.version = spec.version;
     m.sequence = spec.sequence;
@@ -137,25 +135,79 @@ BuildResult build_bundle(const BuildOptions& options) {
     }
     m.procedure = spec.procedure;
 
-    const fs::path final_path = options.out_dir / (spec.name + "-" + spec.version.str() + ".ferry");
+    p.payload_options.level = options.level;
+    p.payload_options.threads = options.threads > 0 ? options.threads
+                                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    p.payload_options.mtime = created;
+    for (const auto& f : p.files) {
+        p.total += f.entry.size;
+        m.files.push_back(f.entry);
+    }
+    return p;
+}
+
+// Compresses the payload into FILE from OFFSET on, completing P's manifest with the payload
+// and the files' hashes.
+void write_payload(Prepared& p, const AtomicFile& file, std::uint64_t offset, const std::string& label, bool progress_on) {
+    if (::lseek(file.fd(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+        throw_errno("seeking in " + file.temp_path().string());
+    }
+    PayloadWriter writer(file.fd(), file.temp_path().string(), p.payload_options);
+    Progress progress(label, p.total, progress_on);
+    for (std::size_t i = 0; i < p.files.size(); ++i) {
+        p.manifest.files[i].sha256 = writer.add_file(p.files[i].entry.path, p.files[i].source, p.files[i].entry.mode,
+                                                     p.files[i].entry.size, &progress);
+    }
+    p.manifest.payload = writer.finish();
+    progress.finish();
+}
+
+// Writes the envelope's head (MANIFEST, SIGNATURES) before the payload already in FILE, and
+// its end; PAYLOAD_OFFSET is where the head must end.
+void write_head(const AtomicFile& file, const std::string& manifest, const std::map<std::string, std::string>& signatures,
+                const schema::Manifest& m, std::uint64_t payload_offset) {
+    if (::lseek(file.fd(), 0, SEEK_SET) < 0) {
+        throw_errno("seeking in " + file.temp_path().string());
+    }
+    EnvelopeWriter writer(file.fd(), file.temp_path().string(), m.created);
+    write_envelope(writer, manifest, signatures, -1, 0, m.payload.size);
+    if (writer.offset() != payload_offset + m.payload.size + 1024 + (k_tar_block - m.payload.size % k_tar_block) % k_tar_block) {
+        throw Error(ErrorKind::internal, "envelope head does not fill the room reserved for it");
+    }
+}
+
+} // namespace
+
+BuildResult build_bundle(const BuildOptions& options) {
+    const UnixTime created = build_time();
+    Prepared p = prepare(options, created);
+    schema::Manifest& m = p.manifest;
+
+    std::vector<keys::SecretKey> signing_keys;
+    std::vector<keys::PublicKey> signers;
+    for (const auto& path : options.keys) {
+        keys::SecretKey key = load_key(path);
+        for (const auto& other : signers) {
+            if (other.id == key.id()) {
+                throw Error(ErrorKind::usage, path.string() + ": key " + keys::key_id_hex(key.id()) +
+                                                  " is given twice");
+            }
+        }
+        signers.push_back(key.public_key());
+        signing_keys.push_back(std::move(key));
+    }
+    if (signing_keys.empty()) {
+        throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key");
+    }
+
+    const fs::path final_path = options.out_dir / p.file_name();
     if (!options.force && fs::exists(final_path)) {
         throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
     }
 
-    PayloadOptions payload_options;
-    payload_options.level = options.level;
-    payload_options.threads = options.threads > 0 ? options.threads
-                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    payload_options.mtime = created;
-    std::uint64_t total = 0;
-    for (const auto& f : files) {
-        total += f.entry.size;
-        m.files.push_back(f.entry);
-    }
-
     // The payload is compressed straight into the bundle, after room reserved for the envelope
     // head; the manifest, which lists the payload's chunk hashes, is padded to fill that room.
-    const HeadLayout layout = plan_head(m, files, payload_options.chunk_size, [&](const std::string& text) {
+    const HeadLayout layout = plan_head(m, p.files, p.payload_options.chunk_size, [&](const std::string& text) {
         std::vector<std::size_t> sizes;
         for (const auto& key : signing_keys) {
             sizes.push_back(signature_text(key, text, m, created).size());
@@ -163,34 +215,14 @@ BuildResult build_bundle(const BuildOptions& options) {
         return sizes;
     });
     AtomicFile bundle(final_path);
-    if (::lseek(bundle.fd(), static_cast<off_t>(layout.payload_offset), SEEK_SET) < 0) {
-        throw_errno("seeking in " + bundle.temp_path().string());
-    }
-    {
-        PayloadWriter writer(bundle.fd(), bundle.temp_path().string(), payload_options);
-        Progress progress("packing " + final_path.filename().string(), total, options.progress);
-        for (std::size_t i = 0; i < files.size(); ++i) {
-            m.files[i].sha256 = writer.add_file(files[i].entry.path, files[i].source, files[i].entry.mode,
-                                                files[i].entry.size, &progress);
-        }
-        m.payload = writer.finish();
-        progress.finish();
-    }
+    write_payload(p, bundle, layout.payload_offset, "packing " + final_path.filename().string(), options.progress);
 
     const std::string manifest = pad_manifest(emit_manifest(m), layout.manifest_size);
     std::map<std::string, std::string> signatures;
     for (const auto& key : signing_keys) {
         signatures[keys::key_id_hex(key.id())] = signature_text(key, manifest, m, created);
     }
-    if (::lseek(bundle.fd(), 0, SEEK_SET) < 0) {
-        throw_errno("seeking in " + bundle.temp_path().string());
-    }
-    EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), created);
-    write_envelope(writer, manifest, signatures, -1, 0, m.payload.size);
-    if (writer.offset() != layout.payload_offset + m.payload.size + 1024 +
-                               (k_tar_block - m.payload.size % k_tar_block) % k_tar_block) {
-        throw Error(ErrorKind::internal, "envelope head does not fill the room reserved for it");
-    }
+    write_head(bundle, manifest, signatures, m, layout.payload_offset);
     self_verify(bundle.temp_path(), signers, created, options.progress);
     bundle.commit();
     return {final_path, std::move(m)};
