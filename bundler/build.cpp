@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -226,6 +227,145 @@ BuildResult build_bundle(const BuildOptions& options) {
     self_verify(bundle.temp_path(), signers, created, options.progress);
     bundle.commit();
     return {final_path, std::move(m)};
+}
+
+namespace {
+
+// The differences between two manifests, for people: the fields, the files, the payload.
+std::vector<std::string> manifest_differences(const schema::Manifest& was, const schema::Manifest& now_) {
+    std::vector<std::string> out;
+    auto field = [&](const std::string& name, const std::string& a, const std::string& b) {
+        if (a != b) {
+            out.push_back(name + ": " + printable(a) + " in the bundle, " + printable(b) + " rebuilt");
+        }
+    };
+    field("name", was.name, now_.name);
+    field("version", was.version.str(), now_.version.str());
+    field("sequence", std::to_string(was.sequence), std::to_string(now_.sequence));
+    field("expires", format_time(was.expires), format_time(now_.expires));
+    field("compatible", was.compatible.product + "/" + was.compatible.channel, now_.compatible.product + "/" + now_.compatible.channel);
+    field("upgrade_from", was.upgrade_from, now_.upgrade_from);
+    std::map<std::string, const schema::ManifestFile*> rebuilt;
+    for (const auto& f : now_.files) {
+        rebuilt[f.path] = &f;
+    }
+    std::size_t same_files = 0;
+    for (const auto& f : was.files) {
+        const auto it = rebuilt.find(f.path);
+        if (it == rebuilt.end()) {
+            out.push_back("file " + printable(f.path) + ": in the bundle, not in the rebuild");
+            continue;
+        }
+        const schema::ManifestFile& g = *it->second;
+        if (f.sha256 != g.sha256) {
+            out.push_back("file " + printable(f.path) + ": sha256 " + to_hex(f.sha256) + " (" + std::to_string(f.size) +
+                          " bytes) in the bundle, " + to_hex(g.sha256) + " (" + std::to_string(g.size) + " bytes) rebuilt");
+        } else if (f.mode != g.mode || f.dest != g.dest || f.role != g.role) {
+            out.push_back("file " + printable(f.path) + ": mode, role or destination differs (" + schema::format_mode(f.mode) + " " +
+                          f.role + " " + printable(f.dest) + " in the bundle, " + schema::format_mode(g.mode) + " " + g.role + " " +
+                          printable(g.dest) + " rebuilt)");
+        } else {
+            ++same_files;
+        }
+        rebuilt.erase(it);
+    }
+    for (const auto& [path, f] : rebuilt) {
+        out.push_back("file " + printable(path) + ": in the rebuild, not in the bundle");
+    }
+    if (out.empty() && was.files.size() == now_.files.size()) {
+        for (std::size_t i = 0; i < was.files.size(); ++i) {
+            if (was.files[i].path != now_.files[i].path) {
+                out.push_back("the files are the same but in another order, from " + printable(was.files[i].path));
+                break;
+            }
+        }
+    }
+    if (was.payload.chunks != now_.payload.chunks) {
+        std::size_t k = 0;
+        while (k < was.payload.chunks.size() && k < now_.payload.chunks.size() && was.payload.chunks[k] == now_.payload.chunks[k]) {
+            ++k;
+        }
+        out.push_back("payload: " + std::to_string(was.payload.size) + " bytes in the bundle, " + std::to_string(now_.payload.size) +
+                      " rebuilt; the first chunk that differs is chunk " + std::to_string(k + 1) + " (from byte " +
+                      std::to_string(k * was.payload.chunk_size) + " of payload.tar.zst)" +
+                      (same_files == was.files.size() && out.empty()
+                           ? ": every file is the same, so the compression differs (another zstd version, level or chunk size)"
+                           : ""));
+    }
+    return out;
+}
+
+// The first byte at which files A and B differ, or nullopt when they are the same.
+std::optional<std::uint64_t> first_difference(const fs::path& a, const fs::path& b) {
+    const Fd fa = open_regular_file(a);
+    const Fd fb = open_regular_file(b);
+    std::vector<char> ba(1u << 20);
+    std::vector<char> bb(1u << 20);
+    std::uint64_t at = 0;
+    for (;;) {
+        const std::size_t na = read_full_at(fa.get(), ba.data(), ba.size(), at, a.string());
+        const std::size_t nb = read_full_at(fb.get(), bb.data(), bb.size(), at, b.string());
+        const std::size_t n = std::min(na, nb);
+        const auto mismatch = std::mismatch(ba.begin(), ba.begin() + static_cast<std::ptrdiff_t>(n), bb.begin());
+        if (mismatch.first != ba.begin() + static_cast<std::ptrdiff_t>(n)) {
+            return at + static_cast<std::uint64_t>(mismatch.first - ba.begin());
+        }
+        if (na != nb) {
+            return at + n;
+        }
+        if (na == 0) {
+            return std::nullopt;
+        }
+        at += n;
+    }
+}
+
+} // namespace
+
+RebuildCheck check_rebuild(const BuildOptions& options, const fs::path& bundle_path) {
+    const keys::BundleInfo original = keys::inspect_bundle(bundle_path, nullptr);
+    if (!original.parts.empty() || !original.parts_problem.empty()) {
+        throw Error(ErrorKind::usage, bundle_path.string() + " is a split bundle",
+                    "join its parts first (cat NAME.ferry.0* > NAME.ferry), then check against the whole file");
+    }
+    // The rebuild takes the bundle's creation time (the payload's mtimes, the signatures'
+    // timestamps and the expiry derive from it) and its signatures, so that every byte can match.
+    Prepared p = prepare(options, original.manifest.created);
+    RebuildCheck check;
+    check.bundle = bundle_path;
+    if (p.file_name() != bundle_path.filename().string()) {
+        check.differences.push_back("name: the spec builds " + p.file_name() + ", the bundle is " +
+                                    bundle_path.filename().string());
+    }
+    std::uint64_t payload_offset = k_tar_block + original.head.manifest.size() + k_tar_block;
+    std::map<std::string, std::string> signatures;
+    for (const auto& s : original.head.signatures) {
+        signatures[s.key_id] = s.text;
+        payload_offset += k_tar_block + (s.text.size() + k_tar_block - 1) / k_tar_block * k_tar_block;
+    }
+    AtomicFile rebuilt(fs::temp_directory_path() / ("ferry-rebuild-" + p.file_name()), 0600);
+    write_payload(p, rebuilt, payload_offset, "rebuilding " + p.file_name(), options.progress);
+    const std::string text = emit_manifest(p.manifest);
+    if (text.size() + 2 > original.head.manifest.size()) {
+        check.differences.push_back("manifest: " + std::to_string(text.size()) + " bytes rebuilt, more than the bundle's " +
+                                    std::to_string(original.head.manifest.size()));
+    } else {
+        write_head(rebuilt, pad_manifest(text, original.head.manifest.size()), signatures, p.manifest, payload_offset);
+        check.rebuilt_manifest_identical = pad_manifest(text, original.head.manifest.size()) == original.head.manifest;
+    }
+    if (!check.rebuilt_manifest_identical) {
+        const auto more = manifest_differences(original.manifest, p.manifest);
+        check.differences.insert(check.differences.end(), more.begin(), more.end());
+        if (more.empty() && check.differences.empty()) {
+            check.differences.push_back("manifest.yaml: the same content laid out differently (another Ferry version?)");
+        }
+    } else if (const auto at = first_difference(bundle_path, rebuilt.temp_path())) {
+        check.differences.push_back("the envelope differs at byte " + std::to_string(*at) +
+                                    " though the manifest and the payload are the same (the tar headers: another Ferry version?)");
+    }
+    check.identical = check.differences.empty();
+    check.size = original.file_size;
+    return check;
 }
 
 std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs::path& out, bool progress) {

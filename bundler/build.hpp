@@ -32,6 +32,20 @@ struct BuildResult {
 // then renames it into place: a failure or Ctrl-C leaves no bundle and no temp file.
 [[nodiscard]] BuildResult build_bundle(const BuildOptions& options);
 
+// What a rebuild found.
+struct RebuildCheck {
+    std::filesystem::path bundle;
+    std::uint64_t size = 0;
+    bool identical = false;
+    bool rebuilt_manifest_identical = false;
+    std::vector<std::string> differences; // where the rebuild differs, for people
+};
+
+// Rebuilds the spec of OPTIONS as BUNDLE was built (its creation time, its signatures carried
+// over) into a temporary file that is removed, and compares the two byte for byte: the
+// signatures, which cover the manifest, then hold for the rebuild too. Writes nothing else.
+[[nodiscard]] RebuildCheck check_rebuild(const BuildOptions& options, const std::filesystem::path& bundle);
+
 // Adds a signature by KEY to BUNDLE without recompressing its payload; writes OUT (BUNDLE when
 // empty) atomically after verifying the new signature and the payload.
 [[nodiscard]] std::string sign_bundle(const std::filesystem::path& bundle, const std::filesystem::path& key,

@@ -12,6 +12,33 @@
 
 namespace ferry::bundler {
 
+namespace {
+
+// build --check-against: the rebuild's verdict on stdout; differences end with exit 3.
+template <typename Args>
+int check_against(const Args& args, const std::string& spec, const std::filesystem::path& bundle) {
+    BuildOptions options;
+    options.spec = spec;
+    options.level = args.level;
+    options.threads = args.threads;
+    options.progress = !args.quiet;
+    const RebuildCheck r = check_rebuild(options, bundle);
+    if (r.identical) {
+        std::printf("identical: rebuilding %s gives %s byte for byte (%llu bytes); its signatures hold for the rebuild\n",
+                    spec.c_str(), bundle.string().c_str(), static_cast<unsigned long long>(r.size));
+        return 0;
+    }
+    for (const auto& d : r.differences) {
+        std::printf("differs: %s\n", d.c_str());
+    }
+    throw Error(ErrorKind::verification,
+                "rebuilding " + spec + " does not give " + bundle.string() + ": " + std::to_string(r.differences.size()) +
+                    " difference(s), listed above",
+                "rebuild from the same sources with the same Ferry and zstd versions, level and chunk size");
+}
+
+} // namespace
+
 void setup_build(CLI::App& app) {
     struct Args {
         std::string spec;
@@ -22,11 +49,12 @@ void setup_build(CLI::App& app) {
         bool force = false;
         bool quiet = false;
         std::string split_size;
+        std::string check_against;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
     cmd->add_option("spec", args->spec, "Bundle spec (YAML); its paths are relative to its folder")->required();
-    cmd->add_option("--key", args->keys, "Secret key to sign with (repeat for several)")->required();
+    CLI::Option* key_given = cmd->add_option("--key", args->keys, "Secret key to sign with (repeat for several)");
     cmd->add_option("-o,--out", args->out, "Folder to write NAME-VERSION.ferry into")->check(CLI::ExistingDirectory);
     cmd->add_option("--level", args->level, "zstd level")->check(CLI::Range(1, 19));
     cmd->add_option("--threads", args->threads, "Compression threads (0: one per core); the output is the same")
@@ -35,8 +63,15 @@ void setup_build(CLI::App& app) {
     cmd->add_option("--split-size", args->split_size,
                     "Write the bundle as parts NAME-VERSION.ferry.001, ... of at most this size (e.g. 4G, 64M; "
                     "4294967295 for FAT32) with their parts list, instead of one file");
+    cmd->add_option("--check-against", args->check_against,
+                    "Rebuild as this bundle was built (its time, its signatures) and say whether every byte matches, "
+                    "and where not; writes no bundle")
+        ->excludes(key_given);
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
+        if (!args->check_against.empty()) {
+            return check_against(*args, args->spec, args->check_against);
+        }
         const std::uint64_t split_size = args->split_size.empty() ? 0 : parse_size(args->split_size, "--split-size");
         BuildOptions options;
         options.spec = args->spec;
