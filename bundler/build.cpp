@@ -8,6 +8,7 @@
 #include "keys/key_file.hpp"
 #include "keys/passphrase.hpp"
 #include "keys/signature.hpp"
+#include "keys/trust_store.hpp"
 
 #include <algorithm>
 #include <map>
@@ -197,8 +198,8 @@ BuildResult build_bundle(const BuildOptions& options) {
         signers.push_back(key.public_key());
         signing_keys.push_back(std::move(key));
     }
-    if (signing_keys.empty()) {
-        throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key");
+    if (signing_keys.empty() && !options.unsigned_bundle) {
+        throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key, or --unsigned to sign it offline later");
     }
 
     const fs::path final_path = options.out_dir / p.file_name();
@@ -368,10 +369,13 @@ RebuildCheck check_rebuild(const BuildOptions& options, const fs::path& bundle_p
     return check;
 }
 
-std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs::path& out, bool progress) {
-    const keys::BundleInfo info = keys::inspect_bundle(path, nullptr);
-    const keys::SecretKey key = load_key(key_path);
-    const std::string id = keys::key_id_hex(key.id());
+namespace {
+
+// Writes BUNDLE (INFO) with the signature TEXT by SIGNER added, to OUT (BUNDLE when empty),
+// the payload copied byte for byte; checks the new signature and the payload before the rename.
+void add_signature(const fs::path& path, const keys::BundleInfo& info, const keys::PublicKey& signer,
+                   const std::string& text, const fs::path& out, bool progress) {
+    const std::string id = keys::key_id_hex(signer.id);
     std::map<std::string, std::string> signatures;
     for (const auto& s : info.head.signatures) {
         signatures[s.key_id] = s.text;
@@ -379,17 +383,85 @@ std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs
     if (signatures.count(id) != 0) {
         throw Error(ErrorKind::usage, path.string() + " is already signed by key " + id);
     }
-    const UnixTime when = build_time();
-    signatures[id] = signature_text(key, info.head.manifest, info.manifest, when);
-
+    signatures[id] = text;
     const Fd in = open_regular_file(path);
     AtomicFile bundle(out.empty() ? path : out);
     EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), info.manifest.created);
-    write_envelope(writer, info.head.manifest, signatures, in.get(), info.head.payload_offset,
-                   info.head.payload_size);
-    self_verify(bundle.temp_path(), {key.public_key()}, info.manifest.created, progress);
+    write_envelope(writer, info.head.manifest, signatures, in.get(), info.head.payload_offset, info.head.payload_size);
+    self_verify(bundle.temp_path(), {signer}, info.manifest.created, progress);
     bundle.commit();
-    return id;
+}
+
+// A bundle to sign: a whole file, not a part.
+keys::BundleInfo bundle_to_sign(const fs::path& path) {
+    keys::BundleInfo info = keys::inspect_bundle(path, nullptr);
+    if (!info.parts.empty() || !info.parts_problem.empty()) {
+        throw Error(ErrorKind::usage, path.string() + " is a split bundle",
+                    "sign the whole bundle, then split it again (the parts list holds the new bytes' hashes)");
+    }
+    return info;
+}
+
+} // namespace
+
+std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs::path& out, bool progress) {
+    const keys::BundleInfo info = bundle_to_sign(path);
+    const keys::SecretKey key = load_key(key_path);
+    add_signature(path, info, key.public_key(), signature_text(key, info.head.manifest, info.manifest, build_time()), out,
+                  progress);
+    return keys::key_id_hex(key.id());
+}
+
+std::string sign_detached(const fs::path& file, const fs::path& key_path, const fs::path& out) {
+    const std::string text = read_file(file, k_cap_manifest_bytes);
+    const keys::SecretKey key = load_key(key_path);
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    const std::string trusted = "timestamp:" + std::to_string(build_time()) + "\tfile:" + file.filename().string();
+    const std::string untrusted = "signature from ferry key " + keys::key_id_hex(key.id());
+    write_file_atomic(out.empty() ? fs::path(file.string() + ".minisig") : out,
+                      keys::format_signature(keys::sign_message(key, message, trusted, untrusted)));
+    return keys::key_id_hex(key.id());
+}
+
+std::string manifest_bytes(const fs::path& path) {
+    return bundle_to_sign(path).head.manifest;
+}
+
+AttachResult attach_signature(const fs::path& path, const fs::path& signature_file, const keys::PublicKey* pub,
+                              const keys::TrustStore* trust, const fs::path& out, bool progress) {
+    const keys::BundleInfo info = bundle_to_sign(path);
+    const std::string text = read_file(signature_file, keys::k_max_signature_file_size);
+    keys::Signature sig;
+    try {
+        sig = keys::parse_signature(text, signature_file.string());
+    } catch (const Error& e) {
+        throw Error(ErrorKind::input, e.what(), "make the signature with `minisign -S -l -m manifest.yaml` (legacy Ed25519)");
+    }
+    AttachResult r;
+    r.key_id = keys::key_id_hex(sig.id);
+    const keys::PublicKey* key = nullptr;
+    if (pub != nullptr) {
+        if (pub->id != sig.id) {
+            throw Error(ErrorKind::input, signature_file.string() + " is by key " + r.key_id + ", not by the given public key " +
+                                              keys::key_id_hex(pub->id));
+        }
+        key = pub;
+    } else if (const keys::TrustedKey* known = trust->find(sig.id); known != nullptr) {
+        key = &known->key;
+        r.key_name = known->name;
+    } else {
+        throw Error(ErrorKind::input, signature_file.string() + " is by key " + r.key_id + ", which the trust store does not hold");
+    }
+    const std::span<const std::uint8_t> message(reinterpret_cast<const std::uint8_t*>(info.head.manifest.data()),
+                                                info.head.manifest.size());
+    if (!keys::verify_signature(*key, sig, message)) {
+        throw Error(ErrorKind::verification,
+                    signature_file.string() + ": not a valid signature of " + path.string() + "'s manifest by key " + r.key_id,
+                    "sign the exact bytes `ferry-bundler manifest` wrote for this bundle");
+    }
+    add_signature(path, info, *key, text, out, progress);
+    r.trusted_comment = sig.trusted_comment;
+    return r;
 }
 
 } // namespace ferry::bundler

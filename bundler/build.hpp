@@ -3,6 +3,7 @@
 // ferry-bundler's work: building a bundle from a spec and co-signing one.
 
 #include "keys/key.hpp"
+#include "keys/trust_store.hpp"
 #include "manifest-schema/manifest.hpp"
 
 #include <filesystem>
@@ -18,6 +19,7 @@ struct BuildOptions {
     int threads = 0; // 0: one per core
     bool force = false;
     bool progress = true;
+    bool unsigned_bundle = false; // no key: for offline signing (sign, or manifest and attach)
 };
 
 struct BuildResult {
@@ -50,5 +52,27 @@ struct RebuildCheck {
 // empty) atomically after verifying the new signature and the payload.
 [[nodiscard]] std::string sign_bundle(const std::filesystem::path& bundle, const std::filesystem::path& key,
                                       const std::filesystem::path& out, bool progress);
+
+// The exact bytes of BUNDLE's manifest.yaml, which its signatures cover: what an offline
+// signing station signs (`minisign -S -l`, or `ferry-bundler sign --detached`).
+[[nodiscard]] std::string manifest_bytes(const std::filesystem::path& bundle);
+
+// Signs FILE (a manifest carried to an offline signing station) with KEY as minisign -S -l
+// does, writing the signature to OUT (FILE.minisig when empty); returns the key id.
+[[nodiscard]] std::string sign_detached(const std::filesystem::path& file, const std::filesystem::path& key,
+                                        const std::filesystem::path& out);
+
+struct AttachResult {
+    std::string key_id;
+    std::string key_name; // when found in a trust store
+    std::string trusted_comment;
+};
+
+// Adds SIGNATURE_FILE, a minisign signature (legacy Ed25519) of BUNDLE's manifest, after
+// checking it with PUB, or with the key of TRUST that made it; writes OUT (BUNDLE when empty)
+// atomically, the payload copied byte for byte.
+[[nodiscard]] AttachResult attach_signature(const std::filesystem::path& bundle, const std::filesystem::path& signature_file,
+                                            const keys::PublicKey* pub, const keys::TrustStore* trust,
+                                            const std::filesystem::path& out, bool progress);
 
 } // namespace ferry::bundler

@@ -50,6 +50,7 @@ void setup_build(CLI::App& app) {
         bool quiet = false;
         std::string split_size;
         std::string check_against;
+        bool unsigned_bundle = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
@@ -67,6 +68,9 @@ void setup_build(CLI::App& app) {
                     "Rebuild as this bundle was built (its time, its signatures) and say whether every byte matches, "
                     "and where not; writes no bundle")
         ->excludes(key_given);
+    cmd->add_flag("--unsigned", args->unsigned_bundle,
+                  "Build with no signature, to be signed offline (sign, or manifest then attach); no node accepts it unsigned")
+        ->excludes(key_given);
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
         if (!args->check_against.empty()) {
@@ -81,6 +85,7 @@ void setup_build(CLI::App& app) {
         options.threads = args->threads;
         options.force = args->force;
         options.progress = !args->quiet;
+        options.unsigned_bundle = args->unsigned_bundle;
         const BuildResult r = build_bundle(options);
         std::printf("built %s: %s %s, sequence %llu, %zu files, %llu bytes, %zu signature(s), expires %s\n",
                     r.bundle.string().c_str(), r.manifest.name.c_str(), r.manifest.version.str().c_str(),
@@ -99,6 +104,11 @@ void setup_build(CLI::App& app) {
                         static_cast<unsigned long long>(split_size), parts.parts.front().file.c_str(),
                         parts.parts.back().file.c_str(), parts.list.string().c_str());
         }
+        if (args->unsigned_bundle) {
+            std::fprintf(stderr, "note: %s is unsigned: sign it (`ferry-bundler sign`, or `manifest` and `attach` for a "
+                                 "signing station) before it is carried to a site\n",
+                         r.bundle.string().c_str());
+        }
         if (r.manifest.expires <= now()) {
             std::fprintf(stderr, "warning: %s is already expired; appliers will refuse it\n",
                          r.bundle.string().c_str());
@@ -113,6 +123,7 @@ void setup_sign(CLI::App& app) {
         std::string key;
         std::string out;
         bool quiet = false;
+        bool detached = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand(
@@ -121,7 +132,15 @@ void setup_sign(CLI::App& app) {
     cmd->add_option("--key", args->key, "Secret key to sign with")->required();
     cmd->add_option("-o,--out", args->out, "Write the co-signed bundle here instead of replacing BUNDLE");
     cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    cmd->add_flag("--detached", args->detached,
+                  "Sign FILE itself (a manifest written by `manifest`) into FILE.minisig, or -o, as minisign -S -l does");
     set_action(*cmd, [args] {
+        if (args->detached) {
+            const std::string id = sign_detached(args->bundle, args->key, args->out);
+            std::printf("signed %s with key %s: %s\n", args->bundle.c_str(), id.c_str(),
+                        (args->out.empty() ? args->bundle + ".minisig" : args->out).c_str());
+            return 0;
+        }
         const std::string id = keys::is_trust_bundle(args->bundle)
                                    ? sign_trust_bundle(args->bundle, args->key, args->out)
                                    : sign_bundle(args->bundle, args->key, args->out, !args->quiet);

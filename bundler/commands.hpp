@@ -10,6 +10,9 @@ void setup_key(CLI::App& app);
 void setup_build(CLI::App& app);
 // `sign BUNDLE --key K [-o OUT]`, for a bundle or a trust bundle.
 void setup_sign(CLI::App& app);
+// `manifest BUNDLE [-o FILE]` and `attach BUNDLE SIG (--pub KEY.pub | --trust STORE)`: offline signing.
+void setup_manifest(CLI::App& app);
+void setup_attach(CLI::App& app);
 // `split`: a bundle written as parts for media with a file size limit.
 void setup_split(CLI::App& app);
 

@@ -397,7 +397,7 @@ TrustBundleHead read_trust_bundle_head(EnvelopeReader& reader) {
     return head;
 }
 
-BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits) {
+BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits, Unsigned unsigned_bundle) {
     BundleHead head;
     auto member = reader.next();
     if (member && member->name == k_trust_member) {
@@ -431,8 +431,9 @@ BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits) {
         const std::string id = member->name.substr(k_signature_prefix.size(), 16);
         head.signatures.push_back({id, reader.read_all(k_max_signature_size)});
     }
-    if (head.signatures.empty()) {
-        throw Error(ErrorKind::verification, "bundle carries no signature");
+    if (head.signatures.empty() && unsigned_bundle == Unsigned::refused) {
+        throw Error(ErrorKind::verification, "bundle carries no signature",
+                    "an unsigned bundle is signed with `ferry-bundler sign`, or `manifest` and `attach`, before it is used");
     }
     head.payload_size = member->size;
     head.payload_offset = reader.offset();

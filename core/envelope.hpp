@@ -118,9 +118,14 @@ struct BundleHead {
     std::uint64_t payload_offset = 0;
 };
 
+// Whether a bundle may carry no signature: only for the bundler's own work on a bundle built
+// unsigned for offline signing (sign, attach, manifest, inspect); never when verifying.
+enum class Unsigned { refused, allowed };
+
 // Reads members up to the start of the payload's data; READER is left at that point. The
 // manifest may be no larger than LIMITS allow.
-[[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits = {});
+[[nodiscard]] BundleHead read_bundle_head(EnvelopeReader& reader, const Limits& limits = {},
+                                          Unsigned unsigned_bundle = Unsigned::refused);
 
 // A trust bundle's members: the new trust store and its signatures.
 struct TrustBundleHead {

@@ -50,7 +50,12 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
     info.file_size = size;
     try {
         begin(log, "envelope");
-        info.head = read_bundle_head(reader, trust != nullptr ? trust->limits : Limits{});
+        // Only inspection without a trust store, and the bundler's check of its own unsigned
+        // output (a store with no release threshold, which no trust.yaml can be), see an
+        // unsigned bundle.
+        const bool unsigned_ok = trust == nullptr || trust->thresholds.release == 0;
+        info.head = read_bundle_head(reader, trust != nullptr ? trust->limits : Limits{},
+                                     unsigned_ok ? Unsigned::allowed : Unsigned::refused);
         pass(log, [&] {
             return "strict ustar: manifest.yaml (" + std::to_string(info.head.manifest.size()) + " bytes), " +
                    std::to_string(info.head.signatures.size()) + " signature(s), payload.tar.zst at offset " +
