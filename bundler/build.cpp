@@ -142,6 +142,8 @@ BuildResult build_bundle(const BuildOptions& options) {
         throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
     }
 
+    const auto packed_layouts = pack_layouts(files, options.out_dir, created);
+
     PayloadOptions payload_options;
     payload_options.level = options.level;
     payload_options.threads = options.threads > 0 ? options.threads
