@@ -96,11 +96,13 @@ struct Prepared {
     schema::Manifest manifest;
     PayloadOptions payload_options;
     std::uint64_t total = 0; // bytes of the files
+    std::vector<std::unique_ptr<AtomicFile>> packed_layouts; // OCI layout folders packed as archives
 
     [[nodiscard]] std::string file_name() const { return spec.name + "-" + spec.version.str() + ".ferry"; }
 };
 
-Prepared prepare(const BuildOptions& options, UnixTime created) {
+// TEMP_DIR holds the archives of OCI layout folders while the payload is written.
+Prepared prepare(const BuildOptions& options, UnixTime created, const fs::path& temp_dir) {
     Prepared p;
     p.spec = schema::load_spec(options.spec);
     schema::BundleSpec& spec = p.spec;
@@ -141,6 +143,7 @@ Prepared prepare(const BuildOptions& options, UnixTime created) {
     p.payload_options.threads = options.threads > 0 ? options.threads
                                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     p.payload_options.mtime = created;
+    p.packed_layouts = pack_layouts(p.files, temp_dir, created);
     for (const auto& f : p.files) {
         p.total += f.entry.size;
         m.files.push_back(f.entry);
@@ -182,7 +185,7 @@ void write_head(const AtomicFile& file, const std::string& manifest, const std::
 
 BuildResult build_bundle(const BuildOptions& options) {
     const UnixTime created = build_time();
-    Prepared p = prepare(options, created);
+    Prepared p = prepare(options, created, options.out_dir);
     schema::Manifest& m = p.manifest;
 
     std::vector<keys::SecretKey> signing_keys;
@@ -331,7 +334,7 @@ RebuildCheck check_rebuild(const BuildOptions& options, const fs::path& bundle_p
     }
     // The rebuild takes the bundle's creation time (the payload's mtimes, the signatures'
     // timestamps and the expiry derive from it) and its signatures, so that every byte can match.
-    Prepared p = prepare(options, original.manifest.created);
+    Prepared p = prepare(options, original.manifest.created, fs::temp_directory_path());
     RebuildCheck check;
     check.bundle = bundle_path;
     if (p.file_name() != bundle_path.filename().string()) {

@@ -40,7 +40,17 @@ void check_regular(const fs::path& path, const schema::SpecFile& file) {
 std::vector<Found> expand(const fs::path& base, const schema::SpecFile& file) {
     std::vector<Found> found;
     const fs::path source = base / file.source;
-    if (file.source.ends_with('/')) {
+    if (file.image_format == ImageFormat::oci_layout) {
+        // The layout folder is one file of the bundle: the OCI archive pack_layouts() makes of it.
+        const fs::path dir = source.filename().empty() ? source.parent_path() : source;
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) {
+            throw Error(ErrorKind::input, file.source_where + ": " + dir.string() +
+                                              " is not a folder (an oci-layout source is the "
+                                              "layout's folder: oci-layout, index.json, blobs/)");
+        }
+        found.push_back({dir, dir.filename().string() + ".tar"});
+    } else if (file.source.ends_with('/')) {
         std::error_code ec;
         if (!fs::is_directory(source, ec)) {
             throw Error(ErrorKind::input, file.where + ": source folder \"" + file.source +
@@ -99,8 +109,9 @@ std::vector<schema::ImageRef> image_refs(const schema::SpecFile& file, const fs:
         throw Error(ErrorKind::input,
                     file.source_where + ": not a valid " + std::string(image_format_name(*file.image_format)) + ": " +
                         e.what(),
-                    "the format says how the archive is laid out: oci-archive (index.json) or docker-archive "
-                    "(manifest.json)");
+                    "the format says how the image is laid out: oci-archive (a tar with index.json), "
+                    "docker-archive (a tar with manifest.json) or oci-layout (a folder with oci-layout and "
+                    "index.json)");
     }
     std::vector<schema::ImageRef> out;
     for (const auto& ref : file.image_refs) {
@@ -140,7 +151,7 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
                 p.entry.mode = file.mode;
                 p.entry.config_mode = file.config_mode;
                 p.entry.dest = dest_for(file, f, found.size());
-                p.entry.size = fs::file_size(f.path);
+                p.entry.size = file.image_format == ImageFormat::oci_layout ? 0 : fs::file_size(f.path);
                 if (file.image_format) {
                     if (found.size() != 1) {
                         throw Error(ErrorKind::input, file.source_where + ": an image with refs is one archive, not " +
@@ -148,6 +159,10 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
                     }
                     p.entry.image_format = file.image_format;
                     p.entry.images = image_refs(file, f.path);
+                    if (file.image_format == ImageFormat::oci_layout) {
+                        p.layout = f.path;
+                        p.entry.image_format = ImageFormat::oci_archive; // what the bundle carries
+                    }
                 }
                 if (const auto problem = schema::payload_path_problem(p.entry.path)) {
                     throw Error(ErrorKind::input, file.where + ": payload path " + ferry::quoted(p.entry.path) + " " + *problem);
@@ -209,6 +224,23 @@ std::vector<PlannedFile> plan_files(schema::BundleSpec& spec) {
         }
     }
     return planned;
+}
+
+std::vector<std::unique_ptr<AtomicFile>> pack_layouts(std::vector<PlannedFile>& files, const fs::path& dir,
+                                                     std::int64_t mtime) {
+    std::vector<std::unique_ptr<AtomicFile>> out;
+    for (auto& f : files) {
+        if (f.layout.empty()) {
+            continue;
+        }
+        // Never committed: the temp file is the whole point, removed when the build ends.
+        auto packed = std::make_unique<AtomicFile>(dir / ".ferry-layout.tar");
+        write_layout_archive(f.layout, packed->fd(), packed->temp_path().string(), mtime);
+        f.source = packed->temp_path();
+        f.entry.size = fs::file_size(f.source);
+        out.push_back(std::move(packed));
+    }
+    return out;
 }
 
 } // namespace ferry::bundler

@@ -155,8 +155,10 @@ void parse_image(const Fields& file, ManifestFile& out) {
         file.fail("image", "only image files have an image mapping");
     }
     out.image_format = parse_image_format(f.str("format"));
-    if (!out.image_format) {
-        f.fail("format", "unknown image format " + ferry::quoted(f.str("format")));
+    if (!out.image_format || *out.image_format == ImageFormat::oci_layout) {
+        // A bundle carries an OCI layout folder as the oci-archive the bundler packs it into.
+        f.fail("format", "unknown image format " + ferry::quoted(f.str("format")) +
+                             " (oci-archive or docker-archive)");
     }
     std::size_t i = 0;
     for (const auto& node : f.list("refs")) {

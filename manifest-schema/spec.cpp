@@ -54,7 +54,7 @@ void parse_image_fields(const Fields& f, SpecFile& out) {
     const std::string format = f.str("format");
     out.image_format = parse_image_format(format);
     if (!out.image_format) {
-        f.fail("format", "unknown image format " + ferry::quoted(format) + " (oci-archive or docker-archive)");
+        f.fail("format", "unknown image format " + ferry::quoted(format) + " (oci-archive, docker-archive or oci-layout)");
     }
     out.image_refs = f.str_list("refs");
     if (out.image_refs.empty()) {

@@ -11,8 +11,11 @@ build_packages=(
 # Used by the tests and the demo: the audit procedure's own tools, and the schema check.
 tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3)
 # Images: the applier pushes and reads back images with skopeo (the sample's and the tests');
-# tests/cli/test_images.sh pushes to a docker-registry it starts on 127.0.0.1.
-image_packages=(skopeo docker-registry)
+# tests/cli/test_images.sh pushes to a docker-registry it starts on 127.0.0.1, imports into a
+# containerd it starts on a socket in its scratch folder (containerd: the daemon and ctr, the
+# containerd target's tool), and loads into podman with its storage in that folder (podman: the
+# podman target's independent check; skopeo already brings its libraries).
+image_packages=(skopeo docker-registry containerd podman)
 # Used to build and test the Debian packages: dpkg-dev's dpkg-shlibdeps computes their Depends and
 # file tells CPack which files are binaries; mmdebstrap makes the clean minimal Debian root that
 # tests/cli/test_packages.sh and scripts/offline-set.sh install into (util-linux: unshare).

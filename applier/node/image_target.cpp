@@ -8,6 +8,8 @@
 #include "core/sha256.hpp"
 #include "manifest-schema/yaml_fields.hpp"
 
+#include <algorithm>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -17,7 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string_view> k_target_names = {"registry", "oci-layout", "podman", "docker"};
+const std::vector<std::string_view> k_target_names = {"registry", "oci-layout", "podman", "docker",
+                                                      "containerd"};
+constexpr std::string_view k_containerd_socket = "/run/containerd/containerd.sock";
 constexpr std::chrono::seconds k_push_timeout{1800};
 constexpr std::chrono::seconds k_inspect_timeout{120};
 
@@ -38,6 +42,26 @@ std::vector<std::string> registry_options(const ImageTarget& t, const char* tls_
 std::string source_ref(const schema::ManifestFile& f, const fs::path& file,
                        const std::string& ref) {
     return std::string(image_format_name(*f.image_format)) + ":" + file.string() + ":" + ref;
+}
+
+// Why ctr failed, in its own words: its last "ctr: ..." line, or the command's description.
+std::string ctr_reason(const CommandResult& r, std::chrono::milliseconds timeout) {
+    const std::string& out = r.output_tail;
+    const std::size_t at = out.rfind("ctr: ");
+    if (r.timed_out || at == std::string::npos) {
+        return describe(r, timeout);
+    }
+    const std::size_t end = out.find('\n', at);
+    return out.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5);
+}
+
+// Why ctr would fail without trying: containerd's socket is not there (ctr would wait 10 s for it).
+std::optional<std::string> socket_missing(const ImageTarget& t) {
+    std::error_code ec;
+    if (t.kind != ImageTargetKind::containerd || fs::exists(t.address, ec)) {
+        return std::nullopt;
+    }
+    return "containerd's socket " + t.address + " does not exist (is containerd running?)";
 }
 
 // Why skopeo failed, in its own words: the message of its last `level=fatal msg="..."` line
@@ -78,9 +102,9 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
     }
     const std::string file = config.string();
     const YAML::Node doc = schema::load_yaml(read_file(config, 1u << 20), file, ErrorKind::input);
-    const schema::Fields f(doc, file, "",
-                           {"target", "address", "tls", "authfile", "attempts", "path"},
-                           ErrorKind::input);
+    const schema::Fields f(
+        doc, file, "", {"target", "address", "tls", "authfile", "attempts", "path", "namespace"},
+        ErrorKind::input);
     t.source = file;
     const std::string kind = f.str("target");
     const auto it = std::find(k_target_names.begin(), k_target_names.end(), kind);
@@ -91,7 +115,7 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
         }
         f.fail("target",
                "unknown image target " + ferry::quoted(kind) +
-                   " (registry, oci-layout, podman or docker)",
+                   " (registry, oci-layout, podman, docker or containerd)",
                hint);
     }
     t.kind = static_cast<ImageTargetKind>(it - k_target_names.begin());
@@ -100,7 +124,11 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
             f.fail(key, "only a " + std::string(name) + " target has " + std::string(key));
         }
     };
-    only_for("address", ImageTargetKind::registry, "registry");
+    if (f.has("address") && t.kind != ImageTargetKind::registry &&
+        t.kind != ImageTargetKind::containerd) {
+        f.fail("address", "only a registry or containerd target has address");
+    }
+    only_for("namespace", ImageTargetKind::containerd, "containerd");
     only_for("tls", ImageTargetKind::registry, "registry");
     only_for("authfile", ImageTargetKind::registry, "registry");
     only_for("path", ImageTargetKind::oci_layout, "oci-layout");
@@ -120,6 +148,27 @@ ImageTarget load_image_target(const fs::path& root, const fs::path& default_layo
         t.authfile = f.opt_str("authfile").value_or("");
         if (!t.authfile.empty() && t.authfile[0] != '/') {
             f.fail("authfile", ferry::quoted(t.authfile) + " must be an absolute path");
+        }
+    }
+    if (t.kind == ImageTargetKind::containerd) {
+        t.address = f.opt_str("address").value_or(std::string(k_containerd_socket));
+        if (t.address.empty() || t.address[0] != '/') {
+            f.fail("address",
+                   ferry::quoted(t.address) + " is not the absolute path of containerd's socket",
+                   "for example " + std::string(k_containerd_socket));
+        }
+        t.ctr_namespace = f.opt_str("namespace").value_or("default");
+        const bool ns_ok = !t.ctr_namespace.empty() && t.ctr_namespace.size() <= 76 &&
+                           std::isalnum(static_cast<unsigned char>(t.ctr_namespace.front())) &&
+                           std::all_of(t.ctr_namespace.begin(), t.ctr_namespace.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                      c == '_' || c == '-';
+                           });
+        if (!ns_ok) {
+            f.fail("namespace",
+                   ferry::quoted(t.ctr_namespace) +
+                       " is not a containerd namespace (letters, digits, '.', '_', '-')",
+                   "Kubernetes' images live in the namespace k8s.io");
         }
     }
     if (t.kind == ImageTargetKind::oci_layout) {
@@ -147,11 +196,50 @@ std::string describe_target(const ImageTarget& t) {
         return "podman";
     case ImageTargetKind::docker:
         return "docker";
+    case ImageTargetKind::containerd:
+        return "containerd " + t.address + " (namespace " + t.ctr_namespace + ")";
     }
     return "?";
 }
 
-std::string destination(const ImageTarget& t, const std::string& ref) {
+std::string containerd_name(const std::string& ref, ImageFormat format) {
+    if (format != ImageFormat::docker_archive) {
+        return ref;
+    }
+    // The distribution reference rules containerd applies: a first component with no '.' or ':'
+    // that is not "localhost" is a path on docker.io, and a single component is an official image.
+    const std::size_t slash = ref.find('/');
+    const std::string first = ref.substr(0, slash);
+    if (slash != std::string::npos &&
+        (first.find_first_of(".:") != std::string::npos || first == "localhost")) {
+        return ref;
+    }
+    return slash == std::string::npos ? "docker.io/library/" + ref : "docker.io/" + ref;
+}
+
+std::vector<std::string> ctr_argv(const ImageTarget& t, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"ctr", "--address", t.address, "--namespace", t.ctr_namespace};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+std::optional<std::string> ctr_listed_digest(const std::string& text, const std::string& name) {
+    // REF TYPE DIGEST SIZE PLATFORMS LABELS, one image a line after the header.
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string listed;
+        std::string type;
+        std::string digest;
+        if (fields >> listed >> type >> digest && listed == name && digest.starts_with("sha256:")) {
+            return digest;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string destination(const ImageTarget& t, const std::string& ref, ImageFormat format) {
     switch (t.kind) {
     case ImageTargetKind::registry:
         return "docker://" + t.address + "/" + ref;
@@ -161,6 +249,8 @@ std::string destination(const ImageTarget& t, const std::string& ref) {
         return "containers-storage:" + ref;
     case ImageTargetKind::docker:
         return "docker-daemon:" + ref;
+    case ImageTargetKind::containerd:
+        return "containerd:" + t.ctr_namespace + "/" + containerd_name(ref, format);
     }
     return ref;
 }
@@ -174,24 +264,64 @@ bool same_image(const TargetImage& held, const schema::ImageRef& signed_ref, Ima
     return format != ImageFormat::oci_archive || held.digest == signed_ref.digest;
 }
 
-TargetImage read_target(const ImageTarget& t, const std::string& ref, const fs::path& log) {
-    std::vector<std::string> argv = {"skopeo", "inspect", "--raw"};
-    for (auto& o : registry_options(t, "--tls-verify", "--authfile")) {
-        argv.push_back(std::move(o));
+namespace {
+
+// Runs ARGV with its standard output in a file; the output, or why it failed, in OUT or DETAIL.
+bool run_for_output(const ImageTarget& t, const std::vector<std::string>& argv,
+                    const std::string& label, const fs::path& log, std::string& out,
+                    std::string& detail) {
+    if (const auto missing = socket_missing(t)) {
+        detail = *missing;
+        return false;
     }
-    argv.push_back(destination(t, ref));
-    const fs::path out = log.parent_path() / (".inspect-" + std::to_string(::getpid()));
-    CommandSpec spec{argv, k_inspect_timeout, {}, log, "image inspect " + ref};
-    spec.stdout_to = out;
+    const fs::path file = log.parent_path() / (".inspect-" + std::to_string(::getpid()));
+    CommandSpec spec{argv, k_inspect_timeout, {}, log, label};
+    spec.stdout_to = file;
     const CommandResult r = run_command(spec);
-    TargetImage held;
     if (r.exit_code != 0) {
-        held.detail = skopeo_reason(r, spec.timeout);
-        fs::remove(out);
-        return held;
+        detail = t.kind == ImageTargetKind::containerd ? ctr_reason(r, spec.timeout)
+                                                       : skopeo_reason(r, spec.timeout);
+        fs::remove(file);
+        return false;
     }
-    const std::string raw = read_file(out, 16u << 20);
-    fs::remove(out);
+    out = read_file(file, 16u << 20);
+    fs::remove(file);
+    return true;
+}
+
+} // namespace
+
+TargetImage read_target(const ImageTarget& t, const std::string& ref, ImageFormat format,
+                        const fs::path& log) {
+    TargetImage held;
+    std::string raw;
+    if (t.kind == ImageTargetKind::containerd) {
+        const std::string name = containerd_name(ref, format);
+        std::string list;
+        if (!run_for_output(t, ctr_argv(t, {"images", "ls", "name==" + name}),
+                            "image inspect " + ref, log, list, held.detail)) {
+            return held;
+        }
+        const auto digest = ctr_listed_digest(list, name);
+        if (!digest) {
+            held.detail =
+                "containerd has no image " + name + " in the namespace " + t.ctr_namespace;
+            return held;
+        }
+        if (!run_for_output(t, ctr_argv(t, {"content", "get", *digest}), "image manifest " + ref,
+                            log, raw, held.detail)) {
+            return held;
+        }
+    } else {
+        std::vector<std::string> argv = {"skopeo", "inspect", "--raw"};
+        for (auto& o : registry_options(t, "--tls-verify", "--authfile")) {
+            argv.push_back(std::move(o));
+        }
+        argv.push_back(destination(t, ref, format));
+        if (!run_for_output(t, argv, "image inspect " + ref, log, raw, held.detail)) {
+            return held;
+        }
+    }
     held.digest = "sha256:" + to_hex(sha256(raw));
     held.config = manifest_config_digest(raw).value_or("");
     held.found = !held.config.empty();
@@ -225,12 +355,11 @@ void check_image_file(const fs::path& file, const schema::ManifestFile& f) {
     }
 }
 
-void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::path& file,
-                const schema::ImageRef& ref, const fs::path& log,
-                const std::function<void(const std::string&)>& say) {
-    const std::string dest = destination(t, ref.ref);
-    if (t.kind == ImageTargetKind::oci_layout) {
-        fs::create_directories(t.layout);
+std::vector<std::string> push_argv(const ImageTarget& t, const schema::ManifestFile& f,
+                                   const fs::path& file, const std::string& ref) {
+    if (t.kind == ImageTargetKind::containerd) {
+        // ctr imports every reference the archive holds; the one asked for is read back after.
+        return ctr_argv(t, {"images", "import", file.string()});
     }
     std::vector<std::string> argv = {"skopeo", "copy", "--quiet"};
     const bool preserve =
@@ -242,8 +371,20 @@ void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::p
     for (auto& o : registry_options(t, "--dest-tls-verify", "--dest-authfile")) {
         argv.push_back(std::move(o));
     }
-    argv.push_back(source_ref(f, file, ref.ref));
-    argv.push_back(dest);
+    argv.push_back(source_ref(f, file, ref));
+    argv.push_back(destination(t, ref, *f.image_format));
+    return argv;
+}
+
+void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::path& file,
+                const schema::ImageRef& ref, const fs::path& log,
+                const std::function<void(const std::string&)>& say) {
+    const std::string dest = destination(t, ref.ref, *f.image_format);
+    if (t.kind == ImageTargetKind::oci_layout) {
+        fs::create_directories(t.layout);
+    }
+    const std::vector<std::string> argv = push_argv(t, f, file, ref.ref);
+    const bool ctr = t.kind == ImageTargetKind::containerd;
     std::string last;
     bool pushed = false;
     for (unsigned attempt = 1; attempt <= t.attempts && !pushed; ++attempt) {
@@ -252,10 +393,12 @@ void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::p
                                std::to_string(t.attempts) + ")"
                          : std::string()));
         const CommandSpec spec{argv, k_push_timeout, {}, log, "image push " + ref.ref};
-        const CommandResult r = run_command(spec);
-        pushed = r.exit_code == 0;
+        const auto missing = socket_missing(t);
+        const CommandResult r = missing ? CommandResult{} : run_command(spec);
+        pushed = !missing && r.exit_code == 0;
         if (!pushed) {
-            last = skopeo_reason(r, spec.timeout);
+            last = missing ? *missing
+                           : (ctr ? ctr_reason(r, spec.timeout) : skopeo_reason(r, spec.timeout));
             if (attempt < t.attempts) {
                 std::this_thread::sleep_for(std::chrono::seconds(attempt));
             }
@@ -267,7 +410,7 @@ void push_image(const ImageTarget& t, const schema::ManifestFile& f, const fs::p
                         std::to_string(t.attempts) + " attempt(s): " + last,
                     "check that the " + describe_target(t) + " is reachable (" + t.source + ")");
     }
-    const TargetImage held = read_target(t, ref.ref, log);
+    const TargetImage held = read_target(t, ref.ref, *f.image_format, log);
     if (!same_image(held, ref, *f.image_format)) {
         throw Error(ErrorKind::failed,
                     "image " + ref.ref + " read back from " + dest + " is " +

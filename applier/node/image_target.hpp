@@ -1,7 +1,8 @@
 #pragma once
 
 // Where a node sends a bundle's images, from its own configuration (ROOT/etc/ferry/images.yaml,
-// docs/operator.md "Images"), and the skopeo commands that push them there and read them back.
+// docs/operator.md "Images"), and the skopeo (or containerd's ctr) commands that push them there
+// and read them back.
 
 #include "manifest-schema/manifest.hpp"
 
@@ -14,11 +15,12 @@
 namespace ferry::applier {
 
 // The kinds of place an image can go.
-enum class ImageTargetKind { registry, oci_layout, podman, docker };
+enum class ImageTargetKind { registry, oci_layout, podman, docker, containerd };
 
 struct ImageTarget {
     ImageTargetKind kind = ImageTargetKind::oci_layout;
-    std::string address;          // registry: HOST[:PORT][/PREFIX]
+    std::string address;          // registry: HOST[:PORT][/PREFIX]; containerd: its socket
+    std::string ctr_namespace;    // containerd: the namespace images are imported into
     bool tls = true;              // registry: HTTPS with verified certificates, else plain HTTP
     std::string authfile;         // registry: credentials (containers-auth.json), or empty
     std::filesystem::path layout; // oci_layout: the folder, as a host path
@@ -35,8 +37,28 @@ struct ImageTarget {
 // The target in a few words ("registry 127.0.0.1:5000 (plain HTTP)").
 [[nodiscard]] std::string describe_target(const ImageTarget& target);
 
-// Where REF goes on TARGET, as skopeo names it ("docker://127.0.0.1:5000/greeter:1.0.0").
-[[nodiscard]] std::string destination(const ImageTarget& target, const std::string& ref);
+// Where REF of an image of FORMAT goes on TARGET, as skopeo names it
+// ("docker://127.0.0.1:5000/greeter:1.0.0"), or "containerd:NAMESPACE/NAME" for containerd.
+[[nodiscard]] std::string destination(const ImageTarget& target, const std::string& ref,
+                                      ImageFormat format);
+
+// The name containerd gives REF when it imports an image of FORMAT: a docker archive's
+// references are normalized (docker.io/library/NAME:TAG), an OCI archive's kept as written.
+[[nodiscard]] std::string containerd_name(const std::string& ref, ImageFormat format);
+
+// The command that sends REF of the image file FILE (F's format) to TARGET.
+[[nodiscard]] std::vector<std::string> push_argv(const ImageTarget& target,
+                                                 const schema::ManifestFile& f,
+                                                 const std::filesystem::path& file,
+                                                 const std::string& ref);
+
+// `ctr` with TARGET's socket and namespace, then ARGS.
+[[nodiscard]] std::vector<std::string> ctr_argv(const ImageTarget& target,
+                                                const std::vector<std::string>& args);
+
+// The manifest digest `ctr images ls` (its output TEXT) lists for NAME, or nullopt.
+[[nodiscard]] std::optional<std::string> ctr_listed_digest(const std::string& text,
+                                                           const std::string& name);
 
 // What TARGET holds under a reference: the digests read back from it.
 struct TargetImage {
@@ -51,9 +73,10 @@ struct TargetImage {
 [[nodiscard]] bool same_image(const TargetImage& held, const schema::ImageRef& signed_ref,
                               ImageFormat format);
 
-// Reads REF back from TARGET with `skopeo inspect --raw`; the command's output goes to LOG.
+// Reads REF of an image of FORMAT back from TARGET with `skopeo inspect --raw` (containerd:
+// `ctr images ls`, then `ctr content get` of the manifest); the commands' output goes to LOG.
 [[nodiscard]] TargetImage read_target(const ImageTarget& target, const std::string& ref,
-                                      const std::filesystem::path& log);
+                                      ImageFormat format, const std::filesystem::path& log);
 
 // Checks that the image archive FILE holds each reference of F with its signed digests;
 // throws a verification Error naming the image otherwise.

@@ -115,8 +115,8 @@ void add_images(PlanReport& report, const schema::Manifest& m, const RootFs& roo
     const ImageTarget target = load_image_target(root.root(), StateLayout(state_dir).image_layout());
     report.image_target = describe_target(target);
     for (const auto& [f, ref] : refs) {
-        PlannedImage image{f->path, ref->ref, ref->digest, ref->config, destination(target, ref->ref), false, ""};
-        const TargetImage held = read_target(target, ref->ref, tmp.path / "images.log");
+        PlannedImage image{f->path, ref->ref, ref->digest, ref->config, destination(target, ref->ref, *f->image_format), false, ""};
+        const TargetImage held = read_target(target, ref->ref, *f->image_format, tmp.path / "images.log");
         image.present = same_image(held, *ref, *f->image_format);
         image.detail = image.present ? "" : held.found ? "holds " + held.digest + " (config " + held.config + ")"
                                                        : "not there: " + last_line(held.detail);

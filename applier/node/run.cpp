@@ -302,7 +302,7 @@ void Run::commit() {
         j.key("images").begin_array();
         for (const auto& [f, ref] : refs) {
             j.begin_object().field("ref", ref->ref).field("digest", ref->digest).field("config", ref->config)
-                .field("to", destination(target, ref->ref)).end_object();
+                .field("to", destination(target, ref->ref, *f->image_format)).end_object();
         }
         j.end_array();
     }

@@ -1,4 +1,6 @@
 #include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/handles.hpp"
 #include "core/image_archive.hpp"
 #include "core/sha256.hpp"
 #include "manifest-schema/manifest.hpp"
@@ -8,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fcntl.h>
 
 using namespace ferry;
 
@@ -102,6 +105,112 @@ TEST_CASE("read_image_archive") {
     }
 }
 
+namespace {
+
+// The OCI layout folder the sample's OCI archive holds, unpacked into DIR/layout.
+std::filesystem::path make_layout(const test::Scratch& dir) {
+    const auto archive = make_image(dir, "oci-archive", "app:1.0.0");
+    const auto layout = dir / "layout";
+    std::filesystem::create_directories(layout);
+    const std::string cmd = "tar -xf '" + archive.string() + "' -C '" + layout.string() + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    return layout;
+}
+
+// The blob file of DIGEST ("sha256:HEX") in the layout folder LAYOUT.
+std::filesystem::path blob(const std::filesystem::path& layout, const std::string& digest) {
+    return layout / "blobs" / "sha256" / digest.substr(7);
+}
+
+} // namespace
+
+TEST_CASE("read_image_archive: an OCI layout folder") {
+    const test::Scratch dir;
+    const auto layout = make_layout(dir);
+    const auto images = read_image_archive(layout, ImageFormat::oci_layout);
+    REQUIRE(images.size() == 1);
+    CHECK(images[0].refs == std::vector<std::string>{"app:1.0.0"});
+    const auto from_archive = read_image_archive(dir / "oci-archive.tar", ImageFormat::oci_archive);
+    CHECK(images[0].digest == from_archive[0].digest);
+    CHECK(images[0].config == from_archive[0].config);
+    const std::string where = layout.string() + "/";
+
+    SUBCASE("no oci-layout file") {
+        std::filesystem::remove(layout / "oci-layout");
+        CHECK_THROWS_WITH(read_image_archive(layout, ImageFormat::oci_layout),
+                          (where + "oci-layout: missing (an OCI image layout holds oci-layout, "
+                                   "index.json and blobs/sha256/)")
+                              .c_str());
+    }
+    SUBCASE("another layout version") {
+        dir.write("layout/oci-layout", R"({"imageLayoutVersion": "2.0.0"})");
+        CHECK_THROWS_WITH(
+            read_image_archive(layout, ImageFormat::oci_layout),
+            (where + "oci-layout: imageLayoutVersion is \"2.0.0\", not \"1.0.0\"").c_str());
+    }
+    SUBCASE("index.json is not JSON: the line and column") {
+        dir.write("layout/index.json", "{\n  \"manifests\": [,\n");
+        CHECK_THROWS_WITH(
+            read_image_archive(layout, ImageFormat::oci_layout),
+            doctest::Contains((where + "index.json:2:17: not JSON: syntax error").c_str()));
+    }
+    SUBCASE("a missing blob: which one, and what names it") {
+        const std::string manifest = read_file(blob(layout, images[0].digest), 1 << 20);
+        const std::string layer =
+            manifest.substr(manifest.find("sha256:", manifest.find("layers")), 71);
+        std::filesystem::remove(blob(layout, layer));
+        CHECK_THROWS_WITH(read_image_archive(layout, ImageFormat::oci_layout),
+                          (blob(layout, layer).string() + ": missing (named by manifest " +
+                           images[0].digest + "'s layers[0])")
+                              .c_str());
+    }
+    SUBCASE("a blob whose bytes do not match its name") {
+        const auto config = blob(layout, images[0].config);
+        const std::string changed = read_file(config, 1 << 20) + " ";
+        dir.write(std::filesystem::relative(config, dir.path()).string(), changed);
+        CHECK_THROWS_WITH(
+            read_image_archive(layout, ImageFormat::oci_layout),
+            (config.string() + ": its content's sha256 is " + to_hex(sha256(changed))).c_str());
+    }
+    SUBCASE("a file no layout holds") {
+        dir.write("layout/blobs/notes.txt", "x");
+        CHECK_THROWS_WITH(read_image_archive(layout, ImageFormat::oci_layout),
+                          (where + "blobs/notes.txt: not part of an OCI image layout (oci-layout, "
+                                   "index.json and regular files in blobs/sha256/)")
+                              .c_str());
+    }
+    SUBCASE("a file, not a folder") {
+        CHECK_THROWS_WITH(read_image_archive(dir / "oci-archive.tar", ImageFormat::oci_layout),
+                          doctest::Contains("oci-archive.tar: not a folder"));
+    }
+}
+
+TEST_CASE("write_layout_archive") {
+    const test::Scratch dir;
+    const auto layout = make_layout(dir);
+    const auto pack = [&](const std::string& name, std::int64_t mtime) {
+        const auto out = dir / name;
+        const Fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+        REQUIRE(fd.valid());
+        write_layout_archive(layout, fd.get(), out.string(), mtime);
+        return read_file(out, 1 << 20);
+    };
+    const std::string a = pack("a.tar", 1700000000);
+    CHECK(a == pack("b.tar", 1700000000));
+    CHECK(a != pack("c.tar", 1700000001));
+    const auto images = read_image_archive(dir / "a.tar", ImageFormat::oci_archive);
+    REQUIRE(images.size() == 1);
+    CHECK(images == read_image_archive(layout, ImageFormat::oci_layout));
+    const std::string list =
+        "tar -tvf '" + (dir / "a.tar").string() + "' > '" + (dir / "list").string() + "'";
+    REQUIRE(std::system(list.c_str()) == 0);
+    const std::string listing = read_file(dir / "list", 1 << 20);
+    CHECK(listing.find("blobs/sha256/" + images[0].digest.substr(7)) < listing.find("index.json"));
+    CHECK(listing.find("index.json") < listing.find("oci-layout"));
+    CHECK(listing.find("root/root") != std::string::npos);
+    CHECK(listing.find("2023-11-14") != std::string::npos);
+}
+
 TEST_CASE("schema::parse_spec: an image's format and refs") {
     const auto spec = [](const std::string& file_line) {
         return schema::parse_spec(k_spec_head + file_line, "s.yaml");
@@ -120,7 +229,7 @@ TEST_CASE("schema::parse_spec: an image's format and refs") {
                       "s.yaml:11: missing key \"components[0].files[0].format\"");
     CHECK_THROWS_WITH(spec("      - {source: a.tar, role: image, format: oci, refs: [\"a:1\"]}\n"),
                       "s.yaml:11: components[0].files[0].format: unknown image format \"oci\" "
-                      "(oci-archive or docker-archive)");
+                      "(oci-archive, docker-archive or oci-layout)");
     CHECK_THROWS_WITH(spec("      - {source: a.tar, role: image, format: oci-archive, refs: []}\n"),
                       "s.yaml:11: components[0].files[0].refs: an image needs at least one "
                       "reference (NAME:TAG) its archive carries");
