@@ -278,11 +278,13 @@ stop_sshd() {
     fi
 }
 
-# writer_of FILE: the pids of the processes whose standard output is FILE (none: nothing).
+# writer_of FILE: the pids of the processes below start_sshd's server (what its sessions run)
+# whose standard output is FILE; nothing when there is none.
 writer_of() {
     local p
-    for p in /proc/[0-9]*; do
-        if [ "$(readlink "$p/fd/1" 2>/dev/null)" == "$1" ]; then echo "${p#/proc/}"; fi
+    for p in $(ps -eo pid=,ppid= | awk -v top="$(cat "$SSH_DIR/sshd.pid")" '
+        { parent[$1] = $2 } END { for (p in parent) { q = p; for (i = 0; i < 20 && q > 1; i++) { q = parent[q]; if (q == top) { print p; break } } } }'); do
+        if [ "$(readlink "/proc/$p/fd/1" 2>/dev/null)" == "$1" ]; then echo "$p"; fi
     done
 }
 

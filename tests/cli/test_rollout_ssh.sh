@@ -98,8 +98,8 @@ size=$(stat -c %s "$B2")
 inbox2=$SCRATCH/sites/node-2/state/inbox/$sha.ferry
 mkdir -p "$SCRATCH/sites/node-3/state/inbox"
 head -c 300000 "$B2" | tr '\000-\377' '\001-\377\000' >"$SCRATCH/sites/node-3/state/inbox/$sha.ferry"
-# A slow link (each copy takes about 2 s), and node-2's connection cut once part of its copy arrived.
-FERRY_TEST_COPY_RATE=$((size / 2)) coordinator apply "$B2" --inventory "$SSH_INV" >"$SCRATCH/out" 2>"$SCRATCH/err" &
+# A slow link (each copy takes about 3 s), and node-2's connection cut once part of its copy arrived.
+FERRY_TEST_COPY_RATE=$((size / 3)) coordinator apply "$B2" --inventory "$SSH_INV" >"$SCRATCH/out" 2>"$SCRATCH/err" &
 job=$!
 copier=
 for _ in $(seq 1 200); do # 10 s at most
