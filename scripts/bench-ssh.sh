@@ -67,6 +67,7 @@ MaxStartups 50
 MaxSessions 50
 SetEnv HOME=$ssh_dir/home
 Subsystem sftp $sftp_server
+LogLevel VERBOSE
 EOF
 if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
 /usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log"
@@ -169,6 +170,7 @@ tiny=$work/out/tinybench-1.0.0.ferry
 declare -A rollout_s
 for transport in local ssh; do
     inventory "$work/tiny/$transport.yaml" "$transport" "$work/tiny/$transport"
+    sessions_before=$(grep -c "Starting session: command" "$ssh_dir/sshd.log" || true)
     t0=$(seconds)
     "$applier" apply "$tiny" --inventory "$work/tiny/$transport.yaml" --trust "$trust" >"$work/tiny/$transport.out" 2>&1 ||
         { echo "bench-ssh: error: the $transport rollout failed:" >&2; tail -5 "$work/tiny/$transport.out" >&2; exit 1; }
@@ -176,6 +178,7 @@ for transport in local ssh; do
     rollout_s[$transport]=$(elapsed "$t0" "$t1")
 done
 handshakes=$(grep -c "Accepted publickey" "$ssh_dir/sshd.log" || true)
+sessions=$(($(grep -c "Starting session: command" "$ssh_dir/sshd.log") - sessions_before))
 
 echo
 echo "| measurement | time |"
@@ -188,9 +191,10 @@ echo "| scp of the same file to the same 4 nodes at once | ${scp_s} s |"
 echo "| rollout of a tiny bundle over 4 local nodes | ${rollout_s[local]} s |"
 echo "| the same over 4 nodes over ssh | ${rollout_s[ssh]} s |"
 echo
-awk -v f="$ferry_s" -v c="$copy_s" -v s="$scp_s" -v l="${rollout_s[local]}" -v r="${rollout_s[ssh]}" 'BEGIN {
+awk -v f="$ferry_s" -v c="$copy_s" -v s="$scp_s" -v l="${rollout_s[local]}" -v r="${rollout_s[ssh]}" -v n="$sessions" 'BEGIN {
     printf "pre-stage / scp: %.2fx (target <= 1.2x); the copies alone / scp: %.2fx\n", f / s, c / s
     printf "the coordinator over ssh: %.2f s a node (%.2f s over ssh, %.2f s locally)\n", (r - l) / 4, r / 4, l / 4
+    printf "the tiny rollout over ssh ran %d commands (ssh sessions) on the nodes, %.1f a node: %.0f ms a session\n", n, n / 4, (r - l) * 1000 / n
 }'
 echo "ssh handshakes in all: $handshakes ($(ssh -V 2>&1))"
 rm -rf "$work"/big/sites "$work"/tiny/ssh "$work"/tiny/local "$work/big/files" "$big"
