@@ -271,10 +271,13 @@ EOF_CONFIG
     fi
 }
 
-# stop_sshd: the sshd start_sshd started, stopped (nothing if it did not start).
+# stop_sshd: the sshd start_sshd started, stopped, with the connections it still serves (so
+# that no ssh master of a coordinator stopped mid-way lingers); nothing if it did not start.
 stop_sshd() {
+    local listener
     if [ -n "${SSH_DIR:-}" ] && [ -s "$SSH_DIR/sshd.pid" ]; then
-        kill "$(cat "$SSH_DIR/sshd.pid")" 2>/dev/null || true
+        listener=$(cat "$SSH_DIR/sshd.pid")
+        kill "$listener" $(ps -eo pid=,ppid= | awk -v top="$listener" '$2 == top { print $1 }') 2>/dev/null || true
     fi
 }
 
