@@ -4,7 +4,8 @@
 # sandbox root, installs greeter 1.0.0, upgrades it to 2.0.0 (config merge, migration, health
 # check) and applies a deliberately broken 2.1.0 that is rolled back automatically; then rolls
 # 1.0.0 -> 2.0.0 across a local cluster of three nodes (canary, pause, the leader last after a
-# step-down) and shows the broken 2.1.0 stopped at the canary.
+# step-down) and shows the broken 2.1.0 stopped at the canary; where sshd can run, rolls 2.0.0
+# across three more nodes reached over ssh on 127.0.0.1 (throwaway keys, an sshd of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,9 +63,10 @@ mkdir -p "$root"
 export GREETER_PORT=${GREETER_PORT:-18080}
 stop_all() {
     local r
-    for r in "$root" "$PWD/$work"/cluster/node-*/root; do
+    for r in "$root" "$PWD/$work"/cluster/node-*/root "$PWD/$work"/ssh-cluster/node-*/root; do
         [ -x "$r/usr/bin/greeterctl" ] && "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1
     done
+    [ -s "$PWD/$work/ssh/sshd.pid" ] && kill "$(cat "$PWD/$work/ssh/sshd.pid")" 2>/dev/null
     return 0
 }
 trap stop_all EXIT
@@ -152,4 +154,58 @@ rc=$?
 set -e
 expect_code "$rc" 5 "the rollout stopped at the canary, rolled back"
 
-step "Done. Bundles: $work/out; keys: $work/keys; node: $root (state in $state); cluster: $cluster. The services are stopped on exit."
+step "18. The same upgrade over ssh: three nodes behind an sshd on 127.0.0.1, reached with ssh alone"
+# Throwaway host and user keys, an sshd of the demo's own (stopped on exit); the nodes' roots
+# and state folders are paths "on the node", which here is this machine.
+ssh_dir="$PWD/$work/ssh"
+ssh_port=$((GREETER_PORT + 100))
+ssh_cluster="$PWD/$work/ssh-cluster"
+if [ ! -x /usr/sbin/sshd ]; then
+    echo "(skipped: there is no /usr/sbin/sshd here; Debian's openssh-server provides it)"
+else
+    mkdir -p "$ssh_dir/home" "$ssh_cluster"
+    ssh-keygen -q -t ed25519 -N '' -C demo-host -f "$ssh_dir/host_key"
+    ssh-keygen -q -t ed25519 -N '' -C demo-coordinator -f "$ssh_dir/id"
+    cp "$ssh_dir/id.pub" "$ssh_dir/authorized_keys"
+    # The node's host key, checked here by construction: never trusted on first use.
+    echo "[127.0.0.1]:$ssh_port $(cut -d' ' -f1,2 "$ssh_dir/host_key.pub")" >"$ssh_dir/known_hosts"
+    cat >"$ssh_dir/sshd_config" <<EOF_SSHD
+ListenAddress 127.0.0.1
+Port $ssh_port
+HostKey $ssh_dir/host_key
+PidFile $ssh_dir/sshd.pid
+AuthorizedKeysFile $ssh_dir/authorized_keys
+AllowUsers $(id -un)
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+SetEnv HOME=$ssh_dir/home
+EOF_SSHD
+    if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
+    /usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log" || true
+    for _ in $(seq 1 50); do [ -s "$ssh_dir/sshd.pid" ] && break; sleep 0.1; done
+fi
+if [ -x /usr/sbin/sshd ] && [ ! -s "$ssh_dir/sshd.pid" ]; then
+    echo "(skipped: sshd would not start here: $(tail -1 "$ssh_dir/sshd.log" 2>/dev/null))"
+elif [ -x /usr/sbin/sshd ]; then
+    ssh_inventory="$ssh_cluster/inventory.yaml"
+    printf 'cluster: greeters-over-ssh\nnodes:\n' >"$ssh_inventory"
+    for i in 1 2 3; do
+        node="$ssh_cluster/node-$i"
+        mkdir -p "$node/root/var/lib/greeter"
+        if [ "$i" -eq 1 ]; then echo leader; else echo follower; fi >"$node/root/var/lib/greeter/role"
+        echo "  - {name: node-$i, transport: ssh, host: 127.0.0.1, port: $ssh_port, identity: $ssh_dir/id, known_hosts: $ssh_dir/known_hosts, applier: $(realpath "$applier"), root: $node/root, state_dir: $node/state, vars: {GREETER_PORT: \"$((base_port + 10 + i))\", GREETER_NEXT_LEADER: $ssh_cluster/node-$((i % 3 + 1))/root}}" >>"$ssh_inventory"
+        GREETER_PORT=$((base_port + 10 + i)) "$applier" apply -q "$work/out/greeter-1.0.0.ferry" --trust "$work/keys/trust.yaml" \
+            --root "$node/root" --state-dir "$node/state"
+    done
+    echo "rollout: {order: leader-last, canary: 1, after_canary: 0s, max_unavailable: 1}" >>"$ssh_inventory"
+    show cat "$ssh_inventory"
+    echo "(each node: the bundle copied into its inbox and staged there, then its own ferry-applier run over one ssh connection)"
+    show "$applier" apply "$work/out/greeter-2.0.0.ferry" --inventory "$ssh_inventory" --trust "$work/keys/trust.yaml" \
+        --ack-breaking --allow-major
+    show "$applier" status --inventory "$ssh_inventory"
+fi
+
+step "Done. Bundles: $work/out; keys: $work/keys; node: $root (state in $state); cluster: $cluster. The services (and the demo's sshd) are stopped on exit."

@@ -133,6 +133,11 @@ void Rollout::open_record() {
 bool Rollout::recover_node(const std::string& name) {
     NodeReport r = probe_node(node(name), m_transport);
     const auto deadline = std::chrono::steady_clock::now() + k_apply_timeout;
+    if (r.node == "in_progress") {
+        // The apply the last coordinator started goes on there (a dropped ssh connection does
+        // not stop it): no second one is started; its end is waited for on the node's lock.
+        m_say(name + " is still working on its upgrade (its state folder is locked): waiting for it to end");
+    }
     while (r.node == "in_progress" && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::seconds(1)); // its apply outlived the coordinator
         r = probe_node(node(name), m_transport);

@@ -5,10 +5,12 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/handles.hpp"
+#include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "manifest-schema/version.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -34,6 +36,12 @@ std::string mib(std::uint64_t bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
     return text;
+}
+
+// FERRY_TEST_COPY_RATE (bytes a second): the tests' slow link, to drop a connection mid-copy.
+std::uint64_t copy_rate() {
+    const char* rate = std::getenv("FERRY_TEST_COPY_RATE");
+    return rate == nullptr ? 0 : std::strtoull(rate, nullptr, 10);
 }
 
 } // namespace
@@ -76,7 +84,9 @@ std::vector<std::string> SshTransport::ssh_argv(const schema::InventoryNode& nod
                                      "-o", "ServerAliveInterval=10",
                                      "-o", "ServerAliveCountMax=3",
                                      "-o", "ControlMaster=auto",
-                                     "-o", quoted_option("ControlPath", m_control_dir / "%C"),
+                                     // One connection per node, even for nodes that share a
+                                     // host, port and user (several instances on one machine).
+                                     "-o", quoted_option("ControlPath", m_control_dir / to_hex(sha256(node.name)).substr(0, 16)),
                                      "-o", "ControlPersist=yes",
                                      "-o", "LogLevel=ERROR",
                                      "-p", std::to_string(node.port)};
@@ -132,13 +142,29 @@ NodeCall SshTransport::ssh_failure(const schema::InventoryNode& node, const Node
     return error_call(1, "io", who + ": cannot reach it over ssh: " + last_line(err), err);
 }
 
+bool SshTransport::reached(const schema::InventoryNode& node) {
+    const std::lock_guard lock(m_mutex);
+    return m_checked.count(node.name) != 0;
+}
+
 NodeCall SshTransport::remote(const schema::InventoryNode& node, const std::string& command,
-                              std::chrono::seconds timeout, const ProcessInput& input) {
+                              std::chrono::seconds timeout, const ProcessInput& input, const std::string& running) {
     std::vector<std::string> argv = ssh_argv(node);
     argv.push_back(command);
     NodeCall call = run_process(argv, {}, timeout, input);
     if (call.exit_code == 255) {
-        return ssh_failure(node, call);
+        NodeCall failure = ssh_failure(node, call);
+        if (failure.exit_code == 1 && !running.empty() && reached(node)) {
+            // Reached before in this run (its applier was checked): the connection went while
+            // the command ran.
+            return error_call(1, "io",
+                              "node " + node.name + " (" + endpoint(node) + "): the connection was lost while `" +
+                                  running + "` ran there (" + last_line(call.err) + "); it goes on by itself on the "
+                                  "node: run the same command again, which waits for it to end and carries on from "
+                                  "the node's own journal",
+                              call.err);
+        }
+        return failure;
     }
     {
         const std::lock_guard lock(m_mutex);
@@ -203,7 +229,15 @@ NodeCall SshTransport::call(const schema::InventoryNode& node, const std::vector
     argv.push_back(node.applier);
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"--root", node.root.string(), "--state-dir", node.state_dir.string()});
-    return remote(node, shell_quoted(argv), timeout);
+    // The applier writes into files on the node, not into the session: a connection that drops
+    // while it runs (an apply, a stage) does not stop it there, nor break its output. It goes
+    // on to its end and releases the state folder's lock; the next coordinator waits on that
+    // lock (status: in_progress) and reads how it ended from the node's own journal.
+    const std::string command =
+        "d=$(mktemp -d) || exit 1; " + shell_quoted(argv) +
+        " </dev/null >\"$d/out\" 2>\"$d/err\"; rc=$?; trap '' PIPE; cat \"$d/err\" >&2; cat \"$d/out\"; "
+        "rm -rf \"$d\"; exit $rc";
+    return remote(node, command, timeout, {}, args.empty() ? std::string("ferry-applier") : "ferry-applier " + args.front());
 }
 
 std::string SshTransport::bundle_on_node(const schema::InventoryNode& node, const std::filesystem::path& /*bundle*/,
@@ -271,7 +305,7 @@ NodeCall SshTransport::stage(const schema::InventoryNode& node, const std::files
         say("  " + node.name + ": copying " + mib(size - *offset) + (*offset > 0 ? " (resumed after " + mib(*offset) + ")" : ""));
         auto last_report = started;
         const std::uint64_t from = *offset;
-        ProcessInput input{fd.get(), from, [&](std::uint64_t sent) {
+        ProcessInput input{fd.get(), from, copy_rate(), [&](std::uint64_t sent) {
                                const auto now = std::chrono::steady_clock::now();
                                if (now - last_report >= std::chrono::seconds(5)) {
                                    last_report = now;
@@ -281,12 +315,17 @@ NodeCall SshTransport::stage(const schema::InventoryNode& node, const std::files
         const NodeCall copy = remote(node, "cat >> " + shell_quoted({file}), k_copy, input);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (copy.exit_code != 0) {
-            if (error_message(copy)) {
-                return copy;
+            if (copy.exit_code == 3 || copy.exit_code == 4) {
+                return copy; // ssh refused the node (its host key, our key): nothing was copied
             }
-            return error_call(1, "io", "node " + node.name + ": the copy to " + file + " stopped: " + last_line(copy.err) +
-                                                "; run the same command again to go on from where it stopped",
-                                  copy.err);
+            // A dropped connection, a full disk, Ctrl-C: what arrived stays in the inbox.
+            const auto there = arrived();
+            return error_call(1, "io",
+                              "node " + node.name + ": the copy to " + file + " stopped" +
+                                  (there ? " after " + std::to_string(*there) + " of " + std::to_string(size) + " bytes"
+                                         : std::string()) +
+                                  " (" + last_line(copy.err) + "); run the same command again to go on from there",
+                              copy.err);
         }
         const auto now_there = arrived();
         if (!now_there || *now_there != size) {

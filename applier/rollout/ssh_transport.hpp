@@ -43,8 +43,12 @@ private:
     // ssh's command line for NODE up to the host (then the remote command).
     [[nodiscard]] std::vector<std::string> ssh_argv(const schema::InventoryNode& node) const;
     // Runs the shell command line REMOTE on NODE; ssh's own failures turned into error documents.
+    // RUNNING names the command for an error saying the connection was lost while it ran.
     [[nodiscard]] NodeCall remote(const schema::InventoryNode& node, const std::string& remote,
-                                  std::chrono::seconds timeout, const ProcessInput& input = {});
+                                  std::chrono::seconds timeout, const ProcessInput& input = {},
+                                  const std::string& running = {});
+    // Whether NODE answered before in this run (its applier was checked).
+    [[nodiscard]] bool reached(const schema::InventoryNode& node);
     [[nodiscard]] NodeCall ssh_failure(const schema::InventoryNode& node, const NodeCall& call);
     // Checks once per node that its applier is there and new enough; an error document if not.
     [[nodiscard]] std::optional<NodeCall> check_applier(const schema::InventoryNode& node);

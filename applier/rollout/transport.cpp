@@ -101,6 +101,7 @@ NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::s
     close_fd(in[0]);
     if (in[1] >= 0) {
         ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
+        (void)::fcntl(in[1], F_SETPIPE_SZ, 1 << 20); // fewer wake-ups per MiB (a bigger pipe may be refused)
     }
     // What is pumped from INPUT into the child's stdin.
     std::vector<char> pending;
@@ -108,7 +109,8 @@ NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::s
     std::uint64_t offset = input.offset;
     std::uint64_t sent = 0;
     NodeCall call;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + timeout;
     bool timed_out = false;
     while (out[0] >= 0 || err[0] >= 0) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -129,8 +131,19 @@ NodeCall run_process(const std::vector<std::string>& argv, const std::map<std::s
             }
             pending_at = 0;
         }
-        pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
-        if (::poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 && errno != EINTR) {
+        // Ahead of RATE: the input waits (the child's output is still read meanwhile).
+        long long wait = std::min<long long>(left.count(), 1000);
+        bool ahead = false;
+        if (input.rate > 0 && in[1] >= 0) {
+            const auto due = started + std::chrono::milliseconds(sent * 1000 / input.rate);
+            const auto now = std::chrono::steady_clock::now();
+            if (due > now) {
+                ahead = true;
+                wait = std::min<long long>(wait, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count() + 1);
+            }
+        }
+        pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {ahead ? -1 : in[1], POLLOUT, 0}};
+        if (::poll(fds, 3, static_cast<int>(wait)) < 0 && errno != EINTR) {
             break;
         }
         for (int i = 0; i < 2; ++i) {

@@ -61,10 +61,12 @@ private:
 };
 
 // What run_process feeds the child's standard input: FD from OFFSET to its end (none when FD
-// is -1), calling PROGRESS with the bytes sent so far.
+// is -1), at most RATE bytes a second (0: as fast as it goes), calling PROGRESS with the bytes
+// sent so far.
 struct ProcessInput {
     int fd = -1;
     std::uint64_t offset = 0;
+    std::uint64_t rate = 0;
     std::function<void(std::uint64_t)> progress;
 };
 

@@ -224,7 +224,8 @@ versions() {
 # start_sshd PORT: a real sshd on 127.0.0.1:PORT with throwaway keys, for the tests of nodes over
 # ssh. Sets SSH_PORT and SSH_DIR ($SCRATCH/ssh), which holds host_key (the server's), id (the
 # user key it accepts, for the current user), known_hosts (naming host_key for the address),
-# sshd_config and sshd.log. Exits 77 (skip) without /usr/sbin/sshd, or when sshd will not
+# sshd_config and sshd.log; the sessions' HOME is SSH_DIR/home, so that the user's own shell
+# start-up files (~/.bashrc) are not run on the "nodes". Exits 77 (skip) without /usr/sbin/sshd, or when sshd will not
 # start without root. stop_sshd, in the test's EXIT trap, stops it.
 start_sshd() {
     local sshd=/usr/sbin/sshd
@@ -234,7 +235,7 @@ start_sshd() {
         echo "skip: no $sshd (Debian's openssh-server; scripts/install-deps.sh installs it)"
         exit 77
     fi
-    mkdir -p "$SSH_DIR"
+    mkdir -p "$SSH_DIR/home"
     ssh-keygen -q -t ed25519 -N '' -C host -f "$SSH_DIR/host_key"
     ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$SSH_DIR/id"
     cp "$SSH_DIR/id.pub" "$SSH_DIR/authorized_keys"
@@ -255,6 +256,7 @@ StrictModes no
 MaxStartups 50
 MaxSessions 50
 LogLevel VERBOSE
+SetEnv HOME=$SSH_DIR/home
 EOF_CONFIG
     if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
     "$sshd" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
@@ -269,11 +271,42 @@ EOF_CONFIG
     fi
 }
 
-# stop_sshd: the sshd start_sshd started, stopped (nothing if it did not start).
+# stop_sshd: the sshd start_sshd started, stopped, with the connections it still serves (so
+# that no ssh master of a coordinator stopped mid-way lingers); nothing if it did not start.
 stop_sshd() {
+    local listener
     if [ -n "${SSH_DIR:-}" ] && [ -s "$SSH_DIR/sshd.pid" ]; then
-        kill "$(cat "$SSH_DIR/sshd.pid")" 2>/dev/null || true
+        listener=$(cat "$SSH_DIR/sshd.pid")
+        kill "$listener" $(ps -eo pid=,ppid= | awk -v top="$listener" '$2 == top { print $1 }') 2>/dev/null || true
     fi
+}
+
+# writer_of FILE: the pids of the processes below start_sshd's server (what its sessions run)
+# whose standard output is FILE; nothing when there is none.
+writer_of() {
+    local p
+    for p in $(ps -eo pid=,ppid= | awk -v top="$(cat "$SSH_DIR/sshd.pid")" '
+        { parent[$1] = $2 } END { for (p in parent) { q = p; for (i = 0; i < 20 && q > 1; i++) { q = parent[q]; if (q == top) { print p; break } } } }'); do
+        if [ "$(readlink "/proc/$p/fd/1" 2>/dev/null)" == "$1" ]; then echo "$p"; fi
+    done
+}
+
+# drop_connection PID: the ssh connection whose session runs PID, on start_sshd's server, ends
+# as a cut cable or a crashed server would end it: the sshd process serving it (the listener's
+# child above PID) is killed; what the session ran goes on. Fails when PID is not below it.
+drop_connection() {
+    local pid=$1 parent listener
+    listener=$(cat "$SSH_DIR/sshd.pid")
+    for _ in $(seq 1 20); do
+        parent=$(ps -o ppid= -p "$pid" | tr -d ' ')
+        if [ -z "$parent" ] || [ "$parent" -le 1 ]; then return 1; fi
+        if [ "$parent" == "$listener" ]; then
+            kill -KILL "$pid"
+            return 0
+        fi
+        pid=$parent
+    done
+    return 1
 }
 
 # cluster_picture: every node of greeter_cluster as a text to compare before and after: its
