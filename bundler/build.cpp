@@ -2,6 +2,7 @@
 
 #include "bundler/collect.hpp"
 #include "bundler/head.hpp"
+#include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/bundle.hpp"
@@ -85,6 +86,7 @@ keys::SecretKey load_key(const fs::path& path) {
 }
 
 BuildResult build_bundle(const BuildOptions& options) {
+    step("reading the spec " + options.spec.string());
     schema::BundleSpec spec = schema::load_spec(options.spec);
     for (const auto& c : spec.components) {
         for (const auto& f : c.files) {
@@ -97,12 +99,14 @@ BuildResult build_bundle(const BuildOptions& options) {
         }
     }
     std::vector<PlannedFile> files = plan_files(spec);
+    step("collected " + std::to_string(files.size()) + " file(s) for " + spec.name + " " + spec.version.str());
     const UnixTime created = build_time();
 
     std::vector<keys::SecretKey> signing_keys;
     std::vector<keys::PublicKey> signers;
     for (const auto& path : options.keys) {
         keys::SecretKey key = load_key(path);
+        step("loaded key " + keys::key_id_hex(key.id()) + " from " + path.string());
         for (const auto& other : signers) {
             if (other.id == key.id()) {
                 throw Error(ErrorKind::usage, path.string() + ": key " + keys::key_id_hex(key.id()) +
@@ -137,7 +141,9 @@ BuildResult build_bundle(const BuildOptions& options) {
     }
     m.procedure = spec.procedure;
 
-    const fs::path final_path = options.out_dir / (spec.name + "-" + spec.version.str() + ".ferry");
+    const fs::path final_path = options.output.empty()
+                                    ? options.out_dir / (spec.name + "-" + spec.version.str() + ".ferry")
+                                    : options.output;
     if (!options.force && fs::exists(final_path)) {
         throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
     }
@@ -162,6 +168,8 @@ BuildResult build_bundle(const BuildOptions& options) {
         }
         return sizes;
     });
+    step("compressing " + std::to_string(files.size()) + " file(s) at zstd level " + std::to_string(options.level) +
+         " into " + final_path.string());
     AtomicFile bundle(final_path);
     if (::lseek(bundle.fd(), static_cast<off_t>(layout.payload_offset), SEEK_SET) < 0) {
         throw_errno("seeking in " + bundle.temp_path().string());
@@ -177,6 +185,7 @@ BuildResult build_bundle(const BuildOptions& options) {
         progress.finish();
     }
 
+    step("signing the manifest with " + std::to_string(signing_keys.size()) + " key(s)");
     const std::string manifest = pad_manifest(emit_manifest(m), layout.manifest_size);
     std::map<std::string, std::string> signatures;
     for (const auto& key : signing_keys) {
@@ -191,9 +200,15 @@ BuildResult build_bundle(const BuildOptions& options) {
                                (k_tar_block - m.payload.size % k_tar_block) % k_tar_block) {
         throw Error(ErrorKind::internal, "envelope head does not fill the room reserved for it");
     }
+    step("verifying the bundle as an applier would");
     self_verify(bundle.temp_path(), signers, created, options.progress);
+    step("renaming it into place");
     bundle.commit();
-    return {final_path, std::move(m)};
+    std::vector<std::string> ids;
+    for (const auto& key : signing_keys) {
+        ids.push_back(keys::key_id_hex(key.id()));
+    }
+    return {final_path, std::move(m), std::move(ids)};
 }
 
 std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs::path& out, bool progress) {
@@ -209,12 +224,14 @@ std::string sign_bundle(const fs::path& path, const fs::path& key_path, const fs
     }
     const UnixTime when = build_time();
     signatures[id] = signature_text(key, info.head.manifest, info.manifest, when);
+    step("copying " + path.string() + " with a signature by key " + id + " added");
 
     const Fd in = open_regular_file(path);
     AtomicFile bundle(out.empty() ? path : out);
     EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), info.manifest.created);
     write_envelope(writer, info.head.manifest, signatures, in.get(), info.head.payload_offset,
                    info.head.payload_size);
+    step("verifying the new signature and the payload");
     self_verify(bundle.temp_path(), {key.public_key()}, info.manifest.created, progress);
     bundle.commit();
     return id;

@@ -258,7 +258,6 @@ void setup_verify(CLI::App& app) {
         std::string trust = k_default_trust_store;
         std::string part;
         bool json = false;
-        bool quiet = false;
         bool quick = false;
     };
     auto args = std::make_shared<Args>();
@@ -269,13 +268,12 @@ void setup_verify(CLI::App& app) {
     CLI::Option* trust_given =
         cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args, trust_given] {
         const TrustStore trust =
             load_trust_store(args->trust, trust_given->count() > 0 ? TrustOrigin::given : TrustOrigin::node_default);
         VerifyOptions options;
         options.now = now();
-        options.progress = !args->quiet && !args->json;
+        options.progress = !args->json;
         options.quick = args->quick;
         if (!args->part.empty()) {
             BundleReader reader(args->bundle, trust, options.now);
