@@ -13,6 +13,7 @@ void make_applier_app(CLI::App& app) {
                              setup_audit, setup_trust}) {
         setup(app);
     }
+    add_console_options(app);
 }
 
 int run_applier(int argc, char** argv) {

@@ -61,7 +61,7 @@ int print_outcome(const Outcome& o, bool json) {
 
 void setup_apply(CLI::App& app) {
     auto opts = std::make_shared<ApplyOptions>();
-    auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
+    auto json = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("apply", "Verify a bundle and upgrade this node, rolling back on failure");
     cmd->add_option("bundle", opts->bundle, "The .ferry bundle")->required();
     cmd->add_option("--trust", opts->trust, "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
@@ -69,8 +69,7 @@ void setup_apply(CLI::App& app) {
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "Accept an older version, sequence or signing time");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "Accept a major version upgrade");
     cmd->add_flag("--ack-breaking", opts->policy.ack_breaking, "Acknowledge the bundle's declared breaking changes");
-    cmd->add_flag("--json", flags->first, "Print the outcome as JSON");
-    cmd->add_flag("-q,--quiet", flags->second, "No progress output");
+    cmd->add_flag("--json", *json, "Print the outcome as JSON");
     auto cluster = std::make_shared<InventoryPlanArgs>();
     auto resume_paused = std::make_shared<bool>(false);
     cmd->add_option("--inventory", cluster->inventory,
@@ -79,20 +78,18 @@ void setup_apply(CLI::App& app) {
     cmd->add_option("--rollout-dir", cluster->rollout_dir,
                     "With --inventory: the coordinator's journal and audit log (default: beside the inventory, NAME.rollout)");
     CLI::Option* trust_given = cmd->get_option("--trust");
-    set_action(*cmd, [opts, flags, cluster, resume_paused, trust_given] {
-        opts->site.progress = !flags->second;
+    set_action(*cmd, [opts, json, cluster, resume_paused, trust_given] {
         if (!cluster->inventory.empty()) {
             cluster->bundle = opts->bundle;
             cluster->trust = opts->trust;
-            cluster->json = flags->first;
+            cluster->json = *json;
             cluster->node_args = node_args(trust_given->count() > 0 ? opts->trust : std::filesystem::path(), opts->policy);
-            return apply_inventory(*cluster, *resume_paused, opts->site.progress && !flags->first);
+            return apply_inventory(*cluster, *resume_paused, !*json);
         }
-        return print_outcome(apply_bundle(*opts), flags->first);
+        return print_outcome(apply_bundle(*opts), *json);
     });
 
     auto site = std::make_shared<SiteOptions>();
-    auto json = std::make_shared<bool>(false);
     CLI::App* res = app.add_subcommand("resume", "Finish an interrupted run");
     add_site_options(res, *site);
     res->add_flag("--json", *json, "Print the outcome as JSON");
@@ -145,7 +142,7 @@ void setup_prune(CLI::App& app) {
 
 void setup_stage(CLI::App& app) {
     auto opts = std::make_shared<StageOptions>();
-    auto flags = std::make_shared<std::pair<bool, bool>>(false, false); // json, quiet
+    auto flags = std::make_shared<bool>(false); // json
     CLI::App* cmd = app.add_subcommand("stage", "Verify a bundle and copy it to this node ahead of apply, resumably");
     cmd->add_option("bundle", opts->bundle,
                     "The .ferry bundle, or any part of a split one or a folder of parts: every part of it found there is staged")
@@ -155,12 +152,11 @@ void setup_stage(CLI::App& app) {
     cmd->add_flag("--allow-downgrade", opts->policy.allow_downgrade, "As apply would be given it");
     cmd->add_flag("--allow-major", opts->policy.allow_major, "As apply would be given it");
     cmd->add_flag("--ack-breaking", opts->policy.ack_breaking, "As apply would be given it");
-    cmd->add_flag("--json", flags->first, "Print the outcome as JSON");
-    cmd->add_flag("-q,--quiet", flags->second, "No progress output");
+    cmd->add_flag("--json", *flags, "Print the outcome as JSON");
     set_action(*cmd, [opts, flags] {
-        opts->site.progress = !flags->second && !flags->first;
+        opts->site.progress = !*flags;
         const StageOutcome o = stage_bundle(*opts);
-        if (flags->first) {
+        if (*flags) {
             JsonWriter j;
             j.begin_object().field("result", result_name(o.result)).field("bundle", o.name).field("version", o.version)
                 .field("manifest_sha256", o.manifest_sha256).field("copy", o.copy.string()).field("chunks", o.chunks)

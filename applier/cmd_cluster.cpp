@@ -12,6 +12,7 @@
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 
+#include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
@@ -169,7 +170,7 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
     request.continue_after_pause = continue_after_pause;
     const auto say = [progress](const std::string& line) {
         if (progress) {
-            std::fprintf(stderr, "%s\n", line.c_str());
+            ferry::say(line);
         }
     };
     set_interrupt_note("ferry-applier: interrupted: the rollout is recorded in " + journal.dir().string() +

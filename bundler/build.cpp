@@ -2,6 +2,7 @@
 
 #include "bundler/collect.hpp"
 #include "bundler/head.hpp"
+#include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/bundle.hpp"
@@ -104,6 +105,7 @@ struct Prepared {
 // TEMP_DIR holds the archives of OCI layout folders while the payload is written.
 Prepared prepare(const BuildOptions& options, UnixTime created, const fs::path& temp_dir) {
     Prepared p;
+    step("reading the spec " + options.spec.string());
     p.spec = schema::load_spec(options.spec);
     schema::BundleSpec& spec = p.spec;
     for (const auto& c : spec.components) {
@@ -117,6 +119,7 @@ Prepared prepare(const BuildOptions& options, UnixTime created, const fs::path& 
         }
     }
     p.files = plan_files(spec);
+    step("collected " + std::to_string(p.files.size()) + " file(s) for " + spec.name + " " + spec.version.str());
 
     schema::Manifest& m = p.manifest;
     m.name = spec.name;
@@ -192,6 +195,7 @@ BuildResult build_bundle(const BuildOptions& options) {
     std::vector<keys::PublicKey> signers;
     for (const auto& path : options.keys) {
         keys::SecretKey key = load_key(path);
+        step("loaded key " + keys::key_id_hex(key.id()) + " from " + path.string());
         for (const auto& other : signers) {
             if (other.id == key.id()) {
                 throw Error(ErrorKind::usage, path.string() + ": key " + keys::key_id_hex(key.id()) +
@@ -205,7 +209,7 @@ BuildResult build_bundle(const BuildOptions& options) {
         throw Error(ErrorKind::usage, "no signing key given", "pass --key SECRET.key, or --unsigned to sign it offline later");
     }
 
-    const fs::path final_path = options.out_dir / p.file_name();
+    const fs::path final_path = options.output.empty() ? options.out_dir / p.file_name() : options.output;
     if (!options.force && fs::exists(final_path)) {
         throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
     }
@@ -219,18 +223,27 @@ BuildResult build_bundle(const BuildOptions& options) {
         }
         return sizes;
     });
+    step("compressing " + std::to_string(p.files.size()) + " file(s) at zstd level " + std::to_string(options.level) +
+         " into " + final_path.string());
     AtomicFile bundle(final_path);
     write_payload(p, bundle, layout.payload_offset, "packing " + final_path.filename().string(), options.progress);
 
+    step("signing the manifest with " + std::to_string(signing_keys.size()) + " key(s)");
     const std::string manifest = pad_manifest(emit_manifest(m), layout.manifest_size);
     std::map<std::string, std::string> signatures;
     for (const auto& key : signing_keys) {
         signatures[keys::key_id_hex(key.id())] = signature_text(key, manifest, m, created);
     }
     write_head(bundle, manifest, signatures, m, layout.payload_offset);
+    step("verifying the bundle as an applier would");
     self_verify(bundle.temp_path(), signers, created, options.progress);
+    step("renaming it into place");
     bundle.commit();
-    return {final_path, std::move(m)};
+    std::vector<std::string> ids;
+    for (const auto& key : signing_keys) {
+        ids.push_back(keys::key_id_hex(key.id()));
+    }
+    return {final_path, std::move(m), std::move(ids)};
 }
 
 namespace {
@@ -387,10 +400,12 @@ void add_signature(const fs::path& path, const keys::BundleInfo& info, const key
         throw Error(ErrorKind::usage, path.string() + " is already signed by key " + id);
     }
     signatures[id] = text;
+    step("copying " + path.string() + " with a signature by key " + id + " added");
     const Fd in = open_regular_file(path);
     AtomicFile bundle(out.empty() ? path : out);
     EnvelopeWriter writer(bundle.fd(), bundle.temp_path().string(), info.manifest.created);
     write_envelope(writer, info.head.manifest, signatures, in.get(), info.head.payload_offset, info.head.payload_size);
+    step("verifying the new signature and the payload");
     self_verify(bundle.temp_path(), {signer}, info.manifest.created, progress);
     bundle.commit();
 }

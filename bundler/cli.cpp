@@ -12,6 +12,7 @@ void make_bundler_app(CLI::App& app) {
     for (const auto setup : {setup_key, setup_build, setup_sign, setup_manifest, setup_attach, setup_split, setup_trust_bundle, keys::setup_inspect, keys::setup_verify}) {
         setup(app);
     }
+    add_console_options(app);
 }
 
 int run_bundler(int argc, char** argv) {

@@ -4,24 +4,70 @@
 #include "bundler/commands.hpp"
 
 #include "core/cli/cli.hpp"
+#include "core/console.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "keys/trust_bundle.hpp"
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 namespace ferry::bundler {
 
 namespace {
 
+namespace fs = std::filesystem;
+
+// Where a command that writes one file writes it: -o FILE, or a default name in --out-dir DIR.
+struct Output {
+    fs::path file; // empty: the default name in dir
+    fs::path dir = ".";
+};
+
+// Resolves -o/--output FILE and --out-dir DIR (which exclude each other), checking the folder
+// exists before any work. An existing folder given as -o is taken as --out-dir, as -o meant
+// before it always named a file.
+Output resolve_output(const std::string& output, const std::string& out_dir) {
+    Output out;
+    if (output.empty()) {
+        out.dir = out_dir.empty() ? "." : out_dir;
+        require_output_folder(out.dir, "--out-dir");
+        return out;
+    }
+    std::error_code ec;
+    if (fs::is_directory(output, ec)) {
+        out.dir = output;
+        return out;
+    }
+    if (output.back() == '/') {
+        require_output_folder(output, "-o");
+    }
+    out.file = output;
+    const fs::path parent = out.file.parent_path();
+    require_output_folder(parent.empty() ? fs::path(".") : parent, "the folder of -o " + output);
+    return out;
+}
+
+// Adds -o/--output FILE and --out-dir DIR to CMD, for a command that writes one file named
+// DEFAULT_NAME by default.
+void add_output_options(CLI::App* cmd, std::string& output, std::string& out_dir, const std::string& default_name) {
+    CLI::Option* o = cmd->add_option("-o,--output", output,
+                                     "Write the file here (an existing folder: " + default_name + " in it)")
+                        ->type_name("FILE");
+    CLI::Option* d = cmd->add_option("--out-dir", out_dir, "Existing folder to write " + default_name + " into (default: .)")
+                         ->type_name("DIR");
+    o->excludes(d);
+}
+
+void print_json(const JsonWriter& j) { std::fputs(j.str().c_str(), stdout); }
+
 // build --check-against: the rebuild's verdict on stdout; differences end with exit 3.
-template <typename Args>
-int check_against(const Args& args, const std::string& spec, const std::filesystem::path& bundle) {
+int check_against(const std::string& spec, const fs::path& bundle, int level, int threads) {
     BuildOptions options;
     options.spec = spec;
-    options.level = args.level;
-    options.threads = args.threads;
-    options.progress = !args.quiet;
+    options.level = level;
+    options.threads = threads;
     const RebuildCheck r = check_rebuild(options, bundle);
     if (r.identical) {
         std::printf("identical: rebuilding %s gives %s byte for byte (%llu bytes); its signatures hold for the rebuild\n",
@@ -43,11 +89,12 @@ void setup_build(CLI::App& app) {
     struct Args {
         std::string spec;
         std::vector<std::string> keys;
-        std::string out = ".";
+        std::string output;
+        std::string out_dir;
         int level = 3;
         int threads = 0;
         bool force = false;
-        bool quiet = false;
+        bool json = false;
         std::string split_size;
         std::string check_against;
         bool unsigned_bundle = false;
@@ -56,7 +103,7 @@ void setup_build(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
     cmd->add_option("spec", args->spec, "Bundle spec (YAML); its paths are relative to its folder")->required();
     CLI::Option* key_given = cmd->add_option("--key", args->keys, "Secret key to sign with (repeat for several)");
-    cmd->add_option("-o,--out", args->out, "Folder to write NAME-VERSION.ferry into")->check(CLI::ExistingDirectory);
+    add_output_options(cmd, args->output, args->out_dir, "NAME-VERSION.ferry");
     cmd->add_option("--level", args->level, "zstd level")->check(CLI::Range(1, 19));
     cmd->add_option("--threads", args->threads, "Compression threads (0: one per core); the output is the same")
         ->check(CLI::Range(0, 256));
@@ -71,47 +118,74 @@ void setup_build(CLI::App& app) {
     cmd->add_flag("--unsigned", args->unsigned_bundle,
                   "Build with no signature, to be signed offline (sign, or manifest then attach); no node accepts it unsigned")
         ->excludes(key_given);
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    cmd->add_flag("--json", args->json, "Print the outcome as JSON");
     set_action(*cmd, [args] {
         if (!args->check_against.empty()) {
-            return check_against(*args, args->spec, args->check_against);
+            return check_against(args->spec, args->check_against, args->level, args->threads);
         }
         const std::uint64_t split_size = args->split_size.empty() ? 0 : parse_size(args->split_size, "--split-size");
+        const Output out = resolve_output(args->output, args->out_dir);
         BuildOptions options;
         options.spec = args->spec;
         options.keys.assign(args->keys.begin(), args->keys.end());
-        options.out_dir = args->out;
+        options.out_dir = out.dir;
+        options.output = out.file;
         options.level = args->level;
         options.threads = args->threads;
         options.force = args->force;
-        options.progress = !args->quiet;
+        options.progress = !args->json;
         options.unsigned_bundle = args->unsigned_bundle;
         const BuildResult r = build_bundle(options);
-        std::printf("built %s: %s %s, sequence %llu, %zu files, %llu bytes, %zu signature(s), expires %s\n",
-                    r.bundle.string().c_str(), r.manifest.name.c_str(), r.manifest.version.str().c_str(),
-                    static_cast<unsigned long long>(r.manifest.sequence), r.manifest.files.size(),
-                    static_cast<unsigned long long>(r.manifest.payload.size), args->keys.size(),
-                    format_time(r.manifest.expires).c_str());
+        const schema::Manifest& m = r.manifest;
+        std::optional<SplitResult> parts;
         if (split_size != 0) {
             SplitOptions split;
             split.bundle = r.bundle;
             split.part_size = split_size;
             split.force = args->force;
-            split.progress = !args->quiet;
-            const SplitResult parts = split_bundle(split);
-            std::filesystem::remove(r.bundle);
-            std::printf("split into %zu parts of at most %llu bytes: %s ... %s, listed in %s\n", parts.parts.size(),
-                        static_cast<unsigned long long>(split_size), parts.parts.front().file.c_str(),
-                        parts.parts.back().file.c_str(), parts.list.string().c_str());
+            split.progress = !args->json;
+            parts = split_bundle(split);
+            fs::remove(r.bundle);
         }
         if (args->unsigned_bundle) {
-            std::fprintf(stderr, "note: %s is unsigned: sign it (`ferry-bundler sign`, or `manifest` and `attach` for a "
-                                 "signing station) before it is carried to a site\n",
-                         r.bundle.string().c_str());
+            warn(r.bundle.string() + " is unsigned: sign it (`ferry-bundler sign`, or `manifest` and `attach` for a "
+                                     "signing station) before it is carried to a site");
         }
-        if (r.manifest.expires <= now()) {
-            std::fprintf(stderr, "warning: %s is already expired; appliers will refuse it\n",
-                         r.bundle.string().c_str());
+        const bool expired = m.expires <= now();
+        if (expired) {
+            warn(r.bundle.string() + " is already expired; appliers will refuse it");
+        }
+        if (args->json) {
+            JsonWriter j;
+            j.begin_object().field("result", "built").field("bundle", r.bundle.string()).field("name", m.name)
+                .field("version", m.version.str()).field("sequence", m.sequence)
+                .field("files", static_cast<std::uint64_t>(m.files.size())).field("payload_bytes", m.payload.size)
+                .field("expires", format_time(m.expires)).field("expired", expired).key("signatures").begin_array();
+            for (const auto& id : r.signers) {
+                j.value(id);
+            }
+            j.end_array().key("parts");
+            if (parts) {
+                j.begin_array();
+                for (const auto& p : parts->parts) {
+                    j.begin_object().field("file", (parts->out_dir / p.file).string()).field("bytes", p.span.size)
+                        .end_object();
+                }
+                j.end_array().field("parts_list", parts->list.string());
+            } else {
+                j.null().key("parts_list").null();
+            }
+            print_json(j.end_object());
+            return 0;
+        }
+        std::printf("built %s: %s %s, sequence %llu, %zu files, %llu bytes, %zu signature(s), expires %s\n",
+                    r.bundle.string().c_str(), m.name.c_str(), m.version.str().c_str(),
+                    static_cast<unsigned long long>(m.sequence), m.files.size(),
+                    static_cast<unsigned long long>(m.payload.size), r.signers.size(), format_time(m.expires).c_str());
+        if (parts) {
+            std::printf("split into %zu parts of at most %llu bytes: %s ... %s, listed in %s\n", parts->parts.size(),
+                        static_cast<unsigned long long>(split_size), parts->parts.front().file.c_str(),
+                        parts->parts.back().file.c_str(), parts->list.string().c_str());
         }
         return 0;
     });
@@ -121,8 +195,8 @@ void setup_sign(CLI::App& app) {
     struct Args {
         std::string bundle;
         std::string key;
-        std::string out;
-        bool quiet = false;
+        std::string output;
+        bool json = false;
         bool detached = false;
     };
     auto args = std::make_shared<Args>();
@@ -130,21 +204,43 @@ void setup_sign(CLI::App& app) {
         "sign", "Add a signature to a bundle (the payload is copied, not recompressed) or to a trust bundle");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle or trust bundle")->required();
     cmd->add_option("--key", args->key, "Secret key to sign with")->required();
-    cmd->add_option("-o,--out", args->out, "Write the co-signed bundle here instead of replacing BUNDLE");
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    cmd->add_option("-o,--output", args->output, "Write the co-signed bundle to this file instead of replacing BUNDLE")
+        ->type_name("FILE");
+    cmd->add_flag("--json", args->json, "Print the outcome as JSON");
     cmd->add_flag("--detached", args->detached,
                   "Sign FILE itself (a manifest written by `manifest`) into FILE.minisig, or -o, as minisign -S -l does");
     set_action(*cmd, [args] {
         if (args->detached) {
-            const std::string id = sign_detached(args->bundle, args->key, args->out);
-            std::printf("signed %s with key %s: %s\n", args->bundle.c_str(), id.c_str(),
-                        (args->out.empty() ? args->bundle + ".minisig" : args->out).c_str());
+            const std::string written = args->output.empty() ? args->bundle + ".minisig" : args->output;
+            const std::string id = sign_detached(args->bundle, args->key, args->output);
+            if (args->json) {
+                JsonWriter j;
+                print_json(j.begin_object().field("result", "signed").field("signature", written).field("key_id", id)
+                               .field("detached", true).end_object());
+                return 0;
+            }
+            std::printf("signed %s with key %s: %s\n", args->bundle.c_str(), id.c_str(), written.c_str());
             return 0;
         }
-        const std::string id = keys::is_trust_bundle(args->bundle)
-                                   ? sign_trust_bundle(args->bundle, args->key, args->out)
-                                   : sign_bundle(args->bundle, args->key, args->out, !args->quiet);
-        std::printf("signed %s with key %s\n", (args->out.empty() ? args->bundle : args->out).c_str(), id.c_str());
+        if (!args->output.empty()) {
+            const fs::path parent = fs::path(args->output).parent_path();
+            require_output_folder(parent.empty() ? fs::path(".") : parent, "the folder of -o " + args->output);
+            if (fs::is_directory(args->output)) {
+                throw Error(ErrorKind::usage, "-o " + args->output + " is a folder; -o names the file to write",
+                            "give the file's name, e.g. -o " + (fs::path(args->output) / fs::path(args->bundle).filename()).string());
+            }
+        }
+        const bool trust_bundle = keys::is_trust_bundle(args->bundle);
+        const std::string id = trust_bundle ? sign_trust_bundle(args->bundle, args->key, args->output)
+                                            : sign_bundle(args->bundle, args->key, args->output, !args->json);
+        const std::string written = args->output.empty() ? args->bundle : args->output;
+        if (args->json) {
+            JsonWriter j;
+            print_json(j.begin_object().field("result", "signed").field("bundle", written).field("key_id", id)
+                           .field("trust_bundle", trust_bundle).end_object());
+            return 0;
+        }
+        std::printf("signed %s with key %s\n", written.c_str(), id.c_str());
         return 0;
     });
 }
@@ -153,24 +249,25 @@ void setup_split(CLI::App& app) {
     struct Args {
         std::string bundle;
         std::string size;
-        std::string out;
+        std::string out_dir;
         bool force = false;
-        bool quiet = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("split", "Write a bundle as numbered parts for media with a file size limit (nothing is recompressed)");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
     cmd->add_option("--size", args->size, "Largest part (e.g. 4G, 64M; default 4294967295, FAT32's limit)");
-    cmd->add_option("-o,--out", args->out, "Folder to write the parts into (default: the bundle's)")->check(CLI::ExistingDirectory);
+    cmd->add_option("--out-dir", args->out_dir, "Existing folder to write the parts into (default: the bundle's)")
+        ->type_name("DIR");
     cmd->add_flag("--force", args->force, "Replace existing parts");
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     set_action(*cmd, [args] {
+        if (!args->out_dir.empty()) {
+            require_output_folder(args->out_dir, "--out-dir");
+        }
         SplitOptions options;
         options.bundle = args->bundle;
         options.part_size = args->size.empty() ? k_default_part_size : parse_size(args->size, "--size");
-        options.out_dir = args->out;
+        options.out_dir = args->out_dir;
         options.force = args->force;
-        options.progress = !args->quiet;
         const SplitResult r = split_bundle(options);
         for (const auto& p : r.parts) {
             std::printf("%s  %llu bytes, payload chunks %llu to %llu\n", (r.out_dir / p.file).string().c_str(),
@@ -185,19 +282,27 @@ void setup_split(CLI::App& app) {
 }
 
 void setup_trust_bundle(CLI::App& app) {
-    auto options = std::make_shared<TrustBuildOptions>();
+    struct Args {
+        TrustBuildOptions options;
+        std::string output;
+        std::string out_dir;
+    };
+    auto args = std::make_shared<Args>();
     CLI::App* trust = app.add_subcommand("trust", "Build trust bundles, which change a node's trust store");
     trust->require_subcommand(1);
     CLI::App* cmd = trust->add_subcommand(
         "build", "Build trust-vN.ferry from a new trust store (version N: the current one plus one), signed by each key");
-    cmd->add_option("store", options->store, "The new trust store (trust.yaml)")->required();
-    cmd->add_option("--key", options->keys,
+    cmd->add_option("store", args->options.store, "The new trust store (trust.yaml)")->required();
+    cmd->add_option("--key", args->options.keys,
                     "Secret key of a trust key to sign with (repeat: the current store's and the new store's)")
         ->required();
-    cmd->add_option("-o,--out", options->out_dir, "Folder to write trust-vN.ferry into")->check(CLI::ExistingDirectory);
-    cmd->add_flag("--force", options->force, "Replace an existing trust bundle");
-    set_action(*cmd, [options] {
-        const TrustBuildResult r = build_trust_bundle(*options);
+    add_output_options(cmd, args->output, args->out_dir, "trust-vN.ferry");
+    cmd->add_flag("--force", args->options.force, "Replace an existing trust bundle");
+    set_action(*cmd, [args] {
+        const Output out = resolve_output(args->output, args->out_dir);
+        args->options.out_dir = out.dir;
+        args->options.output = out.file;
+        const TrustBuildResult r = build_trust_bundle(args->options);
         std::string ids;
         for (const auto& id : r.signers) {
             ids += (ids.empty() ? "" : ", ") + id;

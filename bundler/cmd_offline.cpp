@@ -22,7 +22,7 @@ void setup_manifest(CLI::App& app) {
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("manifest", "Write a bundle's manifest.yaml, the exact bytes its signatures cover, for an offline signing station");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle (signed or built with --unsigned)")->required();
-    cmd->add_option("-o,--out", args->out, "File to write (default: standard output)");
+    cmd->add_option("-o,--output", args->out, "File to write (default: standard output)")->type_name("FILE");
     cmd->add_flag("--force", args->force, "Replace an existing file");
     set_action(*cmd, [args] {
         const std::string bytes = manifest_bytes(args->bundle);
@@ -48,7 +48,6 @@ void setup_attach(CLI::App& app) {
         std::string pub;
         std::string trust;
         std::string out;
-        bool quiet = false;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("attach", "Add a signature made offline (minisign -S -l, or sign --detached) of a bundle's manifest");
@@ -57,8 +56,8 @@ void setup_attach(CLI::App& app) {
     CLI::Option* pub = cmd->add_option("--pub", args->pub, "The signer's minisign public key file, to check the signature with");
     CLI::Option* trust = cmd->add_option("--trust", args->trust, "Or a trust store holding the signer's key");
     pub->excludes(trust);
-    cmd->add_option("-o,--out", args->out, "Write the signed bundle here instead of replacing BUNDLE");
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+    cmd->add_option("-o,--output", args->out, "Write the signed bundle to this file instead of replacing BUNDLE")
+        ->type_name("FILE");
     set_action(*cmd, [args] {
         if (args->pub.empty() && args->trust.empty()) {
             throw Error(ErrorKind::usage, "attach needs the signer's key to check the signature with",
@@ -71,7 +70,7 @@ void setup_attach(CLI::App& app) {
         } else {
             store = std::make_unique<keys::TrustStore>(keys::load_trust_store(args->trust));
         }
-        const AttachResult r = attach_signature(args->bundle, args->signature, key.get(), store.get(), args->out, !args->quiet);
+        const AttachResult r = attach_signature(args->bundle, args->signature, key.get(), store.get(), args->out, true);
         std::printf("attached to %s the signature by key %s%s\n", (args->out.empty() ? args->bundle : args->out).c_str(),
                     r.key_id.c_str(), r.key_name.empty() ? "" : (" (" + r.key_name + ")").c_str());
         return 0;

@@ -52,7 +52,8 @@ TrustBuildResult build_trust_bundle(const TrustBuildOptions& options) {
     }
     TrustBuildResult result;
     result.version = store.version;
-    result.bundle = options.out_dir / ("trust-v" + std::to_string(store.version) + ".ferry");
+    result.bundle = options.output.empty() ? options.out_dir / ("trust-v" + std::to_string(store.version) + ".ferry")
+                                           : options.output;
     if (!options.force && fs::exists(result.bundle)) {
         throw Error(ErrorKind::usage, result.bundle.string() + " already exists", "pass --force to replace it");
     }

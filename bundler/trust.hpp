@@ -11,7 +11,8 @@ namespace ferry::bundler {
 struct TrustBuildOptions {
     std::filesystem::path store; // the new trust.yaml
     std::vector<std::filesystem::path> keys;
-    std::filesystem::path out_dir = ".";
+    std::filesystem::path out_dir = "."; // where trust-vN.ferry goes, unless output is set
+    std::filesystem::path output;        // the trust bundle's own path; empty: out_dir/trust-vN.ferry
     bool force = false;
 };
 

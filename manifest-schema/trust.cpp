@@ -156,4 +156,71 @@ std::string emit_trust_store(const TrustStoreDoc& doc) {
     return std::string(out.c_str()) + "\n";
 }
 
+std::string trust_key_entry(const TrustedKeyEntry& key, std::size_t indent) {
+    const std::string pad(indent, ' ');
+    std::string roles;
+    for (const TrustRole r : key.roles) {
+        roles += (roles.empty() ? "" : ", ") + std::string(role_name(r));
+    }
+    // The id quoted: one of only decimal digits would otherwise read as a YAML integer.
+    return pad + "- name: " + key.name + "\n" + pad + "  id: \"" + key.id + "\"\n" + pad + "  public_key: \"" +
+           key.public_key + "\"\n" + pad + "  expires: " + format_time(key.expires) + "\n" + pad + "  roles: [" +
+           roles + "]\n";
+}
+
+std::string append_trust_key(std::string_view text, const TrustedKeyEntry& key, const std::string& file) {
+    std::vector<std::string_view> lines;
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = text.find('\n', at);
+        const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+        lines.push_back(text.substr(at, next - at));
+        at = next;
+    }
+    const auto content = [](std::string_view line) {
+        const std::size_t first = line.find_first_not_of(" \t\r\n");
+        return first != std::string_view::npos && line[first] != '#';
+    };
+    const auto is_keys_line = [](std::string_view line) {
+        if (line.substr(0, 5) != "keys:") {
+            return false;
+        }
+        const std::string_view rest = line.substr(5);
+        const std::size_t first = rest.find_first_not_of(" \t\r\n");
+        return first == std::string_view::npos || rest[first] == '#';
+    };
+    const std::string by_hand = "add the entry by hand (`ferry-bundler key generate --print-entry` prints it)";
+    const auto keys_line = std::find_if(lines.begin(), lines.end(), is_keys_line);
+    if (keys_line == lines.end()) {
+        throw Error(ErrorKind::input, file + ": no top-level \"keys:\" list written one item a line to add the key to",
+                    by_hand);
+    }
+    // The list ends at the next line of content that starts a top-level key; comments and blank
+    // lines just before it belong to what follows.
+    auto end = std::find_if(keys_line + 1, lines.end(),
+                            [&](std::string_view l) { return content(l) && l[0] != ' ' && l[0] != '-'; });
+    while (end != keys_line + 1 && !content(*(end - 1))) {
+        --end;
+    }
+    std::size_t indent = 2;
+    const auto first_item = std::find_if(keys_line + 1, end, content);
+    if (first_item != end) {
+        indent = first_item->find_first_not_of(' ');
+        if (first_item->substr(indent, 2) != "- ") {
+            throw Error(ErrorKind::input, file + ": its \"keys:\" list is not written one item a line", by_hand);
+        }
+    }
+    std::string out;
+    for (auto it = lines.begin(); it != end; ++it) {
+        out += *it;
+    }
+    if (!out.empty() && out.back() != '\n') {
+        out += '\n';
+    }
+    out += trust_key_entry(key, indent);
+    for (auto it = end; it != lines.end(); ++it) {
+        out += *it;
+    }
+    return out;
+}
+
 } // namespace ferry::schema

@@ -53,4 +53,11 @@ struct TrustStoreDoc {
 // Writes a trust store document.
 [[nodiscard]] std::string emit_trust_store(const TrustStoreDoc& doc);
 
+// KEY as one item of trust.yaml's `keys` list, each line indented by INDENT spaces.
+[[nodiscard]] std::string trust_key_entry(const TrustedKeyEntry& key, std::size_t indent = 2);
+
+// TEXT with KEY added at the end of its top-level `keys:` block list, in that list's indentation,
+// everything else byte for byte; an input Error naming FILE when TEXT has no such list.
+[[nodiscard]] std::string append_trust_key(std::string_view text, const TrustedKeyEntry& key, const std::string& file);
+
 } // namespace ferry::schema

@@ -41,7 +41,7 @@ key_id_of() {
 
 mkdir -p "$out_dir"
 for name in "${key_names[@]}"; do
-    "$bundler" key generate --name "$name" --out "$out_dir" --unencrypted </dev/null
+    "$bundler" key generate --name "$name" --out-dir "$out_dir" --unencrypted </dev/null
 done
 
 expires=$(date -u -d '+2 years' +%Y-%m-%dT%H:%M:%SZ)

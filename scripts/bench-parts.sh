@@ -56,10 +56,10 @@ s = yaml.safe_load(open(sys.argv[1]))
 s["components"][0]["files"].append({"source": "big/blob.bin", "role": "doc", "dest": "/usr/share/doc/greeter/blob.bin"})
 yaml.safe_dump(s, open(sys.argv[2], "w"), sort_keys=False)
 PY
-"$bundler" build -q "$work/tree/big.yaml" --key "$work/keys/test-release-1.key" -o "$work/single" >/dev/null
+"$bundler" build -q "$work/tree/big.yaml" --key "$work/keys/test-release-1.key" --out-dir "$work/single" >/dev/null
 rm -rf "$work/tree/big"
 single=$(find "$work/single" -name '*.ferry')
-"$bundler" split -q "$single" --size "${part_mib}M" -o "$work/parts" >/dev/null
+"$bundler" split -q "$single" --size "${part_mib}M" --out-dir "$work/parts" >/dev/null
 bytes=$(stat -c %s "$single")
 parts=$(find "$work/parts" -name '*.ferry.0*' | wc -l)
 echo "bundle: $((bytes >> 20)) MiB in $parts parts of at most $part_mib MiB; build: $build ($build_type); $(nproc) cores"

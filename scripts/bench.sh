@@ -172,7 +172,7 @@ readonly extract=$run/x
 declare -A cmd_text=() prepare=()
 names=(ferry_build naive_build plain_build ferry_verify naive_verify plain_verify ferry_apply plain_extract)
 
-cmd_text[ferry_build]="$bundler build $spec --key $key -o $run/out --force -q --level 3"
+cmd_text[ferry_build]="$bundler build $spec --key $key --out-dir $run/out --force -q --level 3"
 prepare[ferry_build]="rm -f $bundle"
 
 # SHA256SUMS goes into the archive, beside the corpus files (like Ferry's manifest in the

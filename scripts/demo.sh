@@ -26,9 +26,9 @@ step "1. Generate test signing keys and a trust store (for tests only)"
 bash samples/make-test-keys.sh "$bundler" "$work/keys"
 
 step "2. Build and sign the sample bundles (greeter 1.0.0, 2.0.0, and a broken 2.1.0)"
-show "$bundler" build "$build/samples/greeter/greeter-1.0.0.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
-show "$bundler" build "$build/samples/greeter/greeter-2.0.0.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
-show "$bundler" build "$build/samples/greeter/greeter-2.1.0-broken.yaml" --key "$work/keys/test-release-1.key" -o "$work/out"
+show "$bundler" build "$build/samples/greeter/greeter-1.0.0.yaml" --key "$work/keys/test-release-1.key" --out-dir "$work/out"
+show "$bundler" build "$build/samples/greeter/greeter-2.0.0.yaml" --key "$work/keys/test-release-1.key" --out-dir "$work/out"
+show "$bundler" build "$build/samples/greeter/greeter-2.1.0-broken.yaml" --key "$work/keys/test-release-1.key" --out-dir "$work/out"
 
 step "3. Co-sign 2.0.0 with a second key (the payload is copied, not recompressed)"
 show "$bundler" sign "$work/out/greeter-2.0.0.ferry" --key "$work/keys/test-release-2.key"

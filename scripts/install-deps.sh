@@ -8,8 +8,9 @@ build_packages=(
     libarchive-dev libsodium-dev libzstd-dev libssl-dev libyaml-cpp-dev libsqlite3-dev
     libcli11-dev doctest-dev nlohmann-json3-dev
 )
-# Used by the tests and the demo: the audit procedure's own tools, and the schema check.
-tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3)
+# Used by the tests and the demo: the audit procedure's own tools, and the schema check;
+# bsdutils' script(1) gives tests/cli/test_console.sh a terminal (colour, the progress bar).
+tool_packages=(tar zstd openssl minisign coreutils python3 python3-jsonschema python3-yaml sqlite3 bsdutils)
 # Images: the applier pushes and reads back images with skopeo (the sample's and the tests');
 # tests/cli/test_images.sh pushes to a docker-registry it starts on 127.0.0.1, imports into a
 # containerd it starts on a socket in its scratch folder (containerd: the daemon and ctr, the

@@ -6,6 +6,7 @@
 #include "applier/node/site.hpp"
 #include "applier/node/stage.hpp"
 #include "applier/node/staging.hpp"
+#include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
@@ -159,10 +160,13 @@ Outcome apply_bundle(const ApplyOptions& options) {
     bool from_staged = false;
     try {
         keys::BundleReader media(options.bundle, trust, now());
+        ferry::step("authenticated " + options.bundle.string() + ": signed by " + std::to_string(media.info().auth->valid) +
+             " trusted key(s), " + std::to_string(trust.thresholds.release) + " required");
         manifest_sha256 = to_hex(sha256(media.info().head.manifest));
         // A copy staged before the window is read instead of the media, and verified again.
         std::optional<keys::BundleReader> staged;
         if (const auto copy = staged_copy(state, manifest_sha256)) {
+            ferry::step("reading the copy staged before: " + copy->string());
             staged.emplace(*copy, trust, now());
             from_staged = true;
         }
@@ -173,6 +177,8 @@ Outcome apply_bundle(const ApplyOptions& options) {
             refuse_if_another_manifest(*plan, state, bundle.info().head.manifest);
         }
         enforce(*plan);
+        ferry::step("policy: ok, " + (plan->from_version.empty() ? std::string("a first install") : "from " + plan->from_version) +
+             " to " + plan->to_version);
         if (plan->already_installed) {
             // Verified to the last byte, with no sink: nothing is staged.
             (void)bundle.read_payload(nullptr, options.site.progress);
@@ -185,6 +191,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
             state.journal(id, step_name(Step::stage), "begin");
             run->crash_point("stage:begin");
             StagingSink sink(run->staging());
+            ferry::step("verifying every chunk of the payload into " + run->staging().string());
             (void)bundle.read_payload(&sink, options.site.progress);
             // An image whose archive does not hold its signed digests is refused before the node changes.
             for (const auto* f : loaded_images(m)) {

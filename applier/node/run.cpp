@@ -3,6 +3,7 @@
 #include "applier/node/envfile.hpp"
 #include "applier/node/image_target.hpp"
 #include "applier/node/migrations.hpp"
+#include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
@@ -56,7 +57,7 @@ fs::path Run::dir() const { return m_state.layout().run(m_id); }
 
 void Run::say(const std::string& line) const {
     if (m_progress) {
-        std::fprintf(stderr, "%s\n", line.c_str());
+        ferry::say(line);
     }
 }
 
@@ -94,7 +95,10 @@ void Run::journaled(const std::string& name, const std::function<void()>& fn) {
     crash_point(name + ":done");
 }
 
-void Run::step(Step step, const std::function<void()>& fn) { journaled(step_name(step), fn); }
+void Run::step(Step step, const std::function<void()>& fn) {
+    ferry::step("step " + step_name(step) + " (journaled)");
+    journaled(step_name(step), fn);
+}
 
 bool Run::journal_has(const std::string& name, bool done_only) {
     for (const auto& e : m_state.journal_of(m_id)) {

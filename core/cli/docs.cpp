@@ -97,7 +97,7 @@ std::string positional_name(const CLI::Option* opt) {
     return name;
 }
 
-// "ferry-bundler key generate --name NAME [--out OUT] ...", in roff.
+// "ferry-bundler key generate --name NAME [--out-dir OUT_DIR] ...", in roff.
 std::string synopsis(const std::string& tool, const CommandDoc& doc) {
     std::string line =
         "\\fB" + roff_escape(doc.path.empty() ? tool : tool + " " + doc.path) + "\\fR";

@@ -314,7 +314,6 @@ void setup_verify(CLI::App& app) {
         std::string part;
         std::string report;
         bool json = false;
-        bool quiet = false;
         bool quick = false;
     };
     auto args = std::make_shared<Args>();
@@ -330,14 +329,13 @@ void setup_verify(CLI::App& app) {
     CLI::Option* trust_given =
         cmd->add_option("--trust", args->trust, "Trust store (default " + std::string(k_default_trust_store) + ", the node's own)");
     cmd->add_flag("--json", args->json, "Print the result as JSON");
-    cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
     const std::string app_name = app.get_name();
     set_action(*cmd, [args, trust_given, app_name] {
         const TrustStore trust =
             load_trust_store(args->trust, trust_given->count() > 0 ? TrustOrigin::given : TrustOrigin::node_default);
         VerifyOptions options;
         options.now = now();
-        options.progress = !args->quiet && !args->json;
+        options.progress = !args->json;
         options.quick = args->quick;
         if (!args->report.empty()) {
             return verify_and_report(app_name, args->bundle, trust, args->trust, args->report, options, args->json);

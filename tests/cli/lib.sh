@@ -137,7 +137,7 @@ EOF
 # BUILT to the bundle.
 build() {
     mkdir -p "$SCRATCH/bundles/$2"
-    if "$FERRY_BUNDLER" build -q "$TREE/$1" --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles/$2" \
+    if "$FERRY_BUNDLER" build -q "$TREE/$1" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH/bundles/$2" \
         >"$SCRATCH/build.out" 2>&1; then
         BUILT=$(find "$SCRATCH/bundles/$2" -name '*.ferry')
     else

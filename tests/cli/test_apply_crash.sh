@@ -33,7 +33,7 @@ TREE=$(sample_tree)
 readonly GCTL=$TREE/scripts/greeterctl
 mkdir "$SCRATCH/bundles" "$REF"
 for spec in greeter-1.0.0 greeter-2.0.0 greeter-2.1.0-broken; do
-    "$FERRY_BUNDLER" build -q "$TREE/$spec.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/bundles" >/dev/null
+    "$FERRY_BUNDLER" build -q "$TREE/$spec.yaml" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH/bundles" >/dev/null
 done
 readonly B1=$SCRATCH/bundles/greeter-1.0.0.ferry B2=$SCRATCH/bundles/greeter-2.0.0.ferry
 readonly B21=$SCRATCH/bundles/greeter-2.1.0.ferry

@@ -62,7 +62,7 @@ spec 1.1.0 2 "      - {source: v2/tool, role: binary, dest: /usr/bin/tool}
 "      - {id: \"0001_init\", up: 0001_init.sh}
       - {id: \"0002_more\", up: 0002_more.up.sql, down: 0002_more.down.sql}"
 for v in 1.0.0 1.1.0; do
-    expect_ok "build app $v" "$FERRY_BUNDLER" build -q "$SRC/app-$v.yaml" --key "$K" -o "$SCRATCH"
+    expect_ok "build app $v" "$FERRY_BUNDLER" build -q "$SRC/app-$v.yaml" --key "$K" --out-dir "$SCRATCH"
 done
 
 apply() { "$FERRY_APPLIER" apply "$@" --trust "$TRUST" --root "$R" --state-dir "$S" -q; }
@@ -100,7 +100,7 @@ run sqlite3 "$R/var/lib/app/app.db" "SELECT id FROM ferry_migrations ORDER BY id
 
 printf '#!/bin/sh\necho changed >/dev/null\n' >>"$SRC/migrations/0001_init.sh"
 sed -i "s/^version: 1.1.0/version: 1.1.1/; s/^sequence: 2/sequence: 3/; s/version: 1.1.0$/version: 1.1.1/" "$SRC/app-1.1.0.yaml"
-expect_ok "build 1.1.1 with an edited 0001" "$FERRY_BUNDLER" build -q "$SRC/app-1.1.0.yaml" --key "$K" -o "$SCRATCH"
+expect_ok "build 1.1.1 with an edited 0001" "$FERRY_BUNDLER" build -q "$SRC/app-1.1.0.yaml" --key "$K" --out-dir "$SCRATCH"
 before=$(snapshot "$R")
 expect_fail "a changed migration is an error, and the node is rolled back" 5 \
     "migration 0001_init was applied with checksum" apply "$SCRATCH/app-1.1.1.ferry"
@@ -147,7 +147,7 @@ YAML
 hooks_spec 1.2.0 4 '["/bin/sh", "-c", "echo post_install $(tail -1 \"$1/usr/bin/tool\") $(cat \"$1/loaded-app-image.tar\") >>\"$1/hooks.log\"", "sh", "{root}"]'
 hooks_spec 1.2.1 5 '["/bin/sh", "-c", "echo post_install failing >&2; exit 9"]'
 for v in 1.2.0 1.2.1; do
-    expect_ok "build app $v" "$FERRY_BUNDLER" build -q "$SRC/app-$v.yaml" --key "$K" -o "$SCRATCH"
+    expect_ok "build app $v" "$FERRY_BUNDLER" build -q "$SRC/app-$v.yaml" --key "$K" --out-dir "$SCRATCH"
 done
 rm -f "$R/hooks.log"
 expect_fail "1.2.0 fails its health check and is rolled back" 5 "failed and was rolled back to 1.0.0" \

@@ -150,7 +150,7 @@ tree=$(sample_tree)
 # Created now rather than at lib.sh's fixed time: the audit checks expiry against the clock.
 now=$(date +%s)
 build() { SOURCE_DATE_EPOCH=$now "$FERRY_BUNDLER" build -q "$@" >/dev/null; }
-build "$tree/greeter-2.0.0.yaml" --key "$keys/test-release-1.key" -o "$bundles"
+build "$tree/greeter-2.0.0.yaml" --key "$keys/test-release-1.key" --out-dir "$bundles"
 readonly good=$bundles/greeter-2.0.0.ferry
 "$FERRY_BUNDLER" sign -q "$good" --key "$keys/test-release-2.key" -o "$bundles/cosigned.ferry" >/dev/null
 
@@ -192,7 +192,7 @@ components:
       - {source: run.sh, role: script}
 procedure: {}
 EOF
-build "$odd/odd.yaml" --key "$keys/test-release-1.key" -o "$bundles"
+build "$odd/odd.yaml" --key "$keys/test-release-1.key" --out-dir "$bundles"
 audit_passes "odd file names" "$audit" "$bundles/odd-1.0.0.ferry" "$pub1" "$trust"
 
 # --- tampering with the envelope ---------------------------------------------------------------
@@ -263,7 +263,7 @@ audit_fails "signature renamed to another key id" "signature: .* holds key id $(
 
 make_keys "$SCRATCH/outsider"
 mkdir "$bundles/outsider"
-build "$tree/greeter-2.0.0.yaml" --key "$SCRATCH/outsider/test-release-1.key" -o "$bundles/outsider"
+build "$tree/greeter-2.0.0.yaml" --key "$SCRATCH/outsider/test-release-1.key" --out-dir "$bundles/outsider"
 audit_fails "signer not in the trust store" "trust store: key .* is not in" \
     "$audit" "$bundles/outsider/greeter-2.0.0.ferry" "$SCRATCH/outsider/test-release-1.pub" "$trust"
 

@@ -34,7 +34,7 @@ build_fails() {
     local before_out before_tree
     before_out=$(snapshot "$OUT")
     before_tree=$(snapshot "$T")
-    expect_fail "$name" 1 "$message" env "$@" "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" -o "$OUT"
+    expect_fail "$name" 1 "$message" env "$@" "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" --out-dir "$OUT"
     expect_unchanged "$name (output folder)" "$OUT" "$before_out"
     expect_unchanged "$name (source tree)" "$T" "$before_tree"
 }
@@ -75,32 +75,32 @@ grep -qF 'hint: did you mean "binary"?' "$SCRATCH/err" && pass "unknown role: di
     fail "unknown role: no suggestion: $(cat "$SCRATCH/err")"
 
 # An encrypted key and the wrong passphrase.
-FERRY_PASSPHRASE=correct-horse-battery "$FERRY_BUNDLER" key generate --name sealed --out "$KEYS" >/dev/null
+FERRY_PASSPHRASE=correct-horse-battery "$FERRY_BUNDLER" key generate --name sealed --out-dir "$KEYS" >/dev/null
 spec_case wrong-passphrase 's/^sequence: 2$/sequence: 3/'
 before_out=$(snapshot "$OUT")
 expect_fail "wrong passphrase" 1 "$KEYS/sealed.key: wrong passphrase" \
-    env FERRY_PASSPHRASE=battery-horse-correct "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$KEYS/sealed.key" -o "$OUT"
+    env FERRY_PASSPHRASE=battery-horse-correct "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$KEYS/sealed.key" --out-dir "$OUT"
 expect_unchanged "wrong passphrase" "$OUT" "$before_out"
 expect_ok "the right passphrase builds" \
-    env FERRY_PASSPHRASE=correct-horse-battery "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$KEYS/sealed.key" -o "$OUT"
+    env FERRY_PASSPHRASE=correct-horse-battery "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$KEYS/sealed.key" --out-dir "$OUT"
 
 # An existing bundle is not replaced without --force.
 spec_case existing-output 's/^sequence: 2$/sequence: 4/'
 echo "precious, not a bundle" >"$OUT/greeter-2.0.0.ferry"
 before_out=$(snapshot "$OUT")
 expect_fail "existing output without --force" 2 "$OUT/greeter-2.0.0.ferry already exists" \
-    "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" -o "$OUT"
+    "$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" --out-dir "$OUT"
 grep -qF "hint: pass --force to replace it" "$SCRATCH/err" && pass "existing output: hint" ||
     fail "existing output: no hint: $(cat "$SCRATCH/err")"
 expect_unchanged "existing output without --force" "$OUT" "$before_out"
-expect_ok "existing output with --force" "$FERRY_BUNDLER" build -q --force "$T/$SPEC_NAME" --key "$K1" -o "$OUT"
+expect_ok "existing output with --force" "$FERRY_BUNDLER" build -q --force "$T/$SPEC_NAME" --key "$K1" --out-dir "$OUT"
 expect_ok "the forced build replaced the file with a bundle" \
     "$FERRY_APPLIER" verify -q "$OUT/greeter-2.0.0.ferry" --trust "$KEYS/trust.yaml"
 
 # Interrupted while packing 300 MB: the tool dies of SIGINT and removes its temp files.
 spec_case interrupted '/source: "migrations\/\*.sql"/a\      - {source: big.bin, role: script}'
 head -c 300M /dev/urandom >"$T/big.bin"
-"$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" -o "$OUT" >"$SCRATCH/out" 2>"$SCRATCH/err" &
+"$FERRY_BUNDLER" build -q "$T/$SPEC_NAME" --key "$K1" --out-dir "$OUT" >"$SCRATCH/out" 2>"$SCRATCH/err" &
 pid=$!
 sleep 0.3
 kill -INT "$pid" 2>/dev/null || true # if it is gone already, the exit code below says so
@@ -146,11 +146,11 @@ YAML
 write_nest /opt/nest/a /opt/nest/b/
 expect_fail "a payload path below another file" 1 \
     'nest.yaml:12: payload path "nest/doc/x/y" lies below "nest/doc/x", a file from' \
-    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" -o "$NEST/out"
+    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" --out-dir "$NEST/out"
 mv "$NEST/x" "$NEST/z"
 sed -i 's/source: x,/source: z,/' "$NEST/nest.yaml"
 sed -i 's#dest: /opt/nest/a#dest: /opt/nest/b/x#' "$NEST/nest.yaml"
 expect_fail "a destination below another file's" 1 \
     'destination "/opt/nest/b/x/y" lies below "/opt/nest/b/x", a file from' \
-    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" -o "$NEST/out"
+    "$FERRY_BUNDLER" build "$NEST/nest.yaml" --key "$KEYS/test-release-1.key" --out-dir "$NEST/out"
 [ -z "$(find "$NEST/out" -mindepth 1)" ] && pass "nested paths: nothing written" || fail "nested paths left files"

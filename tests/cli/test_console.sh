@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the operator sees at the console: `plan`'s exit code, `status` on a fresh, busy,
 # interrupted or failed node, one JSON document from every --json command on success and on
-# failure, the default trust store, and what `plan` lists. For each: the message, the exit code
-# and the state left behind.
+# failure, the default trust store, and what `plan` lists; then the console's conventions (-q,
+# -v, colour, progress on a terminal and off it, -o and --out-dir, the bundler's --json, key
+# generate's trust entry). For each: the message, the exit code and the state left behind.
 source "$(dirname "$0")/lib.sh"
 readonly PY=/usr/bin/python3
 
@@ -230,7 +231,10 @@ expect_one_json "apply --json refused: the hint" "j['error']['hint'].startswith(
 json_case "resume --json, nothing interrupted" 2 "$(error_doc error usage 2 "there is no interrupted run")" \
     "${A[@]}" resume --json "${SITE[@]}"
 run env FERRY_TEST_CRASH_AT=stage:done "${A[@]}" apply -q "$B2" --trust "$TRUST" "${SITE[@]}" --ack-breaking --allow-major
-json_case "resume --json" 0 "j['result'] == 'resumed' and j['to'] == '2.0.0'" "${A[@]}" resume --json "${SITE[@]}"
+json_case "resume --json -v" 0 "j['result'] == 'resumed' and j['to'] == '2.0.0'" "${A[@]}" resume --json -v "${SITE[@]}"
+grep -qx "  step start (journaled)" "$SCRATCH/err" && grep -qx "  step commit (journaled)" "$SCRATCH/err" &&
+    pass "resume -v: each journaled step on stderr, the document alone on stdout" ||
+    fail "resume -v: stderr: $(cat "$SCRATCH/err")"
 json_case "status --json" 0 "j['node'] == 'installed'" "${A[@]}" status --json --state-dir "$S"
 json_case "history --json" 0 "j['result'] == 'listed' and [r['state'] for r in j['runs']] == ['failed', 'committed', 'committed']" \
     "${A[@]}" history --json --state-dir "$S"
@@ -391,3 +395,167 @@ for cmd in plan apply; do
 done
 expect_unchanged "an image that has nowhere to go: nothing installed" "$R/usr" "$BEFORE_ROOT"
 stop_service
+
+# --- E. the console's conventions -------------------------------------------------------------
+
+BN=("$FERRY_BUNDLER")
+K1=$KEYS/test-release-1.key
+E=$SCRATCH/console
+mkdir -p "$E/out"
+
+# on_tty CMD...: runs CMD with a terminal as stdin, stdout and stderr (script(1)); what it wrote,
+# both streams together, is in $SCRATCH/tty and its exit code in $RC.
+on_tty() {
+    local cmd
+    printf -v cmd '%q ' "$@"
+    set +e
+    script -qec "$cmd" /dev/null </dev/null >"$SCRATCH/tty" 2>&1
+    RC=$?
+    set -e
+}
+readonly ESC=$'\033'
+has_colour() { grep -qF "${ESC}[1;31merror:${ESC}[0m" "$SCRATCH/tty"; }
+
+# Colour: on a terminal, not with NO_COLOR (any non-empty value), nor TERM=dumb, nor off a terminal.
+if ! command -v script >/dev/null; then
+    fail "script(1) (bsdutils) is missing: the terminal cases cannot run"
+else
+    on_tty env TERM=xterm "${BN[@]}" inspect "$E/none.ferry" --no-such
+    [ "$RC" -eq 2 ] && has_colour && grep -qF "${ESC}[36mhint:${ESC}[0m" "$SCRATCH/tty" &&
+        pass "colour: error: in red, hint: in cyan on a terminal" ||
+        fail "colour on a terminal: exit $RC: $(cat -v "$SCRATCH/tty")"
+    on_tty env TERM=xterm NO_COLOR= "${BN[@]}" inspect "$E/none.ferry"
+    has_colour && pass "colour: an empty NO_COLOR leaves it on" || fail "colour with NO_COLOR='': $(cat -v "$SCRATCH/tty")"
+    for setting in NO_COLOR=1 NO_COLOR=false TERM=dumb; do
+        on_tty env TERM=xterm "$setting" "${A[@]}" verify "$E/none.ferry" --trust "$TRUST"
+        if [ "$RC" -eq 1 ] && ! grep -qF "$ESC" "$SCRATCH/tty" && grep -qF "ferry-applier: error: $E/none.ferry" "$SCRATCH/tty"; then
+            pass "colour: off with $setting"
+        else
+            fail "colour with $setting: exit $RC: $(cat -v "$SCRATCH/tty")"
+        fi
+    done
+
+    # Progress: a bar with the rate and the time left on a terminal; plain lines with TERM=dumb.
+    on_tty env TERM=xterm "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
+    if [ "$RC" -eq 0 ] && grep -qE "packing greeter-1\.0\.0\.ferry \[#+\] 100% [0-9.]+ [KMG]iB/[0-9.]+ [KMG]iB  [0-9.]+ [KMG]iB/s  ([0-9]+:[0-9]{2}|--:--) left" "$SCRATCH/tty"; then
+        pass "progress on a terminal: a bar, the rate and the time left"
+    else
+        fail "progress on a terminal: exit $RC: $(cat -v "$SCRATCH/tty")"
+    fi
+    on_tty env TERM=dumb "${BN[@]}" build -v "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
+    # script(1) ends each line with \r\n; a redrawn bar would leave a \r inside a line.
+    sed 's/\r$//' "$SCRATCH/tty" >"$SCRATCH/tty.lines"
+    if [ "$RC" -eq 0 ] && ! grep -qF $'\r' "$SCRATCH/tty.lines" &&
+        grep -qE "^packing greeter-1\.0\.0\.ferry: done, [0-9.]+ [KMG]iB in [0-9.]+ s, [0-9.]+ [KMG]iB/s$" "$SCRATCH/tty.lines"; then
+        pass "progress with TERM=dumb: plain lines, no bar"
+    else
+        fail "progress with TERM=dumb: exit $RC: $(cat -v "$SCRATCH/tty")"
+    fi
+fi
+
+# Off a terminal: no colour, no bar; plain progress lines only with -v (the sample is small).
+run "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
+[ "$RC" -eq 0 ] && [ ! -s "$SCRATCH/err" ] && pass "build off a terminal: nothing on stderr for small work" ||
+    fail "build off a terminal: exit $RC, stderr: $(cat -v "$SCRATCH/err")"
+run "${BN[@]}" build -v "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
+for line in "  reading the spec $TREE/greeter-1.0.0.yaml" "  signing the manifest with 1 key(s)" \
+    "  verifying the bundle as an applier would" "  renaming it into place"; do
+    grep -qxF -- "$line" "$SCRATCH/err" || fail "build -v: no \"$line\" in: $(cat "$SCRATCH/err")"
+done
+grep -qE "^packing greeter-1\.0\.0\.ferry: done, " "$SCRATCH/err" && ! grep -qF "$ESC" "$SCRATCH/err" &&
+    pass "build -v: each step and plain progress lines, no colour" || fail "build -v: stderr: $(cat -v "$SCRATCH/err")"
+grep -q "^built $E/out/greeter-1.0.0.ferry: " "$SCRATCH/out" && pass "build -v: the result on stdout as ever" ||
+    fail "build -v: stdout: $(cat "$SCRATCH/out")"
+run "${BN[@]}" sign -q "$E/out/greeter-1.0.0.ferry" --key "$KEYS/test-release-2.key" -o "$E/out/quiet.ferry"
+[ "$RC" -eq 0 ] && [ ! -s "$SCRATCH/err" ] && grep -q "^signed $E/out/quiet.ferry with key " "$SCRATCH/out" &&
+    pass "sign -q: the result only" || fail "sign -q: exit $RC, stderr: $(cat "$SCRATCH/err")"
+expect_fail "-q and -v together: refused" 2 "--quiet excludes --verbose" \
+    "${BN[@]}" build -q -v "$TREE/greeter-1.0.0.yaml" --key "$K1"
+
+# A bad command line points at the command's own --help.
+expect_fail "a bad option: names it" 2 "The following argument was not expected: --no-such" \
+    "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$K1" --no-such
+grep -qxF "hint: see 'ferry-bundler build --help'" "$SCRATCH/err" && pass "a bad option: see the command's --help" ||
+    fail "a bad option: hint: $(cat "$SCRATCH/err")"
+expect_fail "a group without its command" 2 "hint: see 'ferry-applier trust --help'" "${A[@]}" trust
+expect_fail "key generate: a bad --name" 2 "hint: use lower-case letters" "${BN[@]}" key generate --name "Bad Name"
+expect_fail "split -o: gone, --out-dir instead" 2 "hint: see 'ferry-bundler split --help'" \
+    "${BN[@]}" split "$E/out/greeter-1.0.0.ferry" -o "$E"
+
+# -o names a file; --out-dir a folder; an existing folder given as -o is written into (as before).
+rm -f "$E/out"/*
+expect_ok "build -o FILE" "${BN[@]}" build -q "$TREE/greeter-1.0.0.yaml" --key "$K1" -o "$E/out/named.ferry"
+[ "$(ls "$E/out")" == "named.ferry" ] && pass "build -o FILE: that file, nothing else" || fail "build -o FILE: $(ls "$E/out")"
+expect_ok "build -o FOLDER (the old meaning)" "${BN[@]}" build -q "$TREE/greeter-1.0.0.yaml" --key "$K1" -o "$E/out"
+[ -f "$E/out/greeter-1.0.0.ferry" ] && pass "build -o FOLDER: NAME-VERSION.ferry in it" || fail "build -o FOLDER: $(ls "$E/out")"
+expect_ok "sign -o FILE" "${BN[@]}" sign -q "$E/out/named.ferry" --key "$KEYS/test-release-2.key" -o "$E/out/cosigned.ferry"
+expect_fail "-o and --out-dir together" 2 "--output excludes --out-dir" \
+    "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$K1" -o "$E/out/x.ferry" --out-dir "$E/out"
+# An encrypted key and no terminal: a passphrase prompt would fail otherwise; the folder is checked first.
+FERRY_PASSPHRASE=pass-phrase-1 "${BN[@]}" key generate --name sealed --out-dir "$SCRATCH" >/dev/null
+BEFORE_OUT=$(snapshot "$E")
+expect_fail "build -o in a missing folder: names the folder" 2 \
+    "error: $E/missing: no such folder (the folder of -o $E/missing/b.ferry)" \
+    "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$SCRATCH/sealed.key" -o "$E/missing/b.ferry"
+grep -qF "hint: create it first (mkdir -p $E/missing)" "$SCRATCH/err" && pass "build -o in a missing folder: the hint" ||
+    fail "build -o in a missing folder: $(cat "$SCRATCH/err")"
+expect_fail "build --out-dir missing: names it" 2 "error: $E/missing: no such folder (--out-dir)" \
+    "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$SCRATCH/sealed.key" --out-dir "$E/missing"
+expect_fail "sign -o in a missing folder: names it" 2 "error: $E/missing: no such folder (the folder of -o $E/missing/c.ferry)" \
+    "${BN[@]}" sign "$E/out/named.ferry" --key "$SCRATCH/sealed.key" -o "$E/missing/c.ferry"
+expect_fail "key generate --out-dir missing: names it, before the passphrase" 2 \
+    "error: $E/missing: no such folder (--out-dir)" "${BN[@]}" key generate --name k --out-dir "$E/missing"
+expect_unchanged "missing output folders" "$E" "$BEFORE_OUT"
+
+# --json of build, sign and key generate: one document with every documented field, typed.
+doc_types() { echo "all(isinstance(j.get(k, ...), t) for k, t in $1.items())"; }
+json_case "build --json" 0 "j['result'] == 'built' and j['bundle'] == '$E/out/greeter-1.0.0.ferry' and j['parts'] is None and $(doc_types \
+    "{'name': str, 'version': str, 'sequence': int, 'files': int, 'payload_bytes': int, 'expires': str, 'expired': bool, 'signatures': list}") and j['signatures'] == ['$(key_id "$KEYS/test-release-1.pub")']" \
+    "${BN[@]}" build --json "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
+mkdir -p "$E/parts"
+json_case "build --json --split-size" 0 "len(j['parts']) == 1 and all(isinstance(p['bytes'], int) and p['file'].startswith('$E/parts/greeter-1.0.0.ferry.0') for p in j['parts']) and j['parts_list'] == '$E/parts/greeter-1.0.0.ferry.parts'" \
+    "${BN[@]}" build --json "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/parts" --split-size 4G
+json_case "build --json of a missing spec" 1 "$(error_doc error input 1 "$E/none.yaml")" \
+    "${BN[@]}" build --json "$E/none.yaml" --key "$K1" --out-dir "$E/out"
+json_case "sign --json" 0 "j == {'result': 'signed', 'bundle': '$E/out/co.ferry', 'key_id': '$(key_id "$KEYS/test-release-2.pub")', 'trust_bundle': False}" \
+    "${BN[@]}" sign --json "$E/out/greeter-1.0.0.ferry" --key "$KEYS/test-release-2.key" -o "$E/out/co.ferry"
+json_case "sign --json, already signed by the key" 2 "$(error_doc error usage 2 "is already signed by key")" \
+    "${BN[@]}" sign --json "$E/out/co.ferry" --key "$KEYS/test-release-2.key"
+mkdir -p "$E/keys"
+json_case "key generate --json" 0 "j['result'] == 'generated' and j['name'] == 'j1' and j['encrypted'] is False and j['appended_to'] is None and j['secret_key'] == '$E/keys/j1.key' and $(doc_types \
+    "{'key_id': str, 'public_key': str, 'trust_entry': dict}") and j['trust_entry']['roles'] == ['release', 'trust'] and j['trust_entry']['id'] == j['key_id']" \
+    "${BN[@]}" key generate --json --name j1 --out-dir "$E/keys" --unencrypted --role trust --role release
+[ "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key_id"])' "$SCRATCH/out")" == "$(key_id "$E/keys/j1.pub")" ] &&
+    pass "key generate --json: the id of the key written" || fail "key generate --json: the id differs from $E/keys/j1.pub's"
+
+# key generate's trust entry: printed ready to paste, or appended to a trust store, all or nothing.
+cp "$TRUST" "$E/trust.yaml"
+run "${BN[@]}" key generate --print-entry --name p1 --out-dir "$E/keys" --unencrypted --expires 2031-03-04
+P1=$(key_id "$E/keys/p1.pub")
+if [ "$RC" -eq 0 ] && [ "$(cat "$SCRATCH/out")" == "  - name: p1
+    id: \"$P1\"
+    public_key: \"$(sed -n 2p "$E/keys/p1.pub")\"
+    expires: 2031-03-04T00:00:00Z
+    roles: [release]" ] && grep -qF "key id:      $P1" "$SCRATCH/err"; then
+    pass "key generate --print-entry: only the entry on stdout, the files on stderr"
+else
+    fail "key generate --print-entry: exit $RC, stdout: $(cat "$SCRATCH/out"), stderr: $(cat "$SCRATCH/err")"
+fi
+cat "$SCRATCH/out" >>"$E/trust.yaml"
+json_case "the printed entry pasted into trust.yaml reads" 0 "[k['name'] for k in j['keys']][-1] == 'p1' and j['keys'][-1]['id'] == '$P1'" \
+    "${A[@]}" trust show --json --trust "$E/trust.yaml"
+STORE_BEFORE=$(cat "$E/trust.yaml")
+expect_ok "key generate --append-to" "${BN[@]}" key generate -q --name a1 --out-dir "$E/keys" --unencrypted --append-to "$E/trust.yaml"
+expect_output "key generate --append-to: says where" "added to:    $E/trust.yaml (keys: a1)"
+A1=$(key_id "$E/keys/a1.pub")
+[ "$(head -c ${#STORE_BEFORE} "$E/trust.yaml")" == "$STORE_BEFORE" ] && pass "--append-to: the store's bytes before it kept" ||
+    fail "--append-to: the store changed before the new entry: $(diff <(echo "$STORE_BEFORE") "$E/trust.yaml" | head -5)"
+json_case "--append-to: the store reads with the new key" 0 "j['keys'][-1]['name'] == 'a1' and j['keys'][-1]['id'] == '$A1' and j['keys'][-1]['roles'] == ['release']" \
+    "${A[@]}" trust show --json --trust "$E/trust.yaml"
+printf 'version: 1\nthresholds: {release: 1, trust: 1}\nkeys: []\n' >"$E/bad-trust.yaml"
+BEFORE_KEYS=$(snapshot "$E")
+expect_fail "--append-to, a name the store has: refused" 2 "$E/trust.yaml already has a key named \"a1\"" \
+    "${BN[@]}" key generate --name a1 --out-dir "$E" --unencrypted --append-to "$E/trust.yaml"
+expect_fail "--append-to a file that is not a valid trust store: refused" 1 "$E/bad-trust.yaml:" \
+    "${BN[@]}" key generate --name b1 --out-dir "$E" --unencrypted --append-to "$E/bad-trust.yaml"
+expect_unchanged "refused --append-to: no key written, no store changed" "$E" "$BEFORE_KEYS"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 KEYS=$SCRATCH/keys
 make_keys "$KEYS"
 TREE=$(sample_tree)
-"$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH" >/dev/null
 GOOD=$SCRATCH/greeter-1.0.0.ferry
 EVIL=$SCRATCH/evil.ferry
 

@@ -12,7 +12,7 @@ manifest_hash() { tar -xOf "$1" manifest.yaml | sha256sum | cut -c1-64; }
 
 GEN=$SCRATCH/gen
 mkdir "$GEN"
-expect_ok "key generate --unencrypted" "$FERRY_BUNDLER" key generate --name alpha --out "$GEN" --unencrypted
+expect_ok "key generate --unencrypted" "$FERRY_BUNDLER" key generate --name alpha --out-dir "$GEN" --unencrypted
 expect_output "key generate prints the key id" "key id:      $(key_id "$GEN/alpha.pub")"
 grep -qF "is NOT encrypted" "$SCRATCH/err" && pass "unencrypted key: warning" ||
     fail "unencrypted key: no warning: $(cat "$SCRATCH/err")"
@@ -22,7 +22,7 @@ head -1 "$GEN/alpha.key" | grep -qF "UNENCRYPTED" && pass "unencrypted key file 
     fail "alpha.key's comment: $(head -1 "$GEN/alpha.key")"
 
 expect_ok "key generate (encrypted)" env FERRY_PASSPHRASE=correct-horse-battery \
-    "$FERRY_BUNDLER" key generate --name beta --out "$GEN"
+    "$FERRY_BUNDLER" key generate --name beta --out-dir "$GEN"
 [ "$(stat -c %a "$GEN/beta.key")" == 600 ] && pass "encrypted secret key file is mode 0600" ||
     fail "beta.key has mode $(stat -c %a "$GEN/beta.key")"
 head -1 "$GEN/beta.key" | grep -qF "encrypted with a passphrase" && pass "encrypted key file says so" ||
@@ -30,7 +30,7 @@ head -1 "$GEN/beta.key" | grep -qF "encrypted with a passphrase" && pass "encryp
 
 before=$(snapshot "$GEN")
 expect_fail "key generate refuses to overwrite" 2 "$GEN/alpha.key already exists" \
-    "$FERRY_BUNDLER" key generate --name alpha --out "$GEN" --unencrypted
+    "$FERRY_BUNDLER" key generate --name alpha --out-dir "$GEN" --unencrypted
 expect_unchanged "key generate refuses to overwrite" "$GEN" "$before"
 
 # --- Build, inspect, verify ------------------------------------------------------------------
@@ -47,7 +47,7 @@ TREE=$(sample_tree)
 
 mkdir "$SCRATCH/b1"
 readonly B=$SCRATCH/b1/greeter-2.0.0.ferry
-expect_ok "build the sample with one key" "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/b1"
+expect_ok "build the sample with one key" "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/b1"
 expect_output "build reports the bundle" "built $B: greeter 2.0.0, sequence 2, 11 files"
 [ "$(find "$SCRATCH/b1" -mindepth 1)" == "$B" ] && pass "build leaves only the bundle" ||
     fail "build left: $(find "$SCRATCH/b1" -mindepth 1)"
@@ -124,12 +124,12 @@ expect_json "the bundle signed in place carries both signatures" \
 # --- Reproducibility -------------------------------------------------------------------------
 
 mkdir "$SCRATCH/r1" "$SCRATCH/r2" "$SCRATCH/r3"
-expect_ok "build with --threads 1" "$FERRY_BUNDLER" build -q --threads 1 "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/r1"
-expect_ok "build with --threads 2" "$FERRY_BUNDLER" build -q --threads 2 "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/r2"
+expect_ok "build with --threads 1" "$FERRY_BUNDLER" build -q --threads 1 "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r1"
+expect_ok "build with --threads 2" "$FERRY_BUNDLER" build -q --threads 2 "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r2"
 expect_ok "builds with 1 and 2 threads are byte-identical" cmp "$SCRATCH/r1/greeter-2.0.0.ferry" "$SCRATCH/r2/greeter-2.0.0.ferry"
 expect_ok "a rebuild is byte-identical to the first build" cmp "$B" "$SCRATCH/r1/greeter-2.0.0.ferry"
 expect_ok "build with another SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH + 1)) \
-    "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/r3"
+    "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r3"
 if cmp -s "$SCRATCH/r1/greeter-2.0.0.ferry" "$SCRATCH/r3/greeter-2.0.0.ferry"; then
     fail "another SOURCE_DATE_EPOCH gave the same bytes: the comparisons above prove nothing"
 else

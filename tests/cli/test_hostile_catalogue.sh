@@ -18,15 +18,15 @@ readonly MAX_STATE_BYTES=$((4 << 20))
 
 KEYS=$SCRATCH/keys
 make_keys "$KEYS"
-"$FERRY_BUNDLER" key generate --name outsider --out "$KEYS" --unencrypted >/dev/null 2>&1
+"$FERRY_BUNDLER" key generate --name outsider --out-dir "$KEYS" --unencrypted >/dev/null 2>&1
 readonly TRUST=$KEYS/trust.yaml
 
 # B is the release the cases start from (greeter 1.0.0: it applies to an empty node), A another
 # release whose payload and files get mixed in.
 TREE=$(sample_tree)
 mkdir "$SCRATCH/real"
-"$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
-"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/real" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH/real" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH/real" >/dev/null
 
 # docs/audit.md's procedure, the auditor's check with stock tools, must reach the applier's
 # verdict on every case (with minisign and openssl both, as the page's blocks run in order).

@@ -120,7 +120,7 @@ procedure:
   health:
     - {name: healthy, command: ["/bin/sh", "-c", "test ! -e {root}/fail-$1"], timeout: 5}
 YAML
-    expect_ok "build app $1 with its image" "$FERRY_BUNDLER" build -q "$SRC/app-$1.yaml" --key "$K" -o "$SCRATCH"
+    expect_ok "build app $1 with its image" "$FERRY_BUNDLER" build -q "$SRC/app-$1.yaml" --key "$K" --out-dir "$SCRATCH"
 }
 app 1.0.0 1
 app 2.0.0 2
@@ -132,20 +132,20 @@ sed 's/refs: \["app:1.0.0", "app:stable"\]/refs: ["app:1.0.0", "app:9.9.9"]/' "$
 mkdir -p "$SCRATCH/bad-out"
 expect_fail "build: a reference the archive does not hold is a spec error" 1 \
     "$SRC/bad.yaml:$(line_of 'app:9.9.9'): components[0].files[1].refs: \"app:9.9.9\" is not in $SRC/1.0.0/app.oci.tar (it holds app:1.0.0, app:stable)" \
-    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" -o "$SCRATCH/bad-out"
+    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" --out-dir "$SCRATCH/bad-out"
 head -c 3000 /dev/urandom >"$SRC/1.0.0/garbage.tar"
 sed 's|source: 1.0.0/app.oci.tar|source: 1.0.0/garbage.tar|' "$SRC/app-1.0.0.yaml" >"$SRC/bad.yaml"
 expect_fail "build: a malformed archive is a spec error" 1 \
     "$SRC/bad.yaml:$(line_of 'garbage.tar'): components[0].files[1].source: not a valid oci-archive: $SRC/1.0.0/garbage.tar: not a tar archive" \
-    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" -o "$SCRATCH/bad-out"
+    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" --out-dir "$SCRATCH/bad-out"
 sed 's|format: oci-archive|format: oci-archiv|' "$SRC/app-1.0.0.yaml" >"$SRC/bad.yaml"
 expect_fail "build: an unknown format" 1 \
     "$SRC/bad.yaml:$(line_of 'oci-archiv'): components[0].files[1].format: unknown image format \"oci-archiv\" (oci-archive, docker-archive or oci-layout)" \
-    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" -o "$SCRATCH/bad-out"
+    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" --out-dir "$SCRATCH/bad-out"
 sed 's|refs: \["app:1.0.0", "app:stable"\]|refs: ["'"$REG"'/app:1.0.0"]|' "$SRC/app-1.0.0.yaml" >"$SRC/bad.yaml"
 expect_fail "build: a reference with a registry address" 1 \
     "components[0].files[1].refs: \"$REG/app:1.0.0\" has a repository name that is not lower-case" \
-    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" -o "$SCRATCH/bad-out"
+    "$FERRY_BUNDLER" build -q "$SRC/bad.yaml" --key "$K" --out-dir "$SCRATCH/bad-out"
 [ -z "$(ls -A "$SCRATCH/bad-out")" ] && pass "build: no bundle written for a bad image" ||
     fail "build wrote $(ls -A "$SCRATCH/bad-out")"
 
@@ -268,7 +268,7 @@ printf '#!/bin/sh\necho tool d\n' >"$SRC/d/tool"
 /usr/bin/python3 "$MAKE_IMAGE" --format docker-archive "$SRC/d/app.docker.tar" "app:4.0.0" "tool=$SRC/d/tool"
 sed 's/version: 3.0.0/version: 4.0.0/g; s/sequence: 3/sequence: 4/; s|3.0.0/app.oci.tar, role: image, format: oci-archive, refs: \["app:3.0.0", "app:stable"\]|d/app.docker.tar, role: image, format: docker-archive, refs: ["app:4.0.0"]|' \
     "$SRC/app-3.0.0.yaml" >"$SRC/app-4.0.0.yaml"
-expect_ok "build a bundle with a docker archive" "$FERRY_BUNDLER" build -q "$SRC/app-4.0.0.yaml" --key "$K" -o "$SCRATCH"
+expect_ok "build a bundle with a docker archive" "$FERRY_BUNDLER" build -q "$SRC/app-4.0.0.yaml" --key "$K" --out-dir "$SCRATCH"
 expect_ok "apply it: pushed and checked by its config digest" apply "$SCRATCH/app-4.0.0.ferry"
 CONFIG=$(skopeo inspect --raw --tls-verify=false "docker://$REG/app:4.0.0" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])')
 [ "$CONFIG" == "sha256:$(tar -xOf "$SRC/d/app.docker.tar" manifest.json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["Config"][:64])')" ] &&

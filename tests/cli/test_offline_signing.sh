@@ -18,7 +18,7 @@ mkdir "$SCRATCH/bundles"
 expect_ok "build --unsigned" "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --unsigned -o "$SCRATCH/bundles"
 readonly U=$SCRATCH/bundles/greeter-2.0.0.ferry
 expect_output "built with 0 signatures" "0 signature(s)"
-grep -qF "note: $U is unsigned" "$SCRATCH/err" && pass "says it must be signed before it goes" || fail "stderr: $(cat "$SCRATCH/err")"
+grep -qF "warning: $U is unsigned" "$SCRATCH/err" && pass "says it must be signed before it goes" || fail "stderr: $(cat "$SCRATCH/err")"
 [ "$(tar -tf "$U" | tr '\n' ' ')" == "manifest.yaml payload.tar.zst " ] && pass "the envelope holds no signature" ||
     fail "members: $(tar -tf "$U")"
 expect_fail "verify refuses an unsigned bundle" 3 "bundle carries no signature" "$FERRY_APPLIER" verify "$U" --trust "$TRUST"

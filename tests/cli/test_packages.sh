@@ -116,7 +116,7 @@ expect_output "ferry-applier runs in the root" "ferry-applier $version"
 cp "$FERRY_SOURCE_DIR/samples/make-test-keys.sh" "$root/tmp/"
 expect_ok "key generate (make-test-keys.sh) in the root" inside bash /tmp/make-test-keys.sh ferry-bundler /tmp/keys
 expect_ok "key generate --unencrypted in the root" \
-    inside ferry-bundler key generate --name site-test --out /tmp/keys --unencrypted
+    inside ferry-bundler key generate --name site-test --out-dir /tmp/keys --unencrypted
 mkdir -p "$root/tmp/src"
 printf '#!/bin/sh\necho hello from the package test\n' >"$root/tmp/src/hello"
 cat >"$root/tmp/src/hello.yaml" <<'YAML'
@@ -133,7 +133,7 @@ components:
       - {source: hello, role: binary, dest: /usr/bin/hello}
 YAML
 mkdir -p "$root/tmp/out" "$root/tmp/target"
-expect_ok "build in the root" inside ferry-bundler build -q /tmp/src/hello.yaml --key /tmp/keys/test-release-1.key -o /tmp/out
+expect_ok "build in the root" inside ferry-bundler build -q /tmp/src/hello.yaml --key /tmp/keys/test-release-1.key --out-dir /tmp/out
 expect_ok "verify in the root" inside ferry-applier verify /tmp/out/hello-1.0.0.ferry --trust /tmp/keys/trust.yaml
 expect_ok "apply into a scratch root in the root" inside ferry-applier apply -q /tmp/out/hello-1.0.0.ferry \
     --trust /tmp/keys/trust.yaml --root /tmp/target --state-dir /tmp/state

@@ -28,7 +28,7 @@ s["components"][0]["files"].append({"source": "big/blob.bin", "role": "doc", "de
 P=$SCRATCH/parts
 mkdir -p "$P"
 expect_ok "build --split-size writes parts" \
-    "$FERRY_BUNDLER" build -q "$TREE/big.yaml" --key "$KEYS/test-release-1.key" -o "$P" --split-size "${PART_MIB}M"
+    "$FERRY_BUNDLER" build -q "$TREE/big.yaml" --key "$KEYS/test-release-1.key" --out-dir "$P" --split-size "${PART_MIB}M"
 expect_output "build names the parts and their list" "greeter-1.0.0.ferry.001"
 N=greeter-1.0.0.ferry
 [ ! -e "$P/$N" ] && pass "no single file is left beside the parts" || fail "$P/$N was left"
@@ -46,13 +46,13 @@ mkdir -p "$W" "$SCRATCH/resplit"
 cat "$P/$N".0* >"$W/$N"
 expect_ok "the parts joined with cat verify" "$FERRY_APPLIER" verify -q "$W/$N" --trust "$TRUST" --json
 cp "$SCRATCH/out" "$SCRATCH/whole.json"
-expect_ok "split of the joined file" "$FERRY_BUNDLER" split -q "$W/$N" --size "${PART_MIB}M" -o "$SCRATCH/resplit"
+expect_ok "split of the joined file" "$FERRY_BUNDLER" split -q "$W/$N" --size "${PART_MIB}M" --out-dir "$SCRATCH/resplit"
 for f in "$P/$N".0* "$P/$N.parts"; do
     cmp -s "$f" "$SCRATCH/resplit/$(basename "$f")" || fail "split wrote $(basename "$f") differently from build"
 done
 pass "split of the joined file writes the same parts and list as build --split-size"
 expect_fail "a part size too small for a chunk is refused" 2 "is too small" \
-    "$FERRY_BUNDLER" split -q "$W/$N" --size 1M -o "$SCRATCH"
+    "$FERRY_BUNDLER" split -q "$W/$N" --size 1M --out-dir "$SCRATCH"
 
 # --- verify, inspect and plan read the parts in sequence -------------------------------------
 
@@ -82,7 +82,7 @@ expect_ok "plan reads the parts" "$FERRY_APPLIER" plan "$P/$N.001" --trust "$TRU
 # another bundle's second part, for "from another bundle"
 head -c $(((PART_MIB + 8) << 20)) /dev/urandom >"$TREE/big/blob.bin"
 mkdir -p "$SCRATCH/other"
-"$FERRY_BUNDLER" build -q "$TREE/big.yaml" --key "$KEYS/test-release-1.key" -o "$SCRATCH/other" --split-size "${PART_MIB}M" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/big.yaml" --key "$KEYS/test-release-1.key" --out-dir "$SCRATCH/other" --split-size "${PART_MIB}M" >/dev/null
 rm "$TREE/big/blob.bin"
 
 # faulty NAME SETUP: a folder $F with the parts linked, then SETUP run in it (on copies only).

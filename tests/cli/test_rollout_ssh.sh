@@ -89,7 +89,7 @@ run coordinator apply "$B2" --inventory "$SCRATCH/old.yaml"
 expect_output "it names the versions" "node node-1 (127.0.0.1:$SSH_PORT) runs ferry-applier 0.0.9; this coordinator needs"
 
 mkdir "$SCRATCH/parts"
-"$FERRY_BUNDLER" split -q "$B2" --size 3M -o "$SCRATCH/parts" >/dev/null
+"$FERRY_BUNDLER" split -q "$B2" --size 3M --out-dir "$SCRATCH/parts" >/dev/null
 expect_fail "a bundle in parts, to nodes over ssh: refused, saying how to join them (exit 2)" 2 \
     "the bundle is split in parts, and node node-1 is reached over ssh, which sends it a whole bundle" \
     coordinator apply "$SCRATCH/parts/greeter-2.0.0.ferry.001" --inventory "$SSH_INV"

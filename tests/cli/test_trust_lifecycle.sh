@@ -10,7 +10,7 @@ K=$SCRATCH/keys
 mkdir -p "$K"
 # A: release and trust (revoked in version 2); B, C: trust only; R: release only; E: expired.
 for name in key-a key-b key-c key-r; do
-    "$FERRY_BUNDLER" key generate --name "$name" --out "$K" --unencrypted >/dev/null 2>&1
+    "$FERRY_BUNDLER" key generate --name "$name" --out-dir "$K" --unencrypted >/dev/null 2>&1
 done
 IDA=$(key_id "$K/key-a.pub")
 IDB=$(key_id "$K/key-b.pub")
@@ -105,7 +105,7 @@ expect_json "trust show --json: version, thresholds, roles, expiry" \
 
 mkdir -p "$SCRATCH/by-a" "$SCRATCH/by-b" "$SCRATCH/by-r"
 for who in a b r; do
-    "$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$K/key-$who.key" -o "$SCRATCH/by-$who" >/dev/null
+    "$FERRY_BUNDLER" build -q "$TREE/greeter-1.0.0.yaml" --key "$K/key-$who.key" --out-dir "$SCRATCH/by-$who" >/dev/null
 done
 BY_A=$SCRATCH/by-a/greeter-1.0.0.ferry
 BY_B=$SCRATCH/by-b/greeter-1.0.0.ferry
@@ -134,7 +134,7 @@ trust_bundle() {
     for k in "$@"; do
         args+=(--key "$K/$k.key")
     done
-    "$FERRY_BUNDLER" trust build "$file" "${args[@]}" -o "$TB/$dir" >"$SCRATCH/tb.out" 2>&1 ||
+    "$FERRY_BUNDLER" trust build "$file" "${args[@]}" --out-dir "$TB/$dir" >"$SCRATCH/tb.out" 2>&1 ||
         { fail "trust build $dir: $(cat "$SCRATCH/tb.out")"; exit 1; }
 }
 trust_bundle old "$K/v2.yaml" key-a key-b
@@ -143,7 +143,7 @@ trust_bundle skip "$K/v3.yaml" key-a key-b key-c
 trust_bundle same "$K/v1-again.yaml" key-a key-b key-c
 # The empty store cannot be built by ferry-bundler (it refuses it too): put it in by hand.
 expect_fail "trust build refuses a store with no keys" 1 "the trust store lists no keys" \
-    "$FERRY_BUNDLER" trust build "$K/v2-empty.yaml" --key "$K/key-a.key" -o "$TB/empty"
+    "$FERRY_BUNDLER" trust build "$K/v2-empty.yaml" --key "$K/key-a.key" --out-dir "$TB/empty"
 "$FERRY_FORGE" --trust-bundle --manifest "$K/v2-empty.yaml" --key "$K/key-a.key" --key "$K/key-b.key" \
     -o "$TB/empty/trust-v2.ferry"
 "$FERRY_FORGE" --trust-bundle --manifest "$K/v2-expired.yaml" --key "$K/key-a.key" --key "$K/key-b.key" \
@@ -191,9 +191,9 @@ expect_ok "a bundle by a key still trusted verifies" "$FERRY_APPLIER" plan "$BY_
 
 # --- key generate --expires ------------------------------------------------------------------
 
-expect_ok "key generate --expires DATE" "$FERRY_BUNDLER" key generate --name dated --out "$K" --unencrypted --expires 2031-03-04
+expect_ok "key generate --expires DATE" "$FERRY_BUNDLER" key generate --name dated --out-dir "$K" --unencrypted --expires 2031-03-04
 expect_output "the trust.yaml entry carries the expiry" "expires: 2031-03-04T00:00:00Z"
 expect_fail "key generate --expires in the past" 2 "--expires 2020-01-01T00:00:00Z is not in the future" \
-    "$FERRY_BUNDLER" key generate --name old --out "$K" --unencrypted --expires 2020-01-01
+    "$FERRY_BUNDLER" key generate --name old --out-dir "$K" --unencrypted --expires 2020-01-01
 expect_fail "key generate --expires that is not a date" 2 "--expires \"soon\" is not a date" \
-    "$FERRY_BUNDLER" key generate --name soon --out "$K" --unencrypted --expires soon
+    "$FERRY_BUNDLER" key generate --name soon --out-dir "$K" --unencrypted --expires soon

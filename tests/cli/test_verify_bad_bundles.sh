@@ -92,7 +92,7 @@ readonly ID1 ID2
 # The honest sample bundle, and the material for hostile ones.
 TREE=$(sample_tree)
 mkdir "$SCRATCH/real"
-"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" -o "$SCRATCH/real" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/real" >/dev/null
 readonly REAL=$SCRATCH/real/greeter-2.0.0.ferry
 tar -xOf "$REAL" manifest.yaml >"$SCRATCH/manifest.yaml"
 readonly H=$SCRATCH/hostile
@@ -108,10 +108,10 @@ expect_ok "an unbroken forged bundle in 64 KiB chunks verifies" "$FERRY_APPLIER"
 
 # --- Signatures and trust --------------------------------------------------------------------
 
-"$FERRY_BUNDLER" key generate --name outsider --out "$KEYS" --unencrypted >/dev/null 2>&1
+"$FERRY_BUNDLER" key generate --name outsider --out-dir "$KEYS" --unencrypted >/dev/null 2>&1
 ID_OUT=$(key_id "$KEYS/outsider.pub")
 b=$(case_bundle unknown-key)
-"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/outsider.key" -o "$(dirname "$b")" >/dev/null
+"$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$KEYS/outsider.key" --out-dir "$(dirname "$b")" >/dev/null
 mv "$(dirname "$b")/greeter-2.0.0.ferry" "$b"
 refused "unknown key" 3 "manifest signed by 0 trusted release key(s), 1 required [$ID_OUT: unknown key]" "$b"
 refused "unknown key (ferry-bundler verify)" 3 "[$ID_OUT: unknown key]" "$b" "$TRUST" "$FERRY_BUNDLER"
@@ -202,7 +202,7 @@ refused "signing key expired in the trust store" 3 \
 # Built in 2001 to last one day: the bundler warns but builds; verify refuses it by policy.
 sed 's/^expires_in_days: .*/expires_in_days: 1/' "$TREE/greeter-2.0.0.yaml" >"$TREE/expired.yaml"
 b=$(case_bundle expired-bundle)
-run env SOURCE_DATE_EPOCH=1000000000 "$FERRY_BUNDLER" build -q "$TREE/expired.yaml" --key "$K1" -o "$(dirname "$b")"
+run env SOURCE_DATE_EPOCH=1000000000 "$FERRY_BUNDLER" build -q "$TREE/expired.yaml" --key "$K1" --out-dir "$(dirname "$b")"
 if [ "$RC" -eq 0 ] && grep -qF "is already expired; appliers will refuse it" "$SCRATCH/err"; then
     pass "an expired bundle is built with a warning"
 else

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 #include <string>
@@ -127,4 +128,40 @@ TEST_CASE("ferry::roff_escape") {
     CHECK(ferry::roff_escape("a\\b") == "a\\eb");
     CHECK(ferry::roff_escape(".hidden") == "\\&.hidden");
     CHECK(ferry::roff_escape("'quoted") == "\\&'quoted");
+}
+
+namespace {
+
+// The options of COMMAND (one entry of walk's output) that name files or folders it writes.
+void check_conventions(const std::function<void(CLI::App&)>& make_app) {
+    CLI::App app;
+    make_app(app);
+    std::vector<Command> commands;
+    walk(app, "", commands);
+    for (const Command& c : commands) {
+        if (!c.subcommands.empty()) {
+            continue;
+        }
+        CAPTURE(c.path);
+        const auto has = [&](const std::string& name) {
+            return std::find(c.options.begin(), c.options.end(), name) != c.options.end();
+        };
+        // -q and -v on every command, with their long names.
+        CHECK(has("-q"));
+        CHECK(has("--quiet"));
+        CHECK(has("-v"));
+        CHECK(has("--verbose"));
+        // -o is only ever --output (a file); a folder is --out-dir; the old --out is gone.
+        if (has("-o")) {
+            CHECK(has("--output"));
+        }
+        CHECK_FALSE(has("--out"));
+    }
+}
+
+} // namespace
+
+TEST_CASE("ferry::add_console_options: -q, -v and the output options follow one rule in both tools") {
+    check_conventions(ferry::applier::make_applier_app);
+    check_conventions(ferry::bundler::make_bundler_app);
 }

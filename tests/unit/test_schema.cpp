@@ -371,3 +371,44 @@ TEST_CASE("schema::parse_canonical_files") {
         CHECK(parse_manifest(escaped, "manifest.yaml").files[2].path == "app/doc/b");
     }
 }
+
+TEST_CASE("schema::append_trust_key") {
+    TrustedKeyEntry key;
+    key.name = "new";
+    key.id = "00000000000000AB";
+    key.public_key = "K2";
+    key.expires = 1893456000; // 2030-01-01
+    key.roles = {TrustRole::release, TrustRole::trust};
+    const std::string entry = "- name: new\n  id: \"00000000000000AB\"\n  public_key: \"K2\"\n"
+                              "  expires: 2030-01-01T00:00:00Z\n  roles: [release, trust]\n";
+    SUBCASE("at the end of the list, in its indentation, the rest byte for byte") {
+        const std::string before = "# site store\nversion: 3\nthresholds: {release: 1, trust: 1}\nkeys:\n"
+                                   "    - {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z, roles: [release, trust]}\n"
+                                   "\n# the limits\nlimits: {files: 10}\n";
+        const std::string after = append_trust_key(before, key, "trust.yaml");
+        std::string indented;
+        for (std::size_t at = 0; at < entry.size();) {
+            const std::size_t end = entry.find('\n', at) + 1;
+            indented += "    " + entry.substr(at, end - at);
+            at = end;
+        }
+        CHECK(after == replace(before, "\n\n# the limits", "\n" + indented + "\n# the limits"));
+        const TrustStoreDoc doc = parse_trust_store(after, "trust.yaml");
+        REQUIRE(doc.keys.size() == 2);
+        CHECK(doc.keys[1].id == "00000000000000AB");
+        CHECK(doc.limits.files == 10);
+    }
+    SUBCASE("a list at the end of a file without a final newline") {
+        const std::string before = "version: 1\nthresholds: {release: 1, trust: 1}\nkeys:\n"
+                                   "- {name: a, id: \"0000000000000001\", public_key: K1, expires: 2030-01-01T00:00:00Z, roles: [release, trust]}";
+        CHECK(append_trust_key(before, key, "trust.yaml") == before + "\n" + entry);
+    }
+    SUBCASE("no block list to add to") {
+        CHECK_THROWS_WITH_AS((void)append_trust_key("version: 1\n", key, "t.yaml"),
+                             "t.yaml: no top-level \"keys:\" list written one item a line to add the key to", Error);
+        CHECK_THROWS_WITH_AS((void)append_trust_key("version: 1\nkeys: [{name: a}]\n", key, "t.yaml"),
+                             "t.yaml: no top-level \"keys:\" list written one item a line to add the key to", Error);
+        CHECK_THROWS_WITH_AS((void)append_trust_key("keys:\n  name: a\n", key, "t.yaml"),
+                             "t.yaml: its \"keys:\" list is not written one item a line", Error);
+    }
+}
