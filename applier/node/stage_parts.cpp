@@ -356,9 +356,10 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
     if (!missing.chunks.empty()) {
         out.result = StageOutcome::Result::partial;
         out.missing = describe_missing(missing);
-        record(state, "staged parts", 0, info.manifest.name, info.manifest.version.str(),
+        record(state, "staged parts", 0, facts_of(info),
                "parts " + part_list(out.parts_now) + " from " +
                    fs::absolute(files.front().parent_path()).string() + "; missing " + out.missing);
+        site.write_receipt();
         return out;
     }
     // The copy as a whole, as apply will read it: signatures, every chunk, every file.
@@ -368,9 +369,10 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
     verify.label = "verifying the staged copy";
     (void)keys::verify_bundle(out.copy, trust, verify);
     state.set_staged_progress(sha, static_cast<std::int64_t>(out.chunks), k_verified);
-    record(state, "staged", 0, info.manifest.name, info.manifest.version.str(),
+    record(state, "staged", 0, facts_of(info),
            "from parts, the last ones from " + fs::absolute(files.front().parent_path()).string() +
                " into " + out.copy.string());
+    site.write_receipt();
     return out;
 }
 
