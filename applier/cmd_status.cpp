@@ -271,9 +271,9 @@ void setup_audit(CLI::App& app) {
             std::printf("receipts: %zu, signed by the node's key; the latest, %s, covers records 1 to %lld\n",
                         receipts.size(), receipts.back().file.filename().c_str(), static_cast<long long>(covered));
         }
-        if (covered < static_cast<std::int64_t>(records.size())) {
-            std::printf("records %lld to %zu come after the latest receipt: no receipt vouches for them yet\n",
-                        static_cast<long long>(covered + 1), records.size());
+        if (verify_rollout->empty() && covered < static_cast<std::int64_t>(records.size())) {
+            std::printf("no receipt vouches for records %lld to %zu yet%s\n", static_cast<long long>(covered + 1),
+                        records.size(), receipts.empty() ? " (the node has signed none)" : ": they follow the latest one");
         }
         return 0;
     });

@@ -91,8 +91,8 @@ Receipt parse_receipt(const std::string& text, const fs::path& file) {
     r.version = text_field(j, "version");
     r.manifest_sha256 = text_field(j, "manifest_sha256");
     r.head = text_field(j, "head");
-    if (!j.contains("records") || !j["records"].is_number_integer() || j["records"].get<std::int64_t>() < 1 ||
-        r.head.size() != 64) {
+    if (!j.contains("records") || !j["records"].is_number_integer() ||
+        j["records"].get<std::int64_t>() < 1 || r.head.size() != 64) {
         throw fail("\"records\" and \"head\" are required");
     }
     r.records = j["records"].get<std::int64_t>();
@@ -125,9 +125,11 @@ keys::SecretKey open_node_key(const StateLayout& layout) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         throw Error(ErrorKind::input,
-                    file.string() + ": the node's secret key must be a file readable by its owner only (mode " +
+                    file.string() +
+                        ": the node's secret key must be a file readable by its owner only (mode " +
                         mode + ")",
-                    "chmod 600 " + file.string() + ", or remove it (and its .pub) to make a new node key");
+                    "chmod 600 " + file.string() +
+                        ", or remove it (and its .pub) to make a new node key");
     }
     keys::SecretKey key = keys::load_secret_key(file, nullptr);
     // The public key file is written from the secret one when it is missing or differs.
@@ -173,14 +175,16 @@ Receipt write_receipt(StateDb& state, const keys::SecretKey& key) {
     r.records = static_cast<std::int64_t>(records.size());
     r.head = last.hash;
     char name[64];
-    std::snprintf(name, sizeof name, "%08lld-%.12s.json", static_cast<long long>(r.records), r.head.c_str());
+    std::snprintf(name, sizeof name, "%08lld-%.12s.json", static_cast<long long>(r.records),
+                  r.head.c_str());
     const fs::path dir = state.layout().receipts();
     fs::create_directories(dir);
     r.file = dir / name;
     const std::string text = receipt_json(r);
-    const std::string trusted = "timestamp:" + std::to_string(now()) + "\tfile:" + std::string(name) + "\tnode:" + r.node;
-    const std::string signature = keys::format_signature(
-        keys::sign_message(key, bytes_of(text), trusted, "receipt of ferry node key " + r.node_key));
+    const std::string trusted =
+        "timestamp:" + std::to_string(now()) + "\tfile:" + std::string(name) + "\tnode:" + r.node;
+    const std::string signature = keys::format_signature(keys::sign_message(
+        key, bytes_of(text), trusted, "receipt of ferry node key " + r.node_key));
     write_file_atomic(r.file, text, 0644);
     write_file_atomic(r.file.string() + ".minisig", signature, 0644);
     return r;
@@ -212,11 +216,11 @@ std::vector<Receipt> read_receipts(const StateLayout& layout) {
         const std::string text = read_file(file, k_max_receipt_size);
         const fs::path sig_file = file.string() + ".minisig";
         if (!fs::exists(sig_file, ec)) {
-            throw Error(ErrorKind::verification, file.string() + ": its signature " + sig_file.filename().string() +
-                                                     " is missing");
+            throw Error(ErrorKind::verification, file.string() + ": its signature " +
+                                                     sig_file.filename().string() + " is missing");
         }
-        const keys::Signature sig =
-            keys::parse_signature(read_file(sig_file, keys::k_max_signature_file_size), sig_file.string());
+        const keys::Signature sig = keys::parse_signature(
+            read_file(sig_file, keys::k_max_signature_file_size), sig_file.string());
         if (sig.id != key->id || !keys::verify_signature(*key, sig, bytes_of(text))) {
             throw Error(ErrorKind::verification,
                         file.string() + ": its signature does not verify with the node's key " +
@@ -225,19 +229,22 @@ std::vector<Receipt> read_receipts(const StateLayout& layout) {
         }
         out.push_back(parse_receipt(text, file));
     }
-    std::stable_sort(out.begin(), out.end(), [](const Receipt& a, const Receipt& b) { return a.records < b.records; });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Receipt& a, const Receipt& b) { return a.records < b.records; });
     return out;
 }
 
-std::string check_receipts(const std::vector<AuditRecord>& records, const std::vector<Receipt>& receipts) {
+std::string check_receipts(const std::vector<AuditRecord>& records,
+                           const std::vector<Receipt>& receipts) {
     const auto have = static_cast<std::int64_t>(records.size());
     // The latest receipt first: it covers the most, so it names the whole loss.
     for (auto it = receipts.rbegin(); it != receipts.rend(); ++it) {
         const Receipt& r = *it;
         const std::string name = r.file.filename().string();
         if (r.records > have) {
-            return "the log ends at record " + std::to_string(have) + ", but receipt " + name + " (signed " +
-                   described(r) + ") covers " + std::to_string(r.records) + " record(s): " +
+            return "the log ends at record " + std::to_string(have) + ", but receipt " + name +
+                   " (signed " + described(r) + ") covers " + std::to_string(r.records) +
+                   " record(s): " +
                    (r.records == have + 1 ? "record " + std::to_string(r.records) + " is"
                                           : "records " + std::to_string(have + 1) + " to " +
                                                 std::to_string(r.records) + " are") +
@@ -245,9 +252,9 @@ std::string check_receipts(const std::vector<AuditRecord>& records, const std::v
         }
         const AuditRecord& covered = records[static_cast<std::size_t>(r.records - 1)];
         if (covered.hash != r.head) {
-            return "record " + std::to_string(r.records) + " is not the one receipt " + name + " (signed " +
-                   described(r) + ") covers: its hash is " + covered.hash + ", the receipt's head " + r.head +
-                   " (the log was rewritten)";
+            return "record " + std::to_string(r.records) + " is not the one receipt " + name +
+                   " (signed " + described(r) + ") covers: its hash is " + covered.hash +
+                   ", the receipt's head " + r.head + " (the log was rewritten)";
         }
     }
     return {};
@@ -255,11 +262,19 @@ std::string check_receipts(const std::vector<AuditRecord>& records, const std::v
 
 std::string audit_log_json(const std::vector<AuditRecord>& records) {
     JsonWriter j;
-    j.begin_object().field("result", "exported").field("chain_intact", check_audit_chain(records).empty());
+    j.begin_object()
+        .field("result", "exported")
+        .field("chain_intact", check_audit_chain(records).empty());
     j.key("records").begin_array();
     for (const auto& r : records) {
-        j.begin_object().field("seq", r.seq).field("at", r.at).field("action", r.action).field("detail", r.detail)
-            .field("prev", r.prev).field("hash", r.hash).end_object();
+        j.begin_object()
+            .field("seq", r.seq)
+            .field("at", r.at)
+            .field("action", r.action)
+            .field("detail", r.detail)
+            .field("prev", r.prev)
+            .field("hash", r.hash)
+            .end_object();
     }
     j.end_array().end_object();
     return j.str();
@@ -283,7 +298,8 @@ AuditExport export_audit(StateDb& state, const fs::path& dir) {
     if (fs::is_directory(layout.receipts(), ec)) {
         for (const auto& e : fs::directory_iterator(layout.receipts())) {
             const std::string name = e.path().filename().string();
-            if (e.is_regular_file() && (name.ends_with(".json") || name.ends_with(".json.minisig"))) {
+            if (e.is_regular_file() &&
+                (name.ends_with(".json") || name.ends_with(".json.minisig"))) {
                 write_file_atomic(dir / "receipts" / name, read_file(e.path(), k_max_receipt_size));
                 out.receipts += name.ends_with(".json") ? 1 : 0;
             }

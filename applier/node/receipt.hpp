@@ -24,16 +24,16 @@ namespace ferry::applier {
 // What a receipt states: the node, the time, the newest record (its action is the result) and
 // the audit chain's head and record count at that moment.
 struct Receipt {
-    std::string node;            // the host name
-    std::string node_key;        // the id of the key that signed it
+    std::string node;     // the host name
+    std::string node_key; // the id of the key that signed it
     std::string time;
-    std::string result;          // the newest record's action
-    std::string bundle;          // what the newest record names ("" when none)
+    std::string result; // the newest record's action
+    std::string bundle; // what the newest record names ("" when none)
     std::string version;
     std::string manifest_sha256;
-    std::int64_t records = 0;    // the audit log's record count
-    std::string head;            // the newest record's hash
-    std::filesystem::path file;  // where it was written or read
+    std::int64_t records = 0;   // the audit log's record count
+    std::string head;           // the newest record's hash
+    std::filesystem::path file; // where it was written or read
 };
 
 // Signs with KEY and writes the receipt of STATE's audit log as it is now (its newest record

@@ -1,9 +1,9 @@
 #include "site.hpp"
 
+#include "applier/node/receipt.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/sha256.hpp"
-#include "applier/node/receipt.hpp"
 
 namespace ferry::applier {
 

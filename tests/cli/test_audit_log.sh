@@ -147,3 +147,22 @@ expect_fail "a node key others can read is refused" 1 \
 expect_unchanged "the refused command" "$R" "$before"
 [ "$(receipt_count)" -eq "$count" ] && pass "the refused command wrote no receipt" || fail "a receipt was written"
 chmod 600 "$S/node.key"
+
+# --- a failure is logged too: a damaged bundle given to stage ----------------------------------
+
+cp "$V2" "$SCRATCH/damaged.ferry"
+"$PY" - "$SCRATCH/damaged.ferry" <<'PYEOF'
+import sys, tarfile
+member = tarfile.open(sys.argv[1]).getmember("payload.tar.zst")
+with open(sys.argv[1], "r+b") as f:
+    f.seek(member.offset_data + member.size // 2)
+    byte = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([byte[0] ^ 0xFF]))
+PYEOF
+count=$(receipt_count)
+expect_fail "stage of a damaged bundle" 3 "sha256 mismatch" applier stage "$SCRATCH/damaged.ferry" --root "$R" --allow-major --ack-breaking
+expect_records "the failed stage is logged with what was known of the bundle" \
+    "rs[-1]['action'] == 'verification failed' and rs[-1]['d']['manifest_sha256'] == '$SHA2' and rs[-1]['d']['signing_keys'] == [{'id': '$KEY_ID', 'name': 'test-release-1'}] and rs[-1]['d']['operator']['user'] == '$ME'"
+[ "$(receipt_count)" -eq $((count + 1)) ] && pass "the failed stage leaves a receipt" || fail "no receipt for the failed stage"
+expect_ok "audit verify after the failure" applier audit verify
