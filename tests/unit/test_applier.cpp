@@ -1,6 +1,7 @@
 #include "applier/node/command.hpp"
 #include "applier/node/envfile.hpp"
 #include "applier/node/migrations.hpp"
+#include "applier/node/receipt.hpp"
 #include "applier/node/rootfs.hpp"
 #include "applier/state/state.hpp"
 #include "core/error.hpp"
@@ -110,6 +111,40 @@ TEST_CASE("applier::StateDb upgrades a version 2 database with its audit log") {
     CHECK(check_audit_chain(records).empty());
     CHECK(records[2].detail.find("\"operator\":{\"user\":") != std::string::npos);
     CHECK(records[2].detail.find("\"host\":") != std::string::npos);
+}
+
+TEST_CASE("applier::check_receipts") {
+    const test::Scratch dir;
+    StateDb state(dir.path());
+    for (const char* action : {"staged", "applied", "pruned"}) {
+        append_audit(state.db(), action, "{}");
+    }
+    auto records = state.audit_records();
+    Receipt receipt;
+    receipt.result = "applied";
+    receipt.bundle = "greeter";
+    receipt.version = "2.0.0";
+    receipt.time = "2026-12-01T10:00:00Z";
+    receipt.records = 3;
+    receipt.head = records[2].hash;
+    receipt.file = "receipts/00000003-abc.json";
+    Receipt older = receipt;
+    older.records = 1;
+    older.head = records[0].hash;
+    CHECK(check_receipts(records, {older, receipt}).empty());
+    SUBCASE("the newest records deleted") {
+        records.resize(1);
+        CHECK(check_receipts(records, {older, receipt}) ==
+              "the log ends at record 1, but receipt 00000003-abc.json (signed after \"applied\" of greeter 2.0.0 at "
+              "2026-12-01T10:00:00Z) covers 3 record(s): records 2 to 3 are missing (the log was truncated)");
+    }
+    SUBCASE("the log rewritten from a receipt's record on") {
+        records[2].hash = std::string(64, 'f');
+        CHECK(check_receipts(records, {older, receipt}) ==
+              "record 3 is not the one receipt 00000003-abc.json (signed after \"applied\" of greeter 2.0.0 at "
+              "2026-12-01T10:00:00Z) covers: its hash is " + std::string(64, 'f') + ", the receipt's head " +
+                  receipt.head + " (the log was rewritten)");
+    }
 }
 
 TEST_CASE("applier::current_operator") {
