@@ -1,6 +1,7 @@
 #include "applier/commands.hpp"
 #include "applier/node/node_status.hpp"
 #include "applier/node/probe.hpp"
+#include "applier/node/receipt.hpp"
 #include "applier/rollout/journal.hpp"
 #include "applier/state/state.hpp"
 
@@ -246,32 +247,67 @@ void setup_audit(CLI::App& app) {
         if (!problem.empty()) {
             throw Error(ErrorKind::verification, where + ": audit log: " + problem);
         }
+        // The coordinator signs no receipts; a node's receipts say how far its log reached.
+        const auto receipts =
+            verify_rollout->empty() ? read_receipts(StateLayout(args->state_dir)) : std::vector<Receipt>{};
+        if (const std::string lost = check_receipts(records, receipts); !lost.empty()) {
+            throw Error(ErrorKind::verification, where + ": audit log: " + lost,
+                        "the receipts in " + StateLayout(args->state_dir).receipts().string() +
+                            " are signed by the node's key; restore the state database from a backup, and find out "
+                            "who removed the records");
+        }
         const std::string last = records.empty() ? "" : records.back().hash;
+        const std::int64_t covered = receipts.empty() ? 0 : receipts.back().records;
         if (args->json) {
             JsonWriter j;
             j.begin_object().field("result", "intact").field("records", static_cast<std::uint64_t>(records.size()))
-                .field("last_hash", last).end_object();
+                .field("last_hash", last).field("receipts", static_cast<std::uint64_t>(receipts.size()))
+                .field("covered", covered).end_object();
             std::fputs(j.str().c_str(), stdout);
             return 0;
         }
         std::printf("audit log intact: %zu record(s), last hash %s\n", records.size(), last.empty() ? "-" : last.c_str());
+        if (!receipts.empty()) {
+            std::printf("receipts: %zu, signed by the node's key; the latest, %s, covers records 1 to %lld\n",
+                        receipts.size(), receipts.back().file.filename().c_str(), static_cast<long long>(covered));
+        }
+        if (verify_rollout->empty() && covered < static_cast<std::int64_t>(records.size())) {
+            std::printf("no receipt vouches for records %lld to %zu yet%s\n", static_cast<long long>(covered + 1),
+                        records.size(), receipts.empty() ? " (the node has signed none)" : ": they follow the latest one");
+        }
         return 0;
     });
     auto exp = std::make_shared<StateArgs>();
     auto export_rollout = std::make_shared<std::filesystem::path>();
-    CLI::App* ex = state_command(*audit, "export", "Write the audit log as JSON", exp);
+    auto export_dir = std::make_shared<std::filesystem::path>();
+    CLI::App* ex = state_command(
+        *audit, "export", "Print the audit log as JSON, or write it with the receipts and the node's public key to a folder", exp);
     ex->add_option("--rollout-dir", *export_rollout, "Export the rollout coordinator's audit log in this folder instead");
-    set_action(*ex, [exp, export_rollout] {
-        std::string where;
-        const auto records = audit_log(*exp, *export_rollout, where);
-        JsonWriter j;
-        j.begin_object().field("result", "exported").field("chain_intact", check_audit_chain(records).empty()).key("records").begin_array();
-        for (const auto& r : records) {
-            j.begin_object().field("seq", r.seq).field("at", r.at).field("action", r.action).field("detail", r.detail)
-                .field("prev", r.prev).field("hash", r.hash).end_object();
+    ex->add_option("--out-dir", *export_dir,
+                   "Write audit.json, receipts/ and node.pub into this new (or empty) folder instead of printing the log");
+    set_action(*ex, [exp, export_rollout, export_dir] {
+        if (!export_dir->empty()) {
+            if (!export_rollout->empty()) {
+                throw Error(ErrorKind::usage, "--out-dir writes a node's log and receipts; the coordinator has no receipts",
+                            "print the coordinator's log with `audit export --rollout-dir DIR`");
+            }
+            StateDb state = open_existing(exp->state_dir);
+            const AuditExport out = export_audit(state, *export_dir);
+            if (exp->json) {
+                JsonWriter j;
+                j.begin_object().field("result", "exported").field("folder", out.dir.string())
+                    .field("records", static_cast<std::uint64_t>(out.records)).field("chain_intact", out.chain_intact)
+                    .field("receipts", static_cast<std::uint64_t>(out.receipts)).field("node_public_key", out.public_key)
+                    .end_object();
+                std::fputs(j.str().c_str(), stdout);
+                return 0;
+            }
+            std::printf("exported %zu audit record(s), %zu receipt(s)%s to %s\n", out.records, out.receipts,
+                        out.public_key ? " and the node's public key" : "", out.dir.c_str());
+            return 0;
         }
-        j.end_array().end_object();
-        std::fputs(j.str().c_str(), stdout);
+        std::string where;
+        std::fputs(audit_log_json(audit_log(*exp, *export_rollout, where)).c_str(), stdout);
         return 0;
     });
 }

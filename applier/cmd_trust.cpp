@@ -1,10 +1,12 @@
 #include "applier/commands.hpp"
 #include "applier/node/node_trust.hpp"
+#include "applier/node/receipt.hpp"
 
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/json.hpp"
 #include "core/sha256.hpp"
+#include "keys/key_file.hpp"
 #include "keys/trust_store.hpp"
 
 #include <algorithm>
@@ -24,7 +26,13 @@ void add_site_options(CLI::App* cmd, SiteOptions& site) {
                         std::string(k_default_state_dir) + ")");
 }
 
-void print_show_json(const keys::TrustStore& store, const std::string& path, UnixTime t) {
+// The node's own key, which signs its receipts, as trust show prints it.
+struct NodeKeyView {
+    std::filesystem::path file; // the public key file
+    std::optional<keys::PublicKey> key;
+};
+
+void print_show_json(const keys::TrustStore& store, const std::string& path, UnixTime t, const NodeKeyView& node) {
     JsonWriter j;
     const Limits& l = store.limits;
     j.begin_object().field("result", "shown").field("trust_store", path).field("version", store.version);
@@ -44,11 +52,18 @@ void print_show_json(const keys::TrustStore& store, const std::string& path, Uni
         }
         j.end_array().field("expires", format_time(k.expires)).field("expired", k.expires <= t).end_object();
     }
-    j.end_array().end_object();
+    j.end_array().key("node_key");
+    if (node.key) {
+        j.begin_object().field("id", keys::key_id_hex(node.key->id)).field("public_key", keys::public_key_base64(*node.key))
+            .field("file", node.file.string()).end_object();
+    } else {
+        j.null();
+    }
+    j.end_object();
     std::fputs(j.str().c_str(), stdout);
 }
 
-void print_show_text(const keys::TrustStore& store, const std::string& path, UnixTime t) {
+void print_show_text(const keys::TrustStore& store, const std::string& path, UnixTime t, const NodeKeyView& node) {
     std::printf("trust store: %s, version %llu\n", path.c_str(), static_cast<unsigned long long>(store.version));
     for (const auto role : schema::k_trust_roles) {
         const auto holders = std::count_if(store.keys.begin(), store.keys.end(), [&](const auto& k) { return k.has(role); });
@@ -69,6 +84,13 @@ void print_show_text(const keys::TrustStore& store, const std::string& path, Uni
                     ("[" + keys::roles_text(k.roles) + "]").c_str(), format_time(k.expires).c_str(),
                     k.expires <= t ? "  (EXPIRED)" : "");
     }
+    if (!node.key) {
+        std::printf("node key: none yet (made in %s by the node's first trust init, stage or apply)\n",
+                    node.file.parent_path().c_str());
+        return;
+    }
+    std::printf("node key: %s (%s), signs this node's receipts:\n%s", keys::key_id_hex(node.key->id).c_str(),
+                node.file.c_str(), keys::format_public_key_file(*node.key, "node").c_str());
 }
 
 int print_change(const TrustChange& c, const char* result, bool json) {
@@ -76,8 +98,8 @@ int print_change(const TrustChange& c, const char* result, bool json) {
         JsonWriter j;
         j.begin_object().field("result", result).field("trust_store", c.path.string()).field("from_version", c.from_version)
             .field("version", c.version).field("sha256", c.sha256).key("signed_by").begin_array();
-        for (const auto& s : c.signers) {
-            j.value(s);
+        for (const auto& k : c.signing_keys) {
+            j.value(k.id + " (" + k.name + ")");
         }
         j.end_array().end_object();
         std::fputs(j.str().c_str(), stdout);
@@ -88,8 +110,8 @@ int print_change(const TrustChange& c, const char* result, bool json) {
                     c.path.c_str(), c.sha256.c_str());
     } else {
         std::string signers;
-        for (const auto& s : c.signers) {
-            signers += (signers.empty() ? "" : ", ") + s;
+        for (const auto& k : c.signing_keys) {
+            signers += (signers.empty() ? "" : ", ") + k.id + " (" + k.name + ")";
         }
         std::printf("updated trust store %s from version %llu to %llu (sha256 %s), signed by %s\n", c.path.c_str(),
                     static_cast<unsigned long long>(c.from_version), static_cast<unsigned long long>(c.version),
@@ -107,6 +129,7 @@ void setup_trust(CLI::App& app) {
     struct ShowArgs {
         std::filesystem::path path;
         std::filesystem::path root = "/";
+        std::filesystem::path state_dir = k_default_state_dir;
         bool json = false;
     };
     auto show_args = std::make_shared<ShowArgs>();
@@ -114,14 +137,19 @@ void setup_trust(CLI::App& app) {
     show->add_option("--trust", show_args->path,
                      "Trust store (default " + std::string(k_default_trust_store) + " below --root, the node's own)");
     show->add_option("--root", show_args->root, "Install root (default /)")->check(CLI::ExistingDirectory);
+    show->add_option("--state-dir", show_args->state_dir,
+                     "The applier's state folder, which holds the node's own key (default " +
+                         std::string(k_default_state_dir) + ")");
     show->add_flag("--json", show_args->json, "Print JSON");
     set_action(*show, [show_args] {
         const keys::TrustStore store = load_site_trust(show_args->path, show_args->root);
         const std::string path = (show_args->path.empty() ? node_trust_store(show_args->root) : show_args->path).string();
+        const StateLayout layout(show_args->state_dir);
+        const NodeKeyView node{layout.node_public_key(), node_public_key(layout)};
         if (show_args->json) {
-            print_show_json(store, path, now());
+            print_show_json(store, path, now(), node);
         } else {
-            print_show_text(store, path, now());
+            print_show_text(store, path, now(), node);
         }
         return 0;
     });

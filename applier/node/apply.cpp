@@ -78,7 +78,7 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
         if (!run.begun(Step::stop)) {
             // Nothing on the node changed yet.
             state.end_run(run.id(), RunState::failed, e.what());
-            record(state, "failed", run.id(), m.name, m.version.str(), e.what());
+            record(state, "failed", run.id(), run_facts(state, run.id()), e.what());
             fs::remove_all(run.dir());
             throw;
         }
@@ -91,13 +91,13 @@ void run_forward(Run& run, StateDb& state, const Plan& plan) {
             }
             const std::string message = std::string(e.what()) + "; the rollback failed too: " + undo_error.what();
             state.end_run(run.id(), RunState::failed, message);
-            record(state, "rollback failed", run.id(), m.name, m.version.str(), message);
+            record(state, "rollback failed", run.id(), run_facts(state, run.id()), message);
             throw Error(ErrorKind::failed, message,
                         "the node may be between versions: see `ferry-applier status` and the backups in " +
                             state.layout().backup(run.id()).string());
         }
         state.end_run(run.id(), RunState::rolled_back, e.what());
-        record(state, "rolled back", run.id(), m.name, m.version.str(), e.what());
+        record(state, "rolled back", run.id(), run_facts(state, run.id()), e.what());
         fs::remove_all(run.staging());
         throw Error(ErrorKind::rolled_back,
                     m.name + " " + m.version.str() + " failed and was rolled back" +
@@ -143,17 +143,18 @@ Outcome apply_bundle(const ApplyOptions& options) {
     Outcome out;
     std::optional<Plan> plan;
     std::unique_ptr<Run> run;
+    // What is known of the bundle: its file name until its head is read and authenticated.
+    BundleFacts facts{options.bundle.filename().string(), "", "", {}};
     // Open and authenticate, then decide, then stream the payload: the steps of verification.
     const auto on_error = [&](const Error& e) {
         if (run) {
             state.end_run(run->id(), RunState::failed, e.what());
-            record(state, "failed", run->id(), run->manifest().name, run->manifest().version.str(), e.what());
+            record(state, "failed", run->id(), facts, e.what());
             fs::remove_all(run->dir());
         } else if (e.kind() == ErrorKind::verification) {
-            record(state, "verification failed", 0, options.bundle.filename().string(), "", e.what());
+            record(state, "verification failed", 0, facts, e.what());
         } else if (e.kind() == ErrorKind::policy) {
-            record(state, "refused", 0, plan ? plan->name : options.bundle.filename().string(),
-                   plan ? plan->to_version : "", e.what());
+            record(state, "refused", 0, facts, e.what());
         }
     };
     std::string manifest_sha256;
@@ -171,6 +172,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
             from_staged = true;
         }
         keys::BundleReader& bundle = staged ? *staged : media;
+        facts = facts_of(bundle.info());
         const schema::Manifest& m = bundle.info().manifest;
         plan = make_plan(m, state, root, options.policy, options.site.state_dir);
         if (plan->already_installed) {
@@ -185,7 +187,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
         } else {
             RunInfo r{0, "apply", m.name, m.version.str(), plan->from_version, static_cast<std::int64_t>(m.sequence),
                       RunState::running, "", "", "", fs::absolute(options.bundle).string(),
-                      previous ? state.installed()->manifest : ""};
+                      previous ? state.installed()->manifest : "", facts.signing_keys};
             const std::int64_t id = state.begin_run(r, bundle.info().head.manifest);
             run = std::make_unique<Run>(state, root, id, m, previous, options.site.progress);
             state.journal(id, step_name(Step::stage), "begin");
@@ -205,7 +207,8 @@ Outcome apply_bundle(const ApplyOptions& options) {
         throw;
     }
     if (!run) {
-        record(state, "verified", 0, plan->name, plan->to_version, "already installed; nothing to do");
+        record(state, "verified", 0, facts, "already installed; nothing to do");
+        site.write_receipt();
         out.result = Outcome::Result::already_installed;
         out.name = plan->name;
         out.from_version = out.to_version = plan->to_version;
@@ -225,6 +228,7 @@ Outcome apply_bundle(const ApplyOptions& options) {
     out.to_version = plan->to_version;
     out.run = run->id();
     out.notes = run->notes();
+    site.write_receipt();
     return out;
 }
 
@@ -246,13 +250,14 @@ Outcome resume(const SiteOptions& options) {
     if (!run.done(Step::stage)) {
         // Staging never finished: nothing on the node changed.
         state.end_run(info->id, RunState::failed, "interrupted while staging; nothing was changed");
-        record(state, "discarded", info->id, m.name, m.version.str(), "interrupted while staging");
+        record(state, "discarded", info->id, run_facts(state, info->id), "interrupted while staging");
         fs::remove_all(run.dir());
         out.result = Outcome::Result::discarded;
         out.notes.push_back("the run was interrupted while staging; nothing on the node changed; apply the bundle again");
+        site.write_receipt();
         return out;
     }
-    record(state, "resumed", info->id, m.name, m.version.str(), "");
+    record(state, "resumed", info->id, run_facts(state, info->id), "");
     // The plan is worked out again from the node as it is now; policy was enforced when the run began.
     Plan plan = make_plan(m, state, root, PolicyOptions{true, true, true}, options.state_dir);
     if (run.begun(Step::install) || (run.begun(Step::stop) && run.previous())) {
@@ -274,6 +279,7 @@ Outcome resume(const SiteOptions& options) {
     }
     run_forward(run, state, plan);
     out.notes = run.notes();
+    site.write_receipt();
     return out;
 }
 
@@ -356,7 +362,7 @@ Outcome rollback(const RollbackOptions& options) {
             throw;
         }
         state.end_run(info.id, RunState::failed, std::string("rollback failed: ") + e.what());
-        record(state, "rollback failed", info.id, m.name, m.version.str(), e.what());
+        record(state, "rollback failed", info.id, run_facts(state, info.id), e.what());
         throw Error(ErrorKind::failed, std::string("rollback failed: ") + e.what());
     }
     Transaction tx(state.db());
@@ -374,7 +380,7 @@ Outcome rollback(const RollbackOptions& options) {
         state.db().exec("DELETE FROM installed; DELETE FROM installed_files;");
     }
     state.end_run(info.id, RunState::rolled_back, interrupted ? "interrupted; rolled back on request" : "rolled back on request");
-    record(state, "rolled back", info.id, m.name, m.version.str(),
+    record(state, "rolled back", info.id, run_facts(state, info.id),
            keep ? "on request; the data before it kept in " + keep->string() : "on request");
     tx.commit();
     fs::remove_all(run.dir());
@@ -383,6 +389,7 @@ Outcome rollback(const RollbackOptions& options) {
         out.notes.push_back("the databases, paths and files as they were before this rollback are kept in " +
                             keep->string() + " (`ferry-applier prune` removes them)");
     }
+    site.write_receipt();
     return out;
 }
 
@@ -441,8 +448,9 @@ PruneResult prune(const PruneOptions& options) {
     for (const auto& r : out.removed) {
         j.value(r);
     }
-    j.end_array().end_object();
-    state.audit("pruned", j.str());
+    j.end_array();
+    state.audit("pruned", j);
+    site.write_receipt();
     return out;
 }
 

@@ -17,27 +17,17 @@ namespace {
 // The node's trust store as an install path (what RootFs takes).
 constexpr const char* k_dest = k_default_trust_store;
 
+// The record of a trust change: its bundle is the file given (a trust store, or a trust bundle),
+// its manifest the store's bytes, which the trust keys sign.
 void log_change(StateDb& state, const std::string& action, const fs::path& source, const TrustChange& c,
                 const std::string& error) {
     JsonWriter j;
     j.begin_object().field("trust_store", c.path.string()).field("source", fs::absolute(source).string());
-    j.field("from_version", c.from_version).field("version", c.version).field("sha256", c.sha256);
-    j.key("signed_by").begin_array();
-    for (const auto& s : c.signers) {
-        j.value(s);
-    }
-    j.end_array().field("detail", error).end_object();
-    state.audit(action, j.str());
-}
-
-std::vector<std::string> counted(const keys::Authentication& auth) {
-    std::vector<std::string> out;
-    for (const auto& s : auth.signatures) {
-        if (s.status == keys::SignatureCheck::Status::valid) {
-            out.push_back(s.key_id + " (" + s.key_name + ")");
-        }
-    }
-    return out;
+    j.field("bundle", source.filename().string()).field("from_version", c.from_version).field("version", c.version);
+    j.field("manifest_sha256", c.sha256).field("sha256", c.sha256);
+    write_signing_keys(j, c.signing_keys);
+    j.field("detail", error);
+    state.audit(action, j);
 }
 
 } // namespace
@@ -74,6 +64,7 @@ TrustChange init_trust(const SiteOptions& options, const fs::path& file) {
         throw;
     }
     log_change(site.state, "trust initialized", file, change, "");
+    site.write_receipt();
     return change;
 }
 
@@ -93,10 +84,11 @@ TrustChange update_trust(const SiteOptions& options, const fs::path& bundle_path
         const keys::TrustUpdate update = keys::check_trust_update(current, bundle, now());
         change.version = update.store.version;
         change.sha256 = to_hex(sha256(bundle.head.store));
-        change.signers = counted(update.by_current);
-        for (const auto& s : counted(update.by_new)) {
-            if (std::find(change.signers.begin(), change.signers.end(), s) == change.signers.end()) {
-                change.signers.push_back(s);
+        change.signing_keys = counted_keys(update.by_current);
+        for (const auto& k : counted_keys(update.by_new)) {
+            if (std::none_of(change.signing_keys.begin(), change.signing_keys.end(),
+                             [&](const SigningKey& s) { return s.id == k.id; })) {
+                change.signing_keys.push_back(k);
             }
         }
         site.root.install_data(k_dest, bundle.head.store, 0644);
@@ -106,6 +98,7 @@ TrustChange update_trust(const SiteOptions& options, const fs::path& bundle_path
         throw;
     }
     log_change(site.state, "trust updated", bundle_path, change, "");
+    site.write_receipt();
     return change;
 }
 

@@ -21,7 +21,7 @@ struct TrustChange {
     std::uint64_t from_version = 0; // 0 for trust init
     std::uint64_t version = 0;
     std::string sha256;            // of the store's bytes as installed
-    std::vector<std::string> signers; // "ID (name)" of the keys that counted, for trust update
+    std::vector<SigningKey> signing_keys; // the keys that counted, for trust update: the current store's, then the new one's
 };
 
 // Installs FILE as the node's trust store, refusing when the node has one already or when FILE

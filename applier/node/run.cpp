@@ -4,9 +4,11 @@
 #include "applier/node/image_target.hpp"
 #include "applier/node/migrations.hpp"
 #include "core/console.hpp"
+#include "applier/node/site.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "core/sha256.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -299,7 +301,9 @@ void Run::commit() {
     m_state.end_run(m_id, RunState::committed);
     JsonWriter j;
     j.begin_object().field("run", m_id).field("bundle", m_manifest.name).field("version", m_manifest.version.str())
-        .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence);
+        .field("from", m_previous ? m_previous->version.str() : "").field("sequence", m_manifest.sequence)
+        .field("manifest_sha256", to_hex(sha256(info.manifest)));
+    write_signing_keys(j, m_state.run_signing_keys(m_id));
     const auto refs = image_refs(m_manifest);
     if (!refs.empty()) {
         const ImageTarget target = load_image_target(m_root.root(), m_state.layout().image_layout());
@@ -310,8 +314,7 @@ void Run::commit() {
         }
         j.end_array();
     }
-    j.end_object();
-    m_state.audit("applied", j.str());
+    m_state.audit("applied", j);
     tx.commit();
 }
 

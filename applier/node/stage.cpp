@@ -99,7 +99,7 @@ StageDecision decide_stage(Site& site, const StageOptions& options, const keys::
     try {
         enforce(plan);
     } catch (const Error& e) {
-        record(state, "refused", 0, m.name, m.version.str(), std::string("stage: ") + e.what());
+        record(state, "refused", 0, facts_of(info), std::string("stage: ") + e.what());
         throw;
     }
     StageDecision d;
@@ -119,11 +119,10 @@ StageDecision decide_stage(Site& site, const StageOptions& options, const keys::
     return d;
 }
 
-StageOutcome stage_bundle(const StageOptions& options) {
-    if (const auto parts = split_media(options.bundle)) {
-        return stage_parts(options, *parts);
-    }
-    Site site(options.site);
+namespace {
+
+// Stages a whole bundle on SITE; FACTS says what is known of it as it is read.
+StageOutcome stage_whole(Site& site, const StageOptions& options, BundleFacts& facts) {
     StateDb& state = site.state;
     const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
 
@@ -132,6 +131,7 @@ StageOutcome stage_bundle(const StageOptions& options) {
     const fs::path bundle = keys::locate_bundle(options.bundle).first;
     keys::BundleReader media(bundle, trust, now());
     const keys::BundleInfo& info = media.info();
+    facts = facts_of(info);
     const schema::Manifest& m = info.manifest;
     StageDecision decision = decide_stage(site, options, info);
     StageOutcome out = decision.outcome;
@@ -229,10 +229,30 @@ StageOutcome stage_bundle(const StageOptions& options) {
     state.set_staged_progress(out.manifest_sha256, static_cast<std::int64_t>(out.chunks),
                               k_verified);
     record(
-        state, "staged", 0, m.name, m.version.str(),
+        state, "staged", 0, facts,
         "from " + fs::absolute(bundle).string() + " into " + out.copy.string() +
             (out.resumed_at > 0 ? "; resumed at chunk " + std::to_string(out.resumed_at + 1) : ""));
     return out;
+}
+
+} // namespace
+
+StageOutcome stage_bundle(const StageOptions& options) {
+    if (const auto parts = split_media(options.bundle)) {
+        return stage_parts(options, *parts);
+    }
+    Site site(options.site);
+    BundleFacts facts{options.bundle.filename().string(), "", "", {}};
+    try {
+        StageOutcome out = stage_whole(site, options, facts);
+        site.write_receipt();
+        return out;
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::verification) {
+            record(site.state, "verification failed", 0, facts, std::string("stage: ") + e.what());
+        }
+        throw;
+    }
 }
 
 } // namespace ferry::applier

@@ -219,8 +219,11 @@ std::optional<std::vector<fs::path>> split_media(const fs::path& given) {
     return files;
 }
 
-StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path>& files) {
-    Site site(options.site);
+namespace {
+
+// Stages FILES, parts of one bundle, on SITE; FACTS says what is known of the bundle as it is read.
+StageOutcome stage_parts_on(Site& site, const StageOptions& options, const std::vector<fs::path>& files,
+                            BundleFacts& facts) {
     StateDb& state = site.state;
     const StateLayout layout = state.layout();
     const keys::TrustStore trust = load_site_trust(options.trust, options.site.root);
@@ -239,6 +242,7 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
                 ") first: it carries the signed manifest");
     }
     const keys::BundleInfo& info = reader->info();
+    facts = facts_of(info);
     const BundleGeometry& g = info.geometry;
     const auto& chunks = info.manifest.payload.chunks;
     StageDecision decision = decide_stage(site, options, info);
@@ -356,9 +360,10 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
     if (!missing.chunks.empty()) {
         out.result = StageOutcome::Result::partial;
         out.missing = describe_missing(missing);
-        record(state, "staged parts", 0, info.manifest.name, info.manifest.version.str(),
+        record(state, "staged parts", 0, facts_of(info),
                "parts " + part_list(out.parts_now) + " from " +
                    fs::absolute(files.front().parent_path()).string() + "; missing " + out.missing);
+        site.write_receipt();
         return out;
     }
     // The copy as a whole, as apply will read it: signatures, every chunk, every file.
@@ -368,10 +373,26 @@ StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path
     verify.label = "verifying the staged copy";
     (void)keys::verify_bundle(out.copy, trust, verify);
     state.set_staged_progress(sha, static_cast<std::int64_t>(out.chunks), k_verified);
-    record(state, "staged", 0, info.manifest.name, info.manifest.version.str(),
+    record(state, "staged", 0, facts_of(info),
            "from parts, the last ones from " + fs::absolute(files.front().parent_path()).string() +
                " into " + out.copy.string());
+    site.write_receipt();
     return out;
+}
+
+} // namespace
+
+StageOutcome stage_parts(const StageOptions& options, const std::vector<fs::path>& files) {
+    Site site(options.site);
+    BundleFacts facts{files.front().filename().string(), "", "", {}};
+    try {
+        return stage_parts_on(site, options, files, facts);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::verification) {
+            record(site.state, "verification failed", 0, facts, std::string("stage: ") + e.what());
+        }
+        throw;
+    }
 }
 
 } // namespace ferry::applier

@@ -5,8 +5,6 @@
 #include "core/time.hpp"
 
 #include <array>
-#include <pwd.h>
-#include <unistd.h>
 
 namespace ferry::rollout {
 
@@ -57,13 +55,14 @@ void prepare(applier::Database& db) {
     applier::create_audit_table(db);
 }
 
-// Who runs the coordinator, where: every audit record names them.
+// Who runs the coordinator, where: every audit record names them, and who asked sudo for it.
 std::string operator_name() {
-    const passwd* pw = ::getpwuid(::getuid());
-    std::array<char, 256> host{};
-    (void)::gethostname(host.data(), host.size() - 1);
-    return std::string(pw != nullptr ? pw->pw_name : "?") + " (uid " + std::to_string(::getuid()) + ") on " +
-           host.data();
+    const applier::Operator op = applier::current_operator();
+    std::string text = op.user + " (uid " + std::to_string(op.uid) + ")";
+    if (!op.sudo_user.empty()) {
+        text += " through sudo by " + op.sudo_user + (op.sudo_uid ? " (uid " + std::to_string(*op.sudo_uid) + ")" : "");
+    }
+    return text + " on " + op.host;
 }
 
 RolloutRecord read_record(applier::Database& db, std::int64_t id) {

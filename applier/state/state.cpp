@@ -4,7 +4,10 @@
 #include "core/time.hpp"
 
 #include <array>
+#include <cstdlib>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace ferry::applier {
 
@@ -13,9 +16,10 @@ namespace {
 // The state database's schema versions this applier reads: it upgrades any version from the
 // oldest supported to the current one when it opens the database, and refuses any other.
 constexpr int k_oldest_schema_version = 1;
-constexpr int k_schema_version = 2;
+constexpr int k_schema_version = 3;
 
-// What each version adds to the one before it: version 2 keeps bundles staged for later.
+// What each version adds to the one before it: version 2 keeps bundles staged for later,
+// version 3 the keys that counted toward each run's bundle.
 const char* const k_schema_upgrades[] = {
     nullptr,
     nullptr,
@@ -32,6 +36,13 @@ CREATE TABLE IF NOT EXISTS staged(
     chunks_done INTEGER NOT NULL,
     state TEXT NOT NULL,
     updated TEXT NOT NULL);
+)sql",
+    R"sql(
+CREATE TABLE IF NOT EXISTS run_keys(
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    key_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY(run_id, key_id));
 )sql",
 };
 
@@ -249,7 +260,25 @@ std::int64_t StateDb::begin_run(const RunInfo& run, const std::string& manifest)
         .bind(8, run.from_manifest)
         .bind(9, format_time(now()))
         .run();
-    return sqlite3_last_insert_rowid(m_db.get());
+    const std::int64_t id = sqlite3_last_insert_rowid(m_db.get());
+    for (const auto& k : run.signing_keys) {
+        m_db.prepare("INSERT OR IGNORE INTO run_keys(run_id, key_id, name) VALUES(?, ?, ?)")
+            .bind(1, id)
+            .bind(2, k.id)
+            .bind(3, k.name)
+            .run();
+    }
+    return id;
+}
+
+std::vector<SigningKey> StateDb::run_signing_keys(std::int64_t run) {
+    std::vector<SigningKey> out;
+    Statement s = m_db.prepare("SELECT key_id, name FROM run_keys WHERE run_id = ? ORDER BY key_id");
+    s.bind(1, run);
+    while (s.step()) {
+        out.push_back({s.text(0), s.text(1)});
+    }
+    return out;
 }
 
 void StateDb::end_run(std::int64_t run, RunState state, const std::string& error) {
@@ -452,11 +481,52 @@ std::vector<AuditRecord> audit_records(Database& db) {
     return out;
 }
 
-void StateDb::audit(const std::string& action, const std::string& detail_json) {
-    append_audit(m_db, action, detail_json);
+void StateDb::audit(const std::string& action, JsonWriter& detail) {
+    static const Operator who = current_operator();
+    write_operator(detail, who);
+    detail.end_object();
+    append_audit(m_db, action, detail.str());
+}
+
+Operator current_operator() {
+    Operator op;
+    const uid_t uid = ::geteuid();
+    const passwd* pw = ::getpwuid(uid);
+    op.user = pw != nullptr ? pw->pw_name : "?";
+    op.uid = static_cast<std::int64_t>(uid);
+    if (const char* sudo_user = std::getenv("SUDO_USER")) {
+        op.sudo_user = sudo_user;
+    }
+    if (const char* sudo_uid = std::getenv("SUDO_UID")) {
+        char* end = nullptr;
+        const long long value = std::strtoll(sudo_uid, &end, 10);
+        if (*sudo_uid != '\0' && *end == '\0') {
+            op.sudo_uid = value;
+        }
+    }
+    std::array<char, 256> host{};
+    (void)::gethostname(host.data(), host.size() - 1);
+    op.host = host.data();
+    return op;
+}
+
+void write_operator(JsonWriter& j, const Operator& op) {
+    j.key("operator").begin_object().field("user", op.user).field("uid", op.uid).field("sudo_user", op.sudo_user);
+    j.key("sudo_uid");
+    if (op.sudo_uid) {
+        j.value(*op.sudo_uid);
+    } else {
+        j.null();
+    }
+    j.end_object().field("host", op.host);
 }
 
 std::vector<AuditRecord> StateDb::audit_records() { return applier::audit_records(m_db); }
+
+std::int64_t StateDb::audit_count() {
+    Statement s = m_db.prepare("SELECT COUNT(*) FROM audit");
+    return s.step() ? s.integer(0) : 0;
+}
 
 std::string check_audit_chain(const std::vector<AuditRecord>& records) {
     std::string prev(64, '0');

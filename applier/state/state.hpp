@@ -4,6 +4,7 @@
 // migration ledger and the hash-chained audit log. SQLite in WAL mode with synchronous=FULL.
 
 #include "applier/state/sqlite.hpp"
+#include "core/json.hpp"
 
 #include <filesystem>
 #include <map>
@@ -32,6 +33,12 @@ enum class BackupKind {
 // "file", "path", ...
 [[nodiscard]] std::string kind_name(BackupKind kind);
 
+// A key that counted toward a bundle's signature threshold.
+struct SigningKey {
+    std::string id;   // 16 hex digits, as minisign prints it
+    std::string name; // its name in the trust store
+};
+
 struct RunInfo {
     std::int64_t id = 0;
     std::string action; // apply, rollback
@@ -45,6 +52,7 @@ struct RunInfo {
     std::string error;
     std::string bundle_path;
     std::string from_manifest; // the manifest installed before the run, empty if none
+    std::vector<SigningKey> signing_keys; // the keys that counted when the run began
 };
 
 struct JournalEntry {
@@ -127,6 +135,11 @@ public:
     // The OCI layout a node with no image configuration pushes images to.
     [[nodiscard]] std::filesystem::path image_layout() const { return m_dir / "image-layout"; }
     [[nodiscard]] std::filesystem::path kept() const { return m_dir / "kept"; }
+    // The node's own signing key (secret, mode 0600) and its minisign public key.
+    [[nodiscard]] std::filesystem::path node_key() const { return m_dir / "node.key"; }
+    [[nodiscard]] std::filesystem::path node_public_key() const { return m_dir / "node.pub"; }
+    // The signed receipts, one JSON file and its .minisig per command that changed the node.
+    [[nodiscard]] std::filesystem::path receipts() const { return m_dir / "receipts"; }
     [[nodiscard]] std::filesystem::path kept_before_rollback(std::int64_t id) const {
         return kept() / ("before-rollback-of-run-" + std::to_string(id));
     }
@@ -151,7 +164,7 @@ public:
     void set_installed(const InstalledInfo& info, const std::map<std::string, InstalledFile>& files);
     [[nodiscard]] std::map<std::string, InstalledFile> installed_files();
 
-    // Starts a run in state "running"; returns its id.
+    // Starts a run in state "running", with its signing keys; returns its id.
     [[nodiscard]] std::int64_t begin_run(const RunInfo& run, const std::string& manifest);
     void end_run(std::int64_t run, RunState state, const std::string& error = {});
     [[nodiscard]] std::optional<RunInfo> interrupted_run();
@@ -160,6 +173,8 @@ public:
     [[nodiscard]] std::optional<RunInfo> failed_run();
     [[nodiscard]] std::vector<RunInfo> runs();
     [[nodiscard]] std::string run_manifest(std::int64_t run);
+    // The keys that counted toward the threshold of RUN's bundle (none for runs recorded before they were kept).
+    [[nodiscard]] std::vector<SigningKey> run_signing_keys(std::int64_t run);
 
     // Records a step's phase durably before returning.
     void journal(std::int64_t run, const std::string& step, const std::string& phase,
@@ -180,14 +195,32 @@ public:
     [[nodiscard]] std::vector<StagedBundle> staged_bundles();
     void drop_staged(const std::string& manifest_sha256);
 
-    // Appends an audit record chained to the previous one.
-    void audit(const std::string& action, const std::string& detail_json);
+    // Appends an audit record chained to the previous one. DETAIL is an object the caller has
+    // begun and filled; the operator and the host are added to it and it is closed here.
+    void audit(const std::string& action, JsonWriter& detail);
     [[nodiscard]] std::vector<AuditRecord> audit_records();
+    // How many records the audit log holds.
+    [[nodiscard]] std::int64_t audit_count();
 
 private:
     std::filesystem::path m_dir;
     Database m_db;
 };
+
+// Who runs this process, and where, as an audit record names them.
+struct Operator {
+    std::string user;                     // the effective user's name ("?" if it has none)
+    std::int64_t uid = 0;                 // the effective uid
+    std::string sudo_user;                // SUDO_USER, when sudo ran the command (as sudo says)
+    std::optional<std::int64_t> sudo_uid; // SUDO_UID, likewise
+    std::string host;                     // the host name
+};
+
+// The operator of this process: the effective user, sudo's account of who asked, the host.
+[[nodiscard]] Operator current_operator();
+
+// Adds OP to the object J is writing: "operator" {user, uid, sudo_user, sudo_uid} and "host".
+void write_operator(JsonWriter& j, const Operator& op);
 
 // The hash-chained audit log of a database: the node's (StateDb) and the rollout
 // coordinator's (its journal) keep the same table.

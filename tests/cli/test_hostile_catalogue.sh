@@ -106,12 +106,14 @@ outcome() {
 }
 
 # node_clean NAME NODE: after a refused apply the root is empty, the state folder holds no run
-# (so no staging), nothing else appeared beside them, and it all stays small.
+# (so no staging), nothing else appeared beside them but the node's key and the receipt of the
+# refusal, and it all stays small.
 node_clean() {
     local name=$1 node=$2 extra
     extra=$(find "$node" -mindepth 1 ! -path "$node/root" ! -path "$node/state" \
         ! -path "$node/state/lock" ! -path "$node/state/state.db" ! -path "$node/state/runs" \
-        ! -path "$node/state/state.db-*")
+        ! -path "$node/state/state.db-*" ! -path "$node/state/node.key" ! -path "$node/state/node.pub" \
+        ! -path "$node/state/receipts" ! -path "$node/state/receipts/*.json" ! -path "$node/state/receipts/*.json.minisig")
     if [ -n "$(ls -A "$node/root")" ]; then
         fail "$name: wrote to the root: $(find "$node/root" -mindepth 1 | head -5)"
     elif [ -n "$extra" ]; then

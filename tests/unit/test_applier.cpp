@@ -1,6 +1,7 @@
 #include "applier/node/command.hpp"
 #include "applier/node/envfile.hpp"
 #include "applier/node/migrations.hpp"
+#include "applier/node/receipt.hpp"
 #include "applier/node/rootfs.hpp"
 #include "applier/state/state.hpp"
 #include "core/error.hpp"
@@ -9,6 +10,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <unistd.h>
+
 using namespace ferry;
 using namespace ferry::applier;
 
@@ -16,9 +20,9 @@ TEST_CASE("applier::check_audit_chain") {
     const test::Scratch dir;
     {
         StateDb state(dir.path());
-        state.audit("applied", "{\"n\":1}");
-        state.audit("refused", "{\"n\":2}");
-        state.audit("applied", "{\"n\":3}");
+        append_audit(state.db(), "applied", "{\"n\":1}");
+        append_audit(state.db(), "refused", "{\"n\":2}");
+        append_audit(state.db(), "applied", "{\"n\":3}");
         CHECK(check_audit_chain(state.audit_records()).empty());
     }
     Database db(dir / "state.db", false);
@@ -57,12 +61,13 @@ TEST_CASE("applier::StateDb schema versions") {
     const test::Scratch dir;
     {
         StateDb state(dir.path());
-        state.db().exec("DROP TABLE staged; UPDATE meta SET value = '1' WHERE key = 'schema_version';");
+        state.db().exec("DROP TABLE staged; DROP TABLE run_keys; UPDATE meta SET value = '1' WHERE key = 'schema_version';");
     }
     SUBCASE("the oldest supported version is upgraded to the current one") {
         StateDb state(dir.path());
-        CHECK(state.meta("schema_version") == "2");
+        CHECK(state.meta("schema_version") == "3");
         CHECK(state.staged_bundles().empty());
+        CHECK(state.run_signing_keys(1).empty());
     }
     SUBCASE("a newer version is refused, naming the range") {
         {
@@ -70,10 +75,94 @@ TEST_CASE("applier::StateDb schema versions") {
             state.set_meta("schema_version", "9");
         }
         CHECK_THROWS_WITH_AS(StateDb(dir.path()),
-                             doctest::Contains("state schema version 9 is not one this ferry-applier reads (1 to 2): it "
+                             doctest::Contains("state schema version 9 is not one this ferry-applier reads (1 to 3): it "
                                                "was written by a newer one"),
                              Error);
     }
+}
+
+TEST_CASE("applier::StateDb upgrades a version 2 database with its audit log") {
+    const test::Scratch dir;
+    RunInfo old_run;
+    old_run.action = "apply";
+    old_run.name = "greeter";
+    old_run.version = "1.0.0";
+    {
+        // A database as version 2 wrote it: no run_keys table, records in the old form.
+        StateDb state(dir.path());
+        state.db().exec("DROP TABLE run_keys; UPDATE meta SET value = '2' WHERE key = 'schema_version';");
+        (void)state.begin_run(old_run, "name: greeter\n");
+        append_audit(state.db(), "applied", "{\"run\":1,\"bundle\":\"greeter\",\"version\":\"1.0.0\"}\n");
+        append_audit(state.db(), "pruned", "{\"keep\":1}\n");
+    }
+    StateDb state(dir.path());
+    CHECK(state.meta("schema_version") == "3");
+    CHECK(state.run_signing_keys(1).empty());
+    RunInfo run = old_run;
+    run.signing_keys = {{"0123456789ABCDEF", "release-1"}};
+    const std::int64_t id = state.begin_run(run, "name: greeter\n");
+    CHECK(state.run_signing_keys(id).size() == 1);
+    CHECK(state.run_signing_keys(id)[0].name == "release-1");
+    JsonWriter detail;
+    detail.begin_object().field("bundle", "greeter");
+    state.audit("applied", detail);
+    const auto records = state.audit_records();
+    REQUIRE(records.size() == 3);
+    CHECK(check_audit_chain(records).empty());
+    CHECK(records[2].detail.find("\"operator\":{\"user\":") != std::string::npos);
+    CHECK(records[2].detail.find("\"host\":") != std::string::npos);
+}
+
+TEST_CASE("applier::check_receipts") {
+    const test::Scratch dir;
+    StateDb state(dir.path());
+    for (const char* action : {"staged", "applied", "pruned"}) {
+        append_audit(state.db(), action, "{}");
+    }
+    auto records = state.audit_records();
+    Receipt receipt;
+    receipt.result = "applied";
+    receipt.bundle = "greeter";
+    receipt.version = "2.0.0";
+    receipt.time = "2026-12-01T10:00:00Z";
+    receipt.records = 3;
+    receipt.head = records[2].hash;
+    receipt.file = "receipts/00000003-abc.json";
+    Receipt older = receipt;
+    older.records = 1;
+    older.head = records[0].hash;
+    CHECK(check_receipts(records, {older, receipt}).empty());
+    SUBCASE("the newest records deleted") {
+        records.resize(1);
+        CHECK(check_receipts(records, {older, receipt}) ==
+              "the log ends at record 1, but receipt 00000003-abc.json (signed after \"applied\" of greeter 2.0.0 at "
+              "2026-12-01T10:00:00Z) covers 3 record(s): records 2 to 3 are missing (the log was truncated)");
+    }
+    SUBCASE("the log rewritten from a receipt's record on") {
+        records[2].hash = std::string(64, 'f');
+        CHECK(check_receipts(records, {older, receipt}) ==
+              "record 3 is not the one receipt 00000003-abc.json (signed after \"applied\" of greeter 2.0.0 at "
+              "2026-12-01T10:00:00Z) covers: its hash is " + std::string(64, 'f') + ", the receipt's head " +
+                  receipt.head + " (the log was rewritten)");
+    }
+}
+
+TEST_CASE("applier::current_operator") {
+    ::setenv("SUDO_USER", "alice", 1);
+    ::setenv("SUDO_UID", "4242", 1);
+    const Operator with_sudo = current_operator();
+    ::setenv("SUDO_UID", "not a number", 1);
+    const Operator bad_uid = current_operator();
+    ::unsetenv("SUDO_USER");
+    ::unsetenv("SUDO_UID");
+    const Operator plain = current_operator();
+    CHECK(with_sudo.sudo_user == "alice");
+    CHECK(with_sudo.sudo_uid == 4242);
+    CHECK(with_sudo.uid == static_cast<std::int64_t>(::geteuid()));
+    CHECK_FALSE(bad_uid.sudo_uid.has_value());
+    CHECK(plain.sudo_user.empty());
+    CHECK_FALSE(plain.sudo_uid.has_value());
+    CHECK_FALSE(plain.host.empty());
 }
 
 TEST_CASE("applier::merge_env") {

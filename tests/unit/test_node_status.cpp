@@ -29,7 +29,7 @@ TEST_CASE("applier::read_node_status") {
     SUBCASE("a run left running: interrupted, unless its applier still holds the lock") {
         {
             StateDb state(dir / "state");
-            const RunInfo run{0, "apply", "app", "1.0.0", "", 1, RunState::running, "", "", "", "", ""};
+            const RunInfo run{0, "apply", "app", "1.0.0", "", 1, RunState::running, "", "", "", "", "", {}};
             (void)state.begin_run(run, "manifest");
         }
         const NodeStatus interrupted = read_node_status(dir / "state");
