@@ -102,6 +102,14 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$SCRATCH/out" "$2" 2>"$SCRATCH/json-er
     fi
 }
 
+# flip_byte FILE OFFSET: the byte at OFFSET inverted, so that it surely changes (writing a fixed
+# byte leaves the file as it was once in 256 times).
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # key_id PUB: the key id of a minisign public key file, as Ferry and minisign print it.
 key_id() {
     sed -n 2p "$1" | base64 -d | od -An -v -tx1 -j2 -N8 | awk '{ for (i = NF; i >= 1; i--) id = id toupper($i) } END { print id }'

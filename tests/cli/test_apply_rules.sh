@@ -74,7 +74,7 @@ build rebuilt.yaml rebuilt && B_REBUILT=$BUILT
 FLIPPED=$SCRATCH/bundles/flipped.ferry
 cp "$B2" "$FLIPPED"
 size=$(stat -c %s "$FLIPPED")
-printf '\x5a' | dd of="$FLIPPED" bs=1 seek=$((size - 4096)) conv=notrunc status=none
+flip_byte "$FLIPPED" $((size - 4096))
 
 site nothing
 expect_ok "1: install 1.0.0" apply "$B1"

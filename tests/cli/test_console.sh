@@ -189,7 +189,7 @@ site json
 A=("$FERRY_APPLIER")
 SITE=(--root "$R" --state-dir "$S")
 cp "$B1" "$SCRATCH/flipped.ferry"
-printf '\x01' | dd of="$SCRATCH/flipped.ferry" bs=1 seek=$(($(stat -c %s "$B1") - 3000)) conv=notrunc status=none
+flip_byte "$SCRATCH/flipped.ferry" $(($(stat -c %s "$B1") - 3000))
 
 for tool in "$FERRY_APPLIER" "$FERRY_BUNDLER"; do
     t=$(basename "$tool")

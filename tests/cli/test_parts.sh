@@ -92,7 +92,7 @@ faulty() {
     ln "$P/$N".0* "$F/"
     (cd "$F" && eval "$2")
 }
-flip() { printf '\x5a' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+flip() { flip_byte "$1" "$2"; }
 S=$SCRATCH/state-faults
 stage() { "$FERRY_APPLIER" stage "$@" --trust "$TRUST" --root "$R" --state-dir "$S" -q; }
 copy_of() { /usr/bin/python3 -c 'import glob,sys; print(glob.glob(sys.argv[1] + "/staged/*/bundle.ferry")[0])' "$S"; }

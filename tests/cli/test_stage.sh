@@ -30,7 +30,7 @@ payload_offset() {
     /usr/bin/python3 -c 'import sys, tarfile; print(tarfile.open(sys.argv[1]).getmember("payload.tar.zst").offset_data)' "$1"
 }
 # flip BUNDLE OFFSET: one byte of BUNDLE changed in place.
-flip() { printf '\x5a' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+flip() { flip_byte "$1" "$2"; }
 
 # stage_in_background N: starts staging BIG into S and returns once N chunks are copied (at
 # most 15 s); sets pid and done_chunks.

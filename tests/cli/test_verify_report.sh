@@ -82,7 +82,7 @@ grep -qF "2 required [$ID1 (test-release-1): valid]" "$REP/threshold.md" && pass
 
 cp "$B" "$SCRATCH/damaged.ferry"
 at=$("$PY" -c 'import sys, tarfile; m = tarfile.open(sys.argv[1]).getmember("payload.tar.zst"); print(m.offset_data + m.size // 2)' "$B")
-printf 'X' | dd of="$SCRATCH/damaged.ferry" bs=1 seek="$at" conv=notrunc status=none
+flip_byte "$SCRATCH/damaged.ferry" "$at"
 expect_fail "a damaged chunk: refused" 3 "sha256 mismatch" \
     "$FERRY_APPLIER" verify -q "$SCRATCH/damaged.ferry" --trust "$TRUST" --report "$REP/damaged.json"
 report_holds "damaged: the checks before the payload passed, the payload failed with the chunk" "$REP/damaged.json" \
