@@ -16,6 +16,7 @@
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/scripts/loopback-sshd.sh"
 size_mib=256
 build=$repo/build
 work=/var/tmp/ferry-bench-ssh
@@ -41,39 +42,10 @@ work=$(cd "$work" && pwd)
 
 port=$((20683 + $$ % 17)) # beside the tests' ports (nodes 20501-20682, sshd 20700-20799)
 ssh_dir=$work/ssh
-ssh-keygen -q -t ed25519 -N '' -C host -f "$ssh_dir/host_key"
-ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$ssh_dir/id"
-cp "$ssh_dir/id.pub" "$ssh_dir/authorized_keys"
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$ssh_dir/host_key.pub")" >"$ssh_dir/known_hosts"
-# scp speaks SFTP: Debian's sftp-server, as /etc/ssh/sshd_config has it.
-sftp_server=/usr/lib/openssh/sftp-server
-[ -x "$sftp_server" ] || sftp_server=internal-sftp
-# HOME: the sessions' own, empty, so that the user's shell start-up files (~/.bashrc) are not
-# part of what is measured, for Ferry as for scp.
-cat >"$ssh_dir/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $port
-HostKey $ssh_dir/host_key
-PidFile $ssh_dir/sshd.pid
-AuthorizedKeysFile $ssh_dir/authorized_keys
-AllowUsers $(id -un)
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-MaxStartups 50
-MaxSessions 50
-SetEnv HOME=$ssh_dir/home
-Subsystem sftp $sftp_server
-LogLevel VERBOSE
-EOF
-if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
-/usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log"
-for _ in $(seq 1 50); do [ -s "$ssh_dir/sshd.pid" ] && break; sleep 0.1; done
-[ -s "$ssh_dir/sshd.pid" ] || { echo "bench-ssh: error: sshd did not start: $(tail -3 "$ssh_dir/sshd.log")" >&2; exit 1; }
-trap 'kill "$(cat "$ssh_dir/sshd.pid")" 2>/dev/null || true' EXIT
+# Sessions get an empty HOME of their own, so that the user's shell start-up files (~/.bashrc)
+# are not part of what is measured, for Ferry as for scp.
+loopback_sshd "$ssh_dir" "$port" || { echo "bench-ssh: error: sshd did not start: $(tail -3 "$ssh_dir/sshd.log")" >&2; exit 1; }
+trap 'loopback_sshd_stop "$ssh_dir"' EXIT
 ssh_options=(-F none -o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$ssh_dir/known_hosts"
     -o IdentitiesOnly=yes -o IdentityAgent=none -o "IdentityFile=$ssh_dir/id")
 

@@ -8,6 +8,7 @@
 # across three more nodes reached over ssh on 127.0.0.1 (throwaway keys, an sshd of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/loopback-sshd.sh
 
 bash scripts/install-deps.sh
 bash scripts/build.sh
@@ -66,7 +67,7 @@ stop_all() {
     for r in "$root" "$PWD/$work"/cluster/node-*/root "$PWD/$work"/ssh-cluster/node-*/root; do
         [ -x "$r/usr/bin/greeterctl" ] && "$r/usr/bin/greeterctl" stop "$r" >/dev/null 2>&1
     done
-    [ -s "$PWD/$work/ssh/sshd.pid" ] && kill "$(cat "$PWD/$work/ssh/sshd.pid")" 2>/dev/null
+    loopback_sshd_stop "$PWD/$work/ssh"
     return 0
 }
 trap stop_all EXIT
@@ -163,29 +164,9 @@ ssh_cluster="$PWD/$work/ssh-cluster"
 if [ ! -x /usr/sbin/sshd ]; then
     echo "(skipped: there is no /usr/sbin/sshd here; Debian's openssh-server provides it)"
 else
-    mkdir -p "$ssh_dir/home" "$ssh_cluster"
-    ssh-keygen -q -t ed25519 -N '' -C demo-host -f "$ssh_dir/host_key"
-    ssh-keygen -q -t ed25519 -N '' -C demo-coordinator -f "$ssh_dir/id"
-    cp "$ssh_dir/id.pub" "$ssh_dir/authorized_keys"
-    # The node's host key, checked here by construction: never trusted on first use.
-    echo "[127.0.0.1]:$ssh_port $(cut -d' ' -f1,2 "$ssh_dir/host_key.pub")" >"$ssh_dir/known_hosts"
-    cat >"$ssh_dir/sshd_config" <<EOF_SSHD
-ListenAddress 127.0.0.1
-Port $ssh_port
-HostKey $ssh_dir/host_key
-PidFile $ssh_dir/sshd.pid
-AuthorizedKeysFile $ssh_dir/authorized_keys
-AllowUsers $(id -un)
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-SetEnv HOME=$ssh_dir/home
-EOF_SSHD
-    if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
-    /usr/sbin/sshd -f "$ssh_dir/sshd_config" -E "$ssh_dir/sshd.log" || true
-    for _ in $(seq 1 50); do [ -s "$ssh_dir/sshd.pid" ] && break; sleep 0.1; done
+    mkdir -p "$ssh_cluster"
+    # The node's host key is in known_hosts by construction: never trusted on first use.
+    loopback_sshd "$ssh_dir" "$ssh_port" || true
 fi
 if [ -x /usr/sbin/sshd ] && [ ! -s "$ssh_dir/sshd.pid" ]; then
     echo "(skipped: sshd would not start here: $(tail -1 "$ssh_dir/sshd.log" 2>/dev/null))"

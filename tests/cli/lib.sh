@@ -229,47 +229,20 @@ versions() {
     echo "${out[*]}"
 }
 
-# start_sshd PORT: a real sshd on 127.0.0.1:PORT with throwaway keys, for the tests of nodes over
-# ssh. Sets SSH_PORT and SSH_DIR ($SCRATCH/ssh), which holds host_key (the server's), id (the
-# user key it accepts, for the current user), known_hosts (naming host_key for the address),
-# sshd_config and sshd.log; the sessions' HOME is SSH_DIR/home, so that the user's own shell
-# start-up files (~/.bashrc) are not run on the "nodes". Exits 77 (skip) without /usr/sbin/sshd, or when sshd will not
-# start without root. stop_sshd, in the test's EXIT trap, stops it.
+source "$FERRY_SOURCE_DIR/scripts/loopback-sshd.sh"
+
+# start_sshd PORT: a real sshd on 127.0.0.1:PORT with throwaway keys (loopback_sshd), for the
+# tests of nodes over ssh. Sets SSH_PORT and SSH_DIR ($SCRATCH/ssh), which holds host_key, id,
+# known_hosts, sshd_config and sshd.log. Exits 77 (skip) without /usr/sbin/sshd, or when sshd
+# will not start without root. stop_sshd, in the test's EXIT trap, stops it.
 start_sshd() {
-    local sshd=/usr/sbin/sshd
     SSH_PORT=$1
     SSH_DIR=$SCRATCH/ssh
-    if [ ! -x "$sshd" ]; then
-        echo "skip: no $sshd (Debian's openssh-server; scripts/install-deps.sh installs it)"
+    if [ ! -x /usr/sbin/sshd ]; then
+        echo "skip: no /usr/sbin/sshd (Debian's openssh-server; scripts/install-deps.sh installs it)"
         exit 77
     fi
-    mkdir -p "$SSH_DIR/home"
-    ssh-keygen -q -t ed25519 -N '' -C host -f "$SSH_DIR/host_key"
-    ssh-keygen -q -t ed25519 -N '' -C coordinator -f "$SSH_DIR/id"
-    cp "$SSH_DIR/id.pub" "$SSH_DIR/authorized_keys"
-    echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
-    cat >"$SSH_DIR/sshd_config" <<EOF_CONFIG
-ListenAddress 127.0.0.1
-Port $SSH_PORT
-HostKey $SSH_DIR/host_key
-PidFile $SSH_DIR/sshd.pid
-AuthorizedKeysFile $SSH_DIR/authorized_keys
-AllowUsers $(id -un)
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-MaxStartups 50
-MaxSessions 50
-LogLevel VERBOSE
-SetEnv HOME=$SSH_DIR/home
-EOF_CONFIG
-    if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
-    "$sshd" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
-    for _ in $(seq 1 50); do [ -s "$SSH_DIR/sshd.pid" ] && break; sleep 0.1; done
-    if [ ! -s "$SSH_DIR/sshd.pid" ]; then
+    if ! loopback_sshd "$SSH_DIR" "$SSH_PORT"; then
         if [ "$(id -u)" -ne 0 ]; then
             echo "skip: sshd would not start without root: $(tail -2 "$SSH_DIR/sshd.log")"
             exit 77
@@ -279,13 +252,10 @@ EOF_CONFIG
     fi
 }
 
-# stop_sshd: the sshd start_sshd started, stopped, with the connections it still serves (so
-# that no ssh master of a coordinator stopped mid-way lingers); nothing if it did not start.
+# stop_sshd: the sshd start_sshd started, stopped, with the connections it still serves.
 stop_sshd() {
-    local listener
-    if [ -n "${SSH_DIR:-}" ] && [ -s "$SSH_DIR/sshd.pid" ]; then
-        listener=$(cat "$SSH_DIR/sshd.pid")
-        kill "$listener" $(ps -eo pid=,ppid= | awk -v top="$listener" '$2 == top { print $1 }') 2>/dev/null || true
+    if [ -n "${SSH_DIR:-}" ]; then
+        loopback_sshd_stop "$SSH_DIR"
     fi
 }
 
