@@ -14,7 +14,10 @@
 #                  machine (under 10 % busy); default 0: measure at once
 #
 # It times Ferry's build and verify against the pipeline a user would script from tar, zstd,
-# sha256sum and minisign, and against bare tar | zstd, with a warm page cache. Each timing is
+# sha256sum and minisign, and against bare tar | zstd, with a warm page cache. Where Debian's
+# rauc and squashfs-tools are installed, also RAUC: a bundle of the same tree (verity format,
+# squashfs compressed with zstd level 3, signed with a self-signed certificate) built with
+# `rauc bundle` and installed as `rauc extract` plus sync. Each timing is
 # the median of 3 runs; the runs of the different commands are interleaved.
 set -euo pipefail
 
@@ -156,7 +159,7 @@ components:
     version: 1.0.0
     files:
       - {source: "$corpus/bin/", role: binary, dest: /opt/corpus/bin/}
-      - {source: "$corpus/tars/", role: image}
+      - {source: "$corpus/tars/", role: doc, dest: /opt/corpus/tars/}
       - {source: "$corpus/random/", role: doc, dest: /opt/corpus/random/}
       - {source: "$corpus/text/", role: doc, dest: /opt/corpus/text/}
 EOF
@@ -205,6 +208,29 @@ prepare[ferry_apply]="rm -rf $run/root $run/state && mkdir $run/root"
 cmd_text[plain_extract]="set -o pipefail
 mkdir $run/xroot && zstd -dc $plain | tar -xf - -C $run/xroot && sync -f $run/xroot"
 prepare[plain_extract]="rm -rf $run/xroot"
+
+# RAUC, where it is installed: the same tree as the bundle's content (hard links, made before
+# timing), one marker file as its one image so the manifest is valid.
+rauc_dir=$run/rauc
+readonly raucb=$rauc_dir/bench.raucb
+have_rauc=0
+if command -v rauc >/dev/null && command -v mksquashfs >/dev/null && command -v unsquashfs >/dev/null; then
+    have_rauc=1
+    mkdir -p "$rauc_dir/content"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$rauc_dir/key.pem" -out "$rauc_dir/cert.pem" \
+        -subj /CN=ferry-bench -days 30 2>/dev/null || die "openssl could not make RAUC's certificate"
+    cp -al "$corpus/." "$rauc_dir/content/corpus" 2>/dev/null || cp -a "$corpus/." "$rauc_dir/content/corpus"
+    printf 'ferry-bench\n' >"$rauc_dir/content/corpus.marker"
+    printf '[update]\ncompatible=ferry-bench\nversion=1.0.0\n\n[bundle]\nformat=verity\n\n[image.corpus]\nfilename=corpus.marker\n' \
+        >"$rauc_dir/content/manifest.raucm"
+    names+=(rauc_build rauc_extract)
+    cmd_text[rauc_build]="rauc bundle --cert $rauc_dir/cert.pem --key $rauc_dir/key.pem --mksquashfs-args='-comp zstd -Xcompression-level 3' $rauc_dir/content $raucb"
+    prepare[rauc_build]="rm -f $raucb"
+    cmd_text[rauc_extract]="rauc extract --keyring $rauc_dir/cert.pem $raucb $rauc_dir/x && sync -f $rauc_dir/x"
+    prepare[rauc_extract]="rm -rf $rauc_dir/x"
+else
+    echo "bench: rauc, mksquashfs or unsquashfs missing (Debian's rauc and squashfs-tools): RAUC not timed" >&2
+fi
 
 declare -A times=() rss=() cpu=() ucpu=()
 
@@ -337,6 +363,11 @@ r_verify=$(ratio "${med[ferry_verify]}" "${med[plain_verify]}")
 r_verify_naive=$(ratio "${med[ferry_verify]}" "${med[naive_verify]}")
 r_apply=$(ratio "${med[ferry_apply]}" "${med[plain_extract]}")
 r_size=$(ratio3 "$bundle_bytes" "$plain_bytes")
+if ((have_rauc)); then
+    r_rauc_build=$(ratio "${med[ferry_build]}" "${med[rauc_build]}")
+    r_rauc_apply=$(ratio "${med[ferry_apply]}" "${med[rauc_extract]}")
+    raucb_bytes=$(stat -c %s -- "$raucb")
+fi
 peak_mib=$((build_rss_mib > verify_rss_mib ? build_rss_mib : verify_rss_mib))
 
 mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -344,7 +375,7 @@ mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
     echo "Ferry benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM"
     echo "ferry: $("$bundler" --version 2>/dev/null | head -n 1), commit $commit ($build, ${build_type:-unknown} build$([[ -n $stale ]] && echo ", OLDER THAN ITS SOURCES"))"
-    echo "tools: $(zstd --version | head -n 1); $(tar --version | head -n 1); minisign $(minisign -v 2>&1 | awk '{ print $2 }')"
+    echo "tools: $(zstd --version | head -n 1); $(tar --version | head -n 1); minisign $(minisign -v 2>&1 | awk '{ print $2 }')$( ((have_rauc)) && echo "; $(rauc --version); $(mksquashfs -version 2>&1 | head -n 1)")"
     echo "corpus: $corpus, $corpus_files files, $corpus_bytes bytes ($(mib_of "$corpus_bytes") MiB)"
     for part in bin tars random text; do
         printf '  %-7s %6d files %9s MiB\n' "$part/" "$(find "$corpus/$part" -type f | wc -l)" \
@@ -366,6 +397,8 @@ mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
         plain_verify) label="baseline: zstd -dc > /dev/null" ;;
         ferry_apply) label="ferry-applier apply (verify, stage, install, commit)" ;;
         plain_extract) label="baseline: zstd -dc \\| tar -x && sync" ;;
+        rauc_build) label="RAUC: rauc bundle (verity, squashfs zstd -3)" ;;
+        rauc_extract) label="RAUC: rauc extract && sync" ;;
         esac
         printf '| %s | %s | %s | %s | %s |\n' "$label" "${med[$name]}" "$(xargs <<<"${times[$name]}")" "$(median "${cpu[$name]}")" \
             "$(awk -v k="$(maximum "${rss[$name]}")" 'BEGIN { printf "%.0f", k / 1024 }')"
@@ -378,6 +411,9 @@ mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
     printf '| Ferry bundle | %d | %s | %s |\n' "$bundle_bytes" "$(mib_of "$bundle_bytes")" "$(ratio "$corpus_bytes" "$bundle_bytes")"
     printf '| naive.tar.zst (+ .minisig) | %d | %s | %s |\n' "$naive_bytes" "$(mib_of "$naive_bytes")" "$(ratio "$corpus_bytes" "$naive_bytes")"
     printf '| plain.tar.zst | %d | %s | %s |\n' "$plain_bytes" "$(mib_of "$plain_bytes")" "$(ratio "$corpus_bytes" "$plain_bytes")"
+    if ((have_rauc)); then
+        printf '| RAUC bundle (.raucb) | %d | %s | %s |\n' "$raucb_bytes" "$(mib_of "$raucb_bytes")" "$(ratio "$corpus_bytes" "$raucb_bytes")"
+    fi
     printf '| (Ferry manifest, %d files listed) | %d | %s | |\n' "$payload_files" "$manifest_bytes" "$(mib_of "$manifest_bytes")"
     echo
     echo "| ratio | value | target | result |"
@@ -390,6 +426,12 @@ mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
     printf '| peak RSS MiB (build %s, verify %s) | %s | < 200 | %s |\n' "$build_rss_mib" "$verify_rss_mib" "$peak_mib" "$(verdict "$peak_mib" '<' 200)"
     printf '| bundle bytes / tar\\|zstd bytes | %s | 1.00 +- 0.02 | %s |\n' "$r_size" "$(verdict "$r_size" '~' 0.02)"
     printf '| (verify / naive verify, no target) | %s | | |\n' "$r_verify_naive"
+    if ((have_rauc)); then
+        printf '| build / rauc bundle | %s | <= 1.0 | %s |\n' "$r_rauc_build" "$(verdict "$r_rauc_build" '<=' 1.0)"
+        printf '| apply / rauc extract + sync | %s | <= 1.0 | %s |\n' "$r_rauc_apply" "$(verdict "$r_rauc_apply" '<=' 1.0)"
+    else
+        echo "| (RAUC not installed: not compared) | | | |"
+    fi
     echo
     echo "wall time of the benchmark: ${total_s}s (corpus generation or reuse: ${corpus_setup_s}s)"
 } | tee "$work/last-results.md"
