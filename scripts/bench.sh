@@ -435,4 +435,11 @@ mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
     echo
     echo "wall time of the benchmark: ${total_s}s (corpus generation or reuse: ${corpus_setup_s}s)"
 } | tee "$work/last-results.md"
+# The same figures for scripts/bench-scale.sh, one line under a header.
+{
+    printf 'corpus_bytes\tcorpus_files\tbuild_s\tbuild_ratio\tverify_s\tverify_ratio\tapply_s\tapply_ratio\tbuild_rss_mib\tverify_rss_mib\tapply_rss_mib\tdisturbed_pct\n'
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$corpus_bytes" "$corpus_files" "${med[ferry_build]}" "$r_plain" \
+        "${med[ferry_verify]}" "$r_verify" "${med[ferry_apply]}" "$r_apply" "$build_rss_mib" "$verify_rss_mib" \
+        "$(awk -v k="$(maximum "${rss[ferry_apply]}")" 'BEGIN { printf "%.0f", k / 1024 }')" "$foreign_pct"
+} >"$work/last-results.tsv"
 echo "bench: table written to $work/last-results.md; corpus kept in $corpus$( ((keep)) && echo "; run kept in $run")" >&2

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Generates the mixed corpus that scripts/bench.sh bundles (see docs/benchmarks.md).
-# Usage: bench_corpus.sh OUT_DIR SIZE_MIB
+# Usage: bench_corpus.sh OUT_DIR SIZE_MIB [SMALL_FILES]
+#
+# With SMALL_FILES, a corpus of many small files instead: bin/, tars/ and random/ hold 1 MiB
+# each and text/ the rest of SIZE_MIB, cut into SMALL_FILES text files.
 #
 # OUT_DIR must not exist. The corpus is built in OUT_DIR.tmp and renamed to OUT_DIR only when
 # it is complete, so an existing OUT_DIR is always a whole corpus. Its layout:
@@ -13,12 +16,13 @@
 # The parts keep the proportions 350:300:150:100 of SIZE_MIB; small systems may give less.
 set -euo pipefail
 
-if [[ $# -ne 2 || ! $2 =~ ^[0-9]+$ || $2 -lt 16 ]]; then
-    echo "usage: $0 OUT_DIR SIZE_MIB (SIZE_MIB >= 16)" >&2
+if [[ $# -lt 2 || $# -gt 3 || ! $2 =~ ^[0-9]+$ || $2 -lt 16 || ! ${3:-1} =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 OUT_DIR SIZE_MIB [SMALL_FILES] (SIZE_MIB >= 16)" >&2
     exit 2
 fi
 readonly out=$1
 readonly size_mib=$2
+readonly small_files=${3:-0}
 readonly mib=$((1024 * 1024))
 
 if [[ -e $out ]]; then
@@ -26,12 +30,17 @@ if [[ -e $out ]]; then
     exit 1
 fi
 
-readonly bin_budget=$((size_mib * 350 * mib / 900))
-readonly tar_budget=$((size_mib * 300 * mib / 900))
-readonly random_budget=$((size_mib * 150 * mib / 900))
+if ((small_files > 0)); then
+    readonly bin_budget=$mib tar_budget=$mib random_budget=$((6 * (mib / 6)))
+    text_count=$small_files
+else
+    readonly bin_budget=$((size_mib * 350 * mib / 900))
+    readonly tar_budget=$((size_mib * 300 * mib / 900))
+    readonly random_budget=$((size_mib * 150 * mib / 900))
+    text_count=$((5000 * size_mib / 1024))
+    ((text_count < 200)) && text_count=200
+fi
 readonly text_budget=$((size_mib * mib - bin_budget - tar_budget - random_budget))
-text_count=$((5000 * size_mib / 1024))
-((text_count < 200)) && text_count=200
 readonly text_count
 
 readonly tmp=$out.tmp
@@ -147,9 +156,9 @@ LC_ALL=C awk -v n="$text_count" -v total="$text_budget" -v dir="$tmp/text" '
     function next_file() {
         if (out != "") close(out)
         i++
-        sub_dir = sprintf("%s/d%03d", dir, int((i - 1) / 100))
+        sub_dir = sprintf("%s/d%04d", dir, int((i - 1) / 100))
         if (!(sub_dir in made)) { system("mkdir -p \"" sub_dir "\""); made[sub_dir] = 1 }
-        out = sprintf("%s/text-%05d.txt", sub_dir, i)
+        out = sprintf("%s/text-%06d.txt", sub_dir, i)
         target = mean * (0.1 + 1.8 * rand())
         size = 0
     }
