@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include "core/build_info.hpp"
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
@@ -246,7 +247,7 @@ int verify_and_report(const std::string& tool, const std::string& bundle, const 
         throw Error(ErrorKind::usage, "--report " + file.string() + ": no folder " + folder.string(), "create it first");
     }
     VerifyReport report = verify_with_report(bundle, trust, trust_file, options);
-    report.verifier = tool + " " + FERRY_VERSION;
+    report.verifier = tool + " " + std::string(build_version());
     write_file_atomic(file, format == ReportFormat::json ? report_json(report) : report_markdown(report));
     if (report.error) {
         throw Error(report.error->kind(), report.error->what(),
