@@ -92,6 +92,12 @@ void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
     j.key("compatible").begin_object().field("product", m.compatible.product)
         .field("channel", m.compatible.channel).end_object();
     j.field("upgrade_from", m.upgrade_from);
+    j.key("min_applier_version");
+    if (m.min_applier_version) {
+        j.value(m.min_applier_version->str());
+    } else {
+        j.null();
+    }
     j.key("breaking_changes").begin_array();
     for (const auto& b : m.breaking_changes) {
         j.value(b);
@@ -181,6 +187,9 @@ std::string inspect_text(const BundleInfo& info, bool files) {
     line("expires:", format_time(m.expires) + (m.expires <= now() ? "  (EXPIRED)" : ""));
     line("compatible:", "product " + m.compatible.product + ", channel " + m.compatible.channel);
     line("upgrade from:", m.upgrade_from);
+    if (m.min_applier_version) {
+        line("needs applier:", "ferry-applier " + m.min_applier_version->str() + " or newer");
+    }
     std::string breaking = m.breaking_changes.empty() ? "none" : "";
     for (const auto& b : m.breaking_changes) {
         breaking += "\n  - " + b;
