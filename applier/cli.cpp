@@ -1,5 +1,6 @@
 #include "applier/commands.hpp"
 
+#include "core/build_info.hpp"
 #include "core/cli/cli.hpp"
 #include "keys/cli/commands.hpp"
 
@@ -8,7 +9,7 @@ namespace ferry::applier {
 void make_applier_app(CLI::App& app) {
     app.name("ferry-applier");
     app.description("ferry-applier: verify Ferry bundles and apply them at the site");
-    app.set_version_flag("--version", "ferry-applier " FERRY_VERSION);
+    app.set_version_flag("--version", "ferry-applier " + std::string(build_version()));
     for (const auto setup : {keys::setup_verify, keys::setup_inspect, setup_plan, setup_stage, setup_apply, setup_prune, setup_step_down, setup_status, setup_history,
                              setup_audit, setup_trust}) {
         setup(app);

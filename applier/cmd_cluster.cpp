@@ -9,6 +9,7 @@
 #include "applier/rollout/rollout.hpp"
 #include "applier/rollout/ssh_transport.hpp"
 
+#include "core/build_info.hpp"
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 
@@ -164,7 +165,7 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
     const keys::BundleInfo info = coordinator_bundle(args, inv);
     const schema::Manifest& m = info.manifest;
     rollout::Journal journal(rollout_dir_of(args.inventory, args.rollout_dir));
-    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
+    rollout::SiteTransport transport(rollout::own_executable(), std::string(build_version()));
     rollout::RolloutRequest request;
     request.plan = {std::filesystem::absolute(args.bundle), to_hex(sha256(info.head.manifest)), args.node_args};
     request.continue_after_pause = continue_after_pause;
@@ -236,7 +237,7 @@ int status_inventory(const std::filesystem::path& path, const std::filesystem::p
     if (const auto pid = latest ? rollout::coordinator_pid(dir) : std::nullopt) {
         running = *pid;
     }
-    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
+    rollout::SiteTransport transport(rollout::own_executable(), std::string(build_version()));
     std::vector<rollout::NodeReport> nodes;
     std::set<std::string> versions;
     bool whole = true;
@@ -328,7 +329,7 @@ int plan_inventory(const InventoryPlanArgs& args) {
     const schema::Inventory inv = schema::load_inventory(args.inventory);
     const keys::BundleInfo info = coordinator_bundle(args, inv);
     const schema::Manifest& m = info.manifest;
-    rollout::SiteTransport transport(rollout::own_executable(), FERRY_VERSION);
+    rollout::SiteTransport transport(rollout::own_executable(), std::string(build_version()));
     const rollout::ClusterPlan p = rollout::plan_cluster(
         inv, m, {std::filesystem::absolute(args.bundle), to_hex(sha256(info.head.manifest)), args.node_args}, transport);
     if (args.json) {

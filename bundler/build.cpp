@@ -133,6 +133,7 @@ Prepared prepare(const BuildOptions& options, UnixTime created, const fs::path& 
     }
     m.compatible = spec.compatible;
     m.upgrade_from = spec.upgrade_from;
+    m.min_applier_version = spec.min_applier_version;
     m.breaking_changes = spec.breaking_changes;
     if (!spec.release_notes_file.empty()) {
         m.release_notes = read_file(spec.path.parent_path() / spec.release_notes_file, 1u << 20);
@@ -262,6 +263,8 @@ std::vector<std::string> manifest_differences(const schema::Manifest& was, const
     field("expires", format_time(was.expires), format_time(now_.expires));
     field("compatible", was.compatible.product + "/" + was.compatible.channel, now_.compatible.product + "/" + now_.compatible.channel);
     field("upgrade_from", was.upgrade_from, now_.upgrade_from);
+    field("min_applier_version", was.min_applier_version ? was.min_applier_version->str() : "",
+          now_.min_applier_version ? now_.min_applier_version->str() : "");
     std::map<std::string, const schema::ManifestFile*> rebuilt;
     for (const auto& f : now_.files) {
         rebuilt[f.path] = &f;

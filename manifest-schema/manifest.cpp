@@ -51,6 +51,10 @@ std::string emit_manifest(const Manifest& m) {
     out << YAML::Key << "channel" << YAML::Value << YAML::DoubleQuoted << m.compatible.channel;
     out << YAML::EndMap;
     out << YAML::Key << "upgrade_from" << YAML::Value << YAML::DoubleQuoted << m.upgrade_from;
+    if (m.min_applier_version) {
+        // Written only when set, so that a manifest without it reads as before everywhere.
+        out << YAML::Key << "min_applier_version" << YAML::Value << YAML::DoubleQuoted << m.min_applier_version->str();
+    }
     out << YAML::Key << "breaking_changes" << YAML::Value << YAML::BeginSeq;
     for (const auto& b : m.breaking_changes) {
         out << YAML::DoubleQuoted << b;
@@ -291,7 +295,18 @@ void check_totals(const Manifest& m, const std::string& where) {
             ++i;
         }
     }
+    const ManifestFile* applier = nullptr;
     for (const auto& file : m.files) {
+        if (file.role == "applier") {
+            if (applier != nullptr) {
+                throw Error(kind, where + ": files " + ferry::quoted(applier->path) + " and " + ferry::quoted(file.path) +
+                                      " are both the applier; a bundle carries at most one");
+            }
+            if (file.dest.empty()) {
+                throw Error(kind, where + ": file " + ferry::quoted(file.path) + ": the applier needs a dest");
+            }
+            applier = &file;
+        }
         if (const auto problem = never_installed_problem(file.role, !file.dest.empty(), !file.images.empty(), m.procedure)) {
             throw Error(kind, where + ": file " + ferry::quoted(file.path) + ": " + *problem);
         }
@@ -313,7 +328,7 @@ Manifest parse(std::string_view text, const std::string& where, bool with_files)
     const YAML::Node root = load_yaml(text, where, kind);
     const Fields f(root, where, "",
                    {"format", "name", "version", "sequence", "created", "expires", "compatible",
-                    "upgrade_from", "breaking_changes", "release_notes", "components", "procedure",
+                    "upgrade_from", "min_applier_version", "breaking_changes", "release_notes", "components", "procedure",
                     "files", "payload"},
                    kind);
     if (f.str("format") != k_format) {
@@ -347,6 +362,12 @@ Manifest parse(std::string_view text, const std::string& where, bool with_files)
     m.upgrade_from = f.str("upgrade_from");
     if (!parse_range(m.upgrade_from)) {
         f.fail("upgrade_from", "not a version range");
+    }
+    if (const auto min = f.opt_str("min_applier_version")) {
+        m.min_applier_version = parse_version(*min);
+        if (!m.min_applier_version) {
+            f.fail("min_applier_version", "not a semantic version");
+        }
     }
     m.breaking_changes = f.str_list("breaking_changes");
     if (std::find(m.breaking_changes.begin(), m.breaking_changes.end(), "") != m.breaking_changes.end()) {

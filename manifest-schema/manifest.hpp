@@ -50,6 +50,7 @@ struct Manifest {
     UnixTime expires = 0;
     Compatibility compatible;
     std::string upgrade_from;
+    std::optional<Version> min_applier_version; // absent: any applier that reads the manifest
     std::vector<std::string> breaking_changes;
     std::string release_notes;
     std::vector<ManifestComponent> components;

@@ -88,12 +88,12 @@ SpecFile parse_file(const YAML::Node& node, const std::string& file, const std::
             hint = "did you mean \"" + *guess + "\"?";
         }
         f.fail("role", "unknown role \"" + out.role +
-                           "\" (binary, image, migration, config, doc or script)", hint);
+                           "\" (binary, image, migration, config, doc, script or applier)", hint);
     }
     out.dest = f.opt_str("dest");
-    const bool needs_dest = out.role == "binary" || out.role == "config" || out.role == "doc";
+    const bool needs_dest = out.role == "binary" || out.role == "config" || out.role == "doc" || out.role == "applier";
     if (needs_dest && !out.dest) {
-        f.fail("dest", "a " + out.role + " file needs an install destination (dest)");
+        f.fail("dest", (out.role == "applier" ? "an " : "a ") + out.role + " file needs an install destination (dest)");
     }
     if (out.dest) {
         const bool folder = !out.dest->empty() && out.dest->back() == '/';
@@ -101,7 +101,7 @@ SpecFile parse_file(const YAML::Node& node, const std::string& file, const std::
             f.fail("dest", "\"" + *out.dest + "\" " + *problem);
         }
     }
-    const bool executable = out.role == "binary" || out.role == "script";
+    const bool executable = out.role == "binary" || out.role == "script" || out.role == "applier";
     out.mode = executable ? 0755 : 0644;
     if (const auto mode = f.opt_str("mode")) {
         const auto parsed = parse_mode(*mode);
@@ -132,7 +132,7 @@ BundleSpec parse_spec(std::string_view text, const std::string& file) {
     const YAML::Node root = load_yaml(text, file, ErrorKind::input);
     const Fields f(root, file, "",
                    {"name", "version", "sequence", "expires", "expires_in_days", "compatible",
-                    "upgrade_from", "release_notes", "breaking_changes", "components", "procedure"},
+                    "upgrade_from", "min_applier_version", "release_notes", "breaking_changes", "components", "procedure"},
                    ErrorKind::input);
     BundleSpec spec;
     spec.name = f.str("name");
@@ -170,6 +170,13 @@ BundleSpec parse_spec(std::string_view text, const std::string& file) {
     if (!parse_range(spec.upgrade_from)) {
         f.fail("upgrade_from", "\"" + spec.upgrade_from + "\" is not a version range",
                "write comparators separated by spaces, for example \">=1.0.0 <2.0.0\"");
+    }
+    if (const auto min = f.opt_str("min_applier_version")) {
+        spec.min_applier_version = parse_version(*min);
+        if (!spec.min_applier_version) {
+            f.fail("min_applier_version", ferry::quoted(*min) + " is not a semantic version",
+                   "write the oldest ferry-applier version that applies this bundle correctly, for example \"0.2.0\"");
+        }
     }
     spec.release_notes_file = f.opt_str("release_notes").value_or("");
     spec.breaking_changes = f.str_list("breaking_changes");

@@ -14,8 +14,9 @@
 
 namespace ferry::schema {
 
-inline const std::vector<std::string_view> k_roles = {"binary", "image", "migration",
-                                                      "config", "doc",   "script"};
+// "applier" is ferry-applier itself, installed last (docs/format.md, "Self-upgrade").
+inline const std::vector<std::string_view> k_roles = {"binary", "image", "migration", "config",
+                                                      "doc",    "script", "applier"};
 inline const std::vector<std::string_view> k_config_modes = {"replace", "keep", "merge-env"};
 
 struct SpecFile {
@@ -51,6 +52,7 @@ struct BundleSpec {
     std::optional<std::uint64_t> expires_in_days;
     Compatibility compatible;
     std::string upgrade_from;
+    std::optional<Version> min_applier_version; // the oldest ferry-applier that may apply it
     std::string release_notes_file;
     std::vector<std::string> breaking_changes;
     std::vector<SpecComponent> components;

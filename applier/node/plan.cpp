@@ -2,8 +2,10 @@
 
 #include "applier/node/envfile.hpp"
 #include "applier/node/migrations.hpp"
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sys/statvfs.h>
 
@@ -23,6 +25,10 @@ std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20)
 
 void check_policy(Plan& plan, const schema::Manifest& m, StateDb& state, const std::optional<InstalledInfo>& installed,
                   const PolicyOptions& options) {
+    if (const auto problem = applier_too_old(m)) {
+        // First, so that apply and stage name it: the rest was judged by rules this applier may not know.
+        plan.refusals.push_back(*problem);
+    }
     const auto product = state.meta("product");
     const auto channel = state.meta("channel");
     if (product && *product != m.compatible.product) {
@@ -72,6 +78,16 @@ void check_policy(Plan& plan, const schema::Manifest& m, StateDb& state, const s
 }
 
 } // namespace
+
+std::optional<std::string> applier_too_old(const schema::Manifest& m) {
+    const auto running = schema::parse_version(build_version());
+    if (!m.min_applier_version || !running || running->compare(*m.min_applier_version) >= 0) {
+        return std::nullopt;
+    }
+    const std::string need = m.min_applier_version->str();
+    return "this bundle needs ferry-applier " + need + " or newer, and this is ferry-applier " + running->str() +
+           ": install ferry-applier " + need + " first (it may come as a bundle of its own), then apply this bundle";
+}
 
 std::string action_word(FileAction::Kind kind) {
     switch (kind) {
@@ -134,10 +150,16 @@ Plan make_plan(const schema::Manifest& m, StateDb& state, const RootFs& root, co
         plan.files.push_back(std::move(a));
     }
     for (const auto& [dest, rec] : recorded) {
-        if (dests.count(dest) == 0 && rec.role != "config" && root.is_file(dest)) {
+        // A site's config stays, and so does an applier a later bundle no longer carries:
+        // removing it would leave the node without the program that applies bundles.
+        if (dests.count(dest) == 0 && rec.role != "config" && rec.role != "applier" && root.is_file(dest)) {
             plan.files.push_back({FileAction::Kind::remove, dest, "", rec.role, "", 0, 0, "", "no longer in the bundle"});
         }
     }
+
+    // The applier goes last, after every other file and removal: a run that stops before it
+    // leaves the running applier in place, and the new one is only ever started by a later command.
+    std::stable_partition(plan.files.begin(), plan.files.end(), [](const FileAction& a) { return a.role != "applier"; });
 
     if (m.procedure.migrations) {
         const auto db_path = root.host_path(m.procedure.migrations->database);

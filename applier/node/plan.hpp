@@ -56,6 +56,9 @@ struct Plan {
 [[nodiscard]] Plan make_plan(const schema::Manifest& m, StateDb& state, const RootFs& root,
                              const PolicyOptions& options, const std::filesystem::path& space_dir);
 
+// Why this ferry-applier is older than M's min_applier_version allows, or nullopt.
+[[nodiscard]] std::optional<std::string> applier_too_old(const schema::Manifest& m);
+
 // Throws a policy Error for the plan's first refusal, if any.
 void enforce(const Plan& plan);
 

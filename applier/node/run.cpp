@@ -3,6 +3,7 @@
 #include "applier/node/envfile.hpp"
 #include "applier/node/image_target.hpp"
 #include "applier/node/migrations.hpp"
+#include "core/build_info.hpp"
 #include "core/console.hpp"
 #include "applier/node/site.hpp"
 #include "core/error.hpp"
@@ -188,8 +189,18 @@ void Run::install(const Plan& plan) {
             m_root.remove(a.dest);
             break;
         }
+        if (a.kind != FileAction::Kind::unchanged) {
+            ferry::step("install: " + action_word(a.kind) + " " + a.dest);
+        }
         if (!a.note.empty()) {
             m_notes.push_back(a.note);
+        }
+        if (a.role == "applier" && a.kind != FileAction::Kind::unchanged) {
+            // The plan put it last. This process keeps running from the old file's inode to the end
+            // of the run; the new program runs from the next command (a resume of this run too).
+            m_state.journal(m_id, step_name(Step::install), "item", "applier " + a.dest);
+            m_notes.push_back("installed ferry-applier at " + a.dest + " last; this run finished with ferry-applier " +
+                              std::string(build_version()) + ", the next command runs the new one");
         }
         crash_point("install:item:" + std::to_string(++i));
     }

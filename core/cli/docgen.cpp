@@ -4,6 +4,7 @@
 
 #include "applier/commands.hpp"
 #include "bundler/commands.hpp"
+#include "core/build_info.hpp"
 #include "core/cli/docs.hpp"
 #include "core/defaults.hpp"
 
@@ -67,12 +68,12 @@ int main(int argc, char** argv) {
         CLI::App applier;
         ferry::applier::make_applier_app(applier);
         write(dir / "man1" / "ferry-applier.1",
-              ferry::man_page(applier, FERRY_VERSION, applier_sections()));
+              ferry::man_page(applier, std::string(ferry::build_version()), applier_sections()));
         write(dir / "completions" / "ferry-applier", ferry::bash_completion(applier));
         CLI::App bundler;
         ferry::bundler::make_bundler_app(bundler);
         write(dir / "man1" / "ferry-bundler.1",
-              ferry::man_page(bundler, FERRY_VERSION, bundler_sections()));
+              ferry::man_page(bundler, std::string(ferry::build_version()), bundler_sections()));
         write(dir / "completions" / "ferry-bundler", ferry::bash_completion(bundler));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ferry-docgen: error: %s\n", e.what());

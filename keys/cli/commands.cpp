@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include "core/build_info.hpp"
 #include "core/cli/cli.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
@@ -91,6 +92,12 @@ void write_manifest_json(JsonWriter& j, const BundleInfo& info, bool files) {
     j.key("compatible").begin_object().field("product", m.compatible.product)
         .field("channel", m.compatible.channel).end_object();
     j.field("upgrade_from", m.upgrade_from);
+    j.key("min_applier_version");
+    if (m.min_applier_version) {
+        j.value(m.min_applier_version->str());
+    } else {
+        j.null();
+    }
     j.key("breaking_changes").begin_array();
     for (const auto& b : m.breaking_changes) {
         j.value(b);
@@ -180,6 +187,9 @@ std::string inspect_text(const BundleInfo& info, bool files) {
     line("expires:", format_time(m.expires) + (m.expires <= now() ? "  (EXPIRED)" : ""));
     line("compatible:", "product " + m.compatible.product + ", channel " + m.compatible.channel);
     line("upgrade from:", m.upgrade_from);
+    if (m.min_applier_version) {
+        line("needs applier:", "ferry-applier " + m.min_applier_version->str() + " or newer");
+    }
     std::string breaking = m.breaking_changes.empty() ? "none" : "";
     for (const auto& b : m.breaking_changes) {
         breaking += "\n  - " + b;
@@ -246,7 +256,7 @@ int verify_and_report(const std::string& tool, const std::string& bundle, const 
         throw Error(ErrorKind::usage, "--report " + file.string() + ": no folder " + folder.string(), "create it first");
     }
     VerifyReport report = verify_with_report(bundle, trust, trust_file, options);
-    report.verifier = tool + " " + FERRY_VERSION;
+    report.verifier = tool + " " + std::string(build_version());
     write_file_atomic(file, format == ReportFormat::json ? report_json(report) : report_markdown(report));
     if (report.error) {
         throw Error(report.error->kind(), report.error->what(),

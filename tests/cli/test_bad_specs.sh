@@ -70,7 +70,7 @@ build_fails "mode with a non-octal digit" "components[0].files[0].mode: \"0759\"
 
 spec_case unknown-role 's#role: binary#role: binery#'
 build_fails "unknown role" \
-    "$SPEC_NAME:$(line_of 'binery'): components[0].files[0].role: unknown role \"binery\" (binary, image, migration, config, doc or script)"
+    "$SPEC_NAME:$(line_of 'binery'): components[0].files[0].role: unknown role \"binery\" (binary, image, migration, config, doc, script or applier)"
 grep -qF 'hint: did you mean "binary"?' "$SCRATCH/err" && pass "unknown role: did you mean" ||
     fail "unknown role: no suggestion: $(cat "$SCRATCH/err")"
 

@@ -38,8 +38,8 @@ void check_spec(const schema::BundleSpec& spec) {
                 }
                 fuzz::check(!schema::dest_path_problem(dest), "accepted spec has an unsafe dest");
             } else {
-                fuzz::check(f.role != "binary" && f.role != "config" && f.role != "doc",
-                            "accepted spec has a binary, config or doc file without dest");
+                fuzz::check(f.role != "binary" && f.role != "config" && f.role != "doc" && f.role != "applier",
+                            "accepted spec has a binary, config, doc or applier file without dest");
             }
         }
     }

@@ -32,8 +32,8 @@ import jsonschema
 import yaml
 
 MANIFEST_KEYS = ["format", "name", "version", "sequence", "created", "expires", "compatible",
-                 "upgrade_from", "breaking_changes", "release_notes", "components", "procedure",
-                 "files", "payload"]
+                 "upgrade_from", "min_applier_version", "breaking_changes", "release_notes",
+                 "components", "procedure", "files", "payload"]
 
 
 class Loader(yaml.SafeLoader):
@@ -236,6 +236,9 @@ def manifest_semantics(manifest):
         problems.append(f"files: duplicate path {path!r}")
     for dest in duplicates(f["dest"] for f in files if "dest" in f):
         problems.append(f"files: duplicate dest {dest!r}")
+    appliers = [f["path"] for f in files if f["role"] == "applier"]
+    if len(appliers) > 1:
+        problems.append(f"files: {appliers} are all the applier; a bundle carries at most one")
     components = {c["name"] for c in manifest.get("components", [])}
     for i, f in enumerate(files):
         if not f["path"].startswith(f"{f['component']}/{f['role']}/"):

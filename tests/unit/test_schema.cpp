@@ -70,6 +70,20 @@ TEST_CASE("schema::parse_spec") {
         CHECK(s.components[0].files[1].mode == 0644);
         CHECK(s.components[0].files[1].config_mode == "keep");
     }
+    SUBCASE("min_applier_version and the applier role") {
+        const std::string with = replace(replace(k_spec, "components:", "min_applier_version: \"0.2.0\"\ncomponents:"),
+                                         "role: binary", "role: applier");
+        const BundleSpec s = parse_spec(with, "app.yaml");
+        REQUIRE(s.min_applier_version.has_value());
+        CHECK(s.min_applier_version->str() == "0.2.0");
+        CHECK(s.components[0].files[0].mode == 0755);
+        CHECK_FALSE(parse_spec(k_spec, "app.yaml").min_applier_version.has_value());
+        CHECK_THROWS_WITH_AS(parse_spec(replace(with, "\"0.2.0\"", "\"2\""), "app.yaml"),
+                             "app.yaml:7: min_applier_version: \"2\" is not a semantic version", Error);
+        CHECK_THROWS_WITH_AS(parse_spec(replace(with, ", dest: /usr/bin/app}", "}"), "app.yaml"),
+                             "app.yaml:12: components[0].files[0].dest: an applier file needs an install destination (dest)",
+                             Error);
+    }
     SUBCASE("misspelt key") {
         CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "sequence:", "sequense:"), "app.yaml"),
                              "app.yaml:3: unknown key \"sequense\" (did you mean \"sequence\"?)", Error);
@@ -85,7 +99,7 @@ TEST_CASE("schema::parse_spec") {
     }
     SUBCASE("unknown role") {
         CHECK_THROWS_WITH_AS(parse_spec(replace(k_spec, "role: binary", "role: binery"), "app.yaml"),
-                             "app.yaml:11: components[0].files[0].role: unknown role \"binery\" (binary, image, migration, config, doc or script)",
+                             "app.yaml:11: components[0].files[0].role: unknown role \"binery\" (binary, image, migration, config, doc, script or applier)",
                              Error);
     }
     SUBCASE("mode with setuid") {
@@ -226,6 +240,33 @@ TEST_CASE("schema::emit_manifest and parse_manifest") {
                              doctest::Contains("files[0].path: \"app/doc/app\" is not below its component and role, "
                                                "\"app/binary/\""),
                              Error);
+    }
+    SUBCASE("min_applier_version: written only when set, read back") {
+        CHECK(text.find("min_applier_version") == std::string::npos);
+        CHECK_FALSE(back.min_applier_version.has_value());
+        Manifest needs = m;
+        needs.min_applier_version = parse_version("0.2.0");
+        const std::string with = emit_manifest(needs);
+        CHECK(with.find("upgrade_from: \">=1.0.0\"\nmin_applier_version: \"0.2.0\"\n") != std::string::npos);
+        REQUIRE(parse_manifest(with, "m.yaml").min_applier_version.has_value());
+        CHECK(parse_manifest(with, "m.yaml").min_applier_version->str() == "0.2.0");
+        std::string wrong = with;
+        wrong.replace(wrong.find("\"0.2.0\""), 7, "\"0.2\"");
+        CHECK_THROWS_WITH_AS(parse_manifest(wrong, "m.yaml"), "m.yaml:11: min_applier_version: not a semantic version",
+                             Error);
+    }
+    SUBCASE("the applier: at most one, with a dest") {
+        Manifest two = m;
+        two.files = {{"app/applier/a", "app", "applier", 10, 0755, sha256("x"), "/usr/bin/a", ""},
+                     {"app/applier/b", "app", "applier", 3, 0755, sha256("y"), "/usr/bin/b", ""}};
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(two), "m.yaml"),
+                             "m.yaml: files \"app/applier/a\" and \"app/applier/b\" are both the applier; a bundle "
+                             "carries at most one",
+                             Error);
+        two.files.pop_back();
+        two.files[0].dest.clear();
+        CHECK_THROWS_WITH_AS(parse_manifest(emit_manifest(two), "m.yaml"),
+                             "m.yaml: file \"app/applier/a\": the applier needs a dest", Error);
     }
     SUBCASE("files out of order") {
         Manifest reversed = m;
