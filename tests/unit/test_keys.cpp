@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <sodium.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -564,4 +565,34 @@ TEST_CASE("keys::interop") {
                                "signatures use the legacy \"Ed\" algorithm (minisign -S -l)",
                                Error);
     }
+}
+
+TEST_CASE("keys::check_new_passphrase counts characters, not bytes") {
+    CHECK_NOTHROW(check_new_passphrase("twelve chars", "given"));
+    CHECK_NOTHROW(check_new_passphrase("ééééééééééé1", "given")); // 12 characters, 23 bytes
+    REQUIRE_THROWS_WITH_AS(check_new_passphrase("éééééééééé1", "given"),
+                           "the passphrase given is too short (11 characters; a new key needs at least 12)",
+                           Error);
+}
+
+TEST_CASE("keys::read_passphrase_file") {
+    TempDir dir;
+    const auto file = dir / "k.pass";
+    const auto write = [&](const std::string& text, ::mode_t mode) {
+        write_file(file, text);
+        std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode));
+    };
+    write("first line\r\nsecond line\n", 0600);
+    CHECK(read_passphrase_file(file) == "first line");
+    write("no line end", 0400);
+    CHECK(read_passphrase_file(file) == "no line end");
+    write("\nsecond line\n", 0600);
+    REQUIRE_THROWS_WITH_AS((void)read_passphrase_file(file),
+                           ("passphrase file " + file.string() + ": empty (the passphrase is its first line)").c_str(),
+                           Error);
+    write("secret\n", 0660);
+    REQUIRE_THROWS_WITH_AS((void)read_passphrase_file(file),
+                           ("passphrase file " + file.string() + ": readable or writable by others (mode 0660)").c_str(),
+                           Error);
+    REQUIRE_THROWS_AS((void)read_passphrase_file(dir / "absent"), Error);
 }
