@@ -80,9 +80,12 @@ void apply_passphrase_files(const std::vector<std::string>& specs, const std::ve
         }
         const fs::path key = spec.substr(0, eq);
         const fs::path file = spec.substr(eq + 1);
-        std::error_code ec;
         const auto same = [&](const fs::path& k) {
-            return k == key || fs::weakly_canonical(k, ec) == fs::weakly_canonical(key, ec);
+            std::error_code ec1;
+            std::error_code ec2;
+            const fs::path a = fs::weakly_canonical(k, ec1);
+            const fs::path b = fs::weakly_canonical(key, ec2);
+            return k == key || (!ec1 && !ec2 && a == b);
         };
         if (std::none_of(keys.begin(), keys.end(), same)) {
             throw Error(ErrorKind::usage, "--passphrase-file " + spec + ": " + key.string() + " is not given as --key",
