@@ -47,6 +47,10 @@ expect_ok "sign with minisign's unencrypted secret key" nt "$FERRY_BUNDLER" sign
 expect_output "by its key id" "with key $(key_id "$SCRATCH/plain.pub")"
 expect_ok "the bundle signed by it verifies" "$FERRY_APPLIER" verify -q "$SCRATCH/plain.ferry" --trust "$SCRATCH/trust.yaml"
 expect_output "signed by that key" "[station-plain]"
+tar -xOf "$SCRATCH/plain.ferry" manifest.yaml >"$SCRATCH/plain-manifest.yaml"
+tar -xOf "$SCRATCH/plain.ferry" "signatures/$(key_id "$SCRATCH/plain.pub").minisig" >"$SCRATCH/plain.minisig"
+minisign -V -q -p "$SCRATCH/plain.pub" -m "$SCRATCH/plain-manifest.yaml" -x "$SCRATCH/plain.minisig" &&
+    pass "minisign -V accepts the bundle's signature by its unencrypted key" || fail "minisign -V refused it"
 
 ENC_PASS=$(passfile enc 'station passphrase')
 expect_ok "sign --detached with minisign's encrypted key and its passphrase file" \
