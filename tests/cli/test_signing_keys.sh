@@ -105,6 +105,14 @@ expect_fail "a world-readable one too, at trust build" 2 "(mode 0604)" \
     --key "$SCRATCH/team/bob.key" --passphrase-file "$SCRATCH/team/bob.key=$B"
 expect_unchanged "a world-readable passphrase file" "$SCRATCH/bundles" "$before"
 chmod 600 "$B"
+sed 's/^version: 1$/version: 2/' "$SCRATCH/trust.yaml" >"$SCRATCH/trust-v2.yaml"
+env FERRY_PASSPHRASE="the passphrase of carol" "$FERRY_BUNDLER" key generate -q --name carol --role trust \
+    --out-dir "$SCRATCH/team" --append-to "$SCRATCH/trust-v2.yaml" >/dev/null
+C=$(passfile carol 'the passphrase of carol')
+expect_ok "trust build with an encrypted trust key and its passphrase file" \
+    nt "$FERRY_BUNDLER" trust build "$SCRATCH/trust-v2.yaml" --out-dir "$SCRATCH/team" \
+    --key "$KEYS/test-release-1.key" --key "$SCRATCH/team/carol.key" --passphrase-file "$SCRATCH/team/carol.key=$C"
+expect_output "signed by carol's key too" "$(key_id "$SCRATCH/team/carol.pub")"
 expect_fail "a passphrase file for a key not given" 2 "$SCRATCH/team/alice.key is not given as --key" \
     nt "$FERRY_BUNDLER" sign "$U" --key "$SCRATCH/team/bob.key" --passphrase-file "$SCRATCH/team/alice.key=$A"
 expect_fail "KEY=FILE expected" 2 "--passphrase-file $A: expected KEY=FILE" \
