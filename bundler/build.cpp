@@ -82,9 +82,7 @@ void write_envelope(EnvelopeWriter& writer, const std::string& manifest,
 } // namespace
 
 keys::SecretKey load_key(const fs::path& path) {
-    return keys::load_secret_key(path, [&] {
-        return keys::read_passphrase("passphrase for " + path.string() + ": ", false);
-    });
+    return keys::load_secret_key(path, [&] { return keys::passphrase_for_key(path); });
 }
 
 namespace {

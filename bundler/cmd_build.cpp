@@ -7,8 +7,10 @@
 #include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "keys/passphrase.hpp"
 #include "keys/trust_bundle.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -60,6 +62,39 @@ void add_output_options(CLI::App* cmd, std::string& output, std::string& out_dir
     o->excludes(d);
 }
 
+// Adds --passphrase-file KEY=FILE (repeatable) to CMD.
+void add_passphrase_file_option(CLI::App* cmd, std::vector<std::string>& specs) {
+    cmd->add_option("--passphrase-file", specs,
+                    "KEY=FILE: read the passphrase of the secret key KEY (as given to --key) from the first line of "
+                    "FILE, which only its owner may read (mode 0600); repeat, one per key")
+        ->type_name("KEY=FILE");
+}
+
+// Registers each --passphrase-file KEY=FILE of SPECS, after checking KEY is one of KEYS.
+void apply_passphrase_files(const std::vector<std::string>& specs, const std::vector<fs::path>& keys) {
+    for (const auto& spec : specs) {
+        const auto eq = spec.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+            throw Error(ErrorKind::usage, "--passphrase-file " + spec + ": expected KEY=FILE",
+                        "e.g. --passphrase-file keys/release-1.key=/run/secrets/release-1.pass");
+        }
+        const fs::path key = spec.substr(0, eq);
+        const fs::path file = spec.substr(eq + 1);
+        const auto same = [&](const fs::path& k) {
+            std::error_code ec1;
+            std::error_code ec2;
+            const fs::path a = fs::weakly_canonical(k, ec1);
+            const fs::path b = fs::weakly_canonical(key, ec2);
+            return k == key || (!ec1 && !ec2 && a == b);
+        };
+        if (std::none_of(keys.begin(), keys.end(), same)) {
+            throw Error(ErrorKind::usage, "--passphrase-file " + spec + ": " + key.string() + " is not given as --key",
+                        "KEY is the secret key file exactly as given to --key");
+        }
+        keys::set_passphrase_file(key, file);
+    }
+}
+
 void print_json(const JsonWriter& j) { std::fputs(j.str().c_str(), stdout); }
 
 // build --check-against: the rebuild's verdict on stdout; differences end with exit 3.
@@ -98,6 +133,7 @@ void setup_build(CLI::App& app) {
         std::string split_size;
         std::string check_against;
         bool unsigned_bundle = false;
+        std::vector<std::string> passphrase_files;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("build", "Build and sign a bundle from a spec");
@@ -119,7 +155,9 @@ void setup_build(CLI::App& app) {
                   "Build with no signature, to be signed offline (sign, or manifest then attach); no node accepts it unsigned")
         ->excludes(key_given);
     cmd->add_flag("--json", args->json, "Print the outcome as JSON");
+    add_passphrase_file_option(cmd, args->passphrase_files);
     set_action(*cmd, [args] {
+        apply_passphrase_files(args->passphrase_files, {args->keys.begin(), args->keys.end()});
         if (!args->check_against.empty()) {
             return check_against(args->spec, args->check_against, args->level, args->threads);
         }
@@ -198,6 +236,7 @@ void setup_sign(CLI::App& app) {
         std::string output;
         bool json = false;
         bool detached = false;
+        std::vector<std::string> passphrase_files;
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand(
@@ -209,7 +248,9 @@ void setup_sign(CLI::App& app) {
     cmd->add_flag("--json", args->json, "Print the outcome as JSON");
     cmd->add_flag("--detached", args->detached,
                   "Sign FILE itself (a manifest written by `manifest`) into FILE.minisig, or -o, as minisign -S -l does");
+    add_passphrase_file_option(cmd, args->passphrase_files);
     set_action(*cmd, [args] {
+        apply_passphrase_files(args->passphrase_files, {fs::path(args->key)});
         if (args->detached) {
             const std::string written = args->output.empty() ? args->bundle + ".minisig" : args->output;
             const std::string id = sign_detached(args->bundle, args->key, args->output);
@@ -286,6 +327,7 @@ void setup_trust_bundle(CLI::App& app) {
         TrustBuildOptions options;
         std::string output;
         std::string out_dir;
+        std::vector<std::string> passphrase_files;
     };
     auto args = std::make_shared<Args>();
     CLI::App* trust = app.add_subcommand("trust", "Build trust bundles, which change a node's trust store");
@@ -298,7 +340,9 @@ void setup_trust_bundle(CLI::App& app) {
         ->required();
     add_output_options(cmd, args->output, args->out_dir, "trust-vN.ferry");
     cmd->add_flag("--force", args->options.force, "Replace an existing trust bundle");
+    add_passphrase_file_option(cmd, args->passphrase_files);
     set_action(*cmd, [args] {
+        apply_passphrase_files(args->passphrase_files, {args->options.keys.begin(), args->options.keys.end()});
         const Output out = resolve_output(args->output, args->out_dir);
         args->options.out_dir = out.dir;
         args->options.output = out.file;

@@ -138,7 +138,7 @@ void setup_key(CLI::App& app) {
             warn("the secret key " + secret_path.string() + " is NOT encrypted. Use it for tests only, never to sign "
                  "a real release.");
         } else {
-            passphrase = keys::read_passphrase("passphrase for the new key: ", true);
+            passphrase = keys::read_new_passphrase("passphrase for the new key: ");
         }
         step("generating an Ed25519 key pair");
         const keys::SecretKey key = keys::generate_secret_key();

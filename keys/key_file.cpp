@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -34,6 +35,24 @@ constexpr std::size_t k_box_offset = k_nonce_offset + crypto_secretbox_NONCEBYTE
 constexpr std::size_t k_plain_size = k_key_id_size + k_secret_key_size;
 constexpr std::size_t k_box_size = crypto_secretbox_MACBYTES + k_plain_size;
 static_assert(k_argon2_opslimit == crypto_pwhash_OPSLIMIT_MODERATE);
+
+// minisign's secret key layout (minisign.h, SeckeyStruct): sig_alg "Ed" || kdf_alg ("Sc" for
+// scrypt, two zero bytes when unencrypted) || chk_alg "B2" || kdf_salt || opslimit (u64 LE) ||
+// memlimit (u64 LE) || key id || secret key || checksum, the last three XORed with the scrypt
+// output when encrypted; checksum = BLAKE2b-256(sig_alg || key id || secret key).
+constexpr std::size_t k_mini_kdf_offset = 2;
+constexpr std::size_t k_mini_chk_alg_offset = 4;
+constexpr std::size_t k_mini_salt_offset = 6;
+constexpr std::size_t k_mini_opslimit_offset =
+    k_mini_salt_offset + crypto_pwhash_scryptsalsa208sha256_SALTBYTES;
+constexpr std::size_t k_mini_memlimit_offset = k_mini_opslimit_offset + 8;
+constexpr std::size_t k_mini_keynum_offset = k_mini_memlimit_offset + 8;
+constexpr std::size_t k_mini_checksum_size = crypto_generichash_BYTES;
+constexpr std::size_t k_mini_keynum_size = k_key_id_size + k_secret_key_size + k_mini_checksum_size;
+constexpr std::size_t k_mini_size = k_mini_keynum_offset + k_mini_keynum_size;
+static_assert(k_mini_size == 158);
+static_assert(k_scrypt_max_opslimit == crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE);
+static_assert(k_scrypt_max_memlimit == crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE);
 
 [[noreturn]] void fail(const std::string& where, const std::string& problem,
                        std::string hint = {}) {
@@ -156,6 +175,83 @@ void check_work_factors(std::uint64_t opslimit, std::uint64_t memlimit, const st
     }
 }
 
+// The key of a minisign secret key file (BYTES, decoded from base64): decrypted with the
+// passphrase from ASK_PASSPHRASE when its kdf is scrypt, its checksum checked.
+SecretKey decode_minisign_secret_key(std::span<const std::uint8_t> bytes, const std::string& where,
+                                     const std::function<std::string()>& ask_passphrase) {
+    if (bytes.size() != k_mini_size) {
+        fail(where, std::string(bytes.size() < k_mini_size ? "truncated" : "trailing data in a") +
+                        " minisign secret key (expected " + std::to_string(k_mini_size) + " bytes, got " +
+                        std::to_string(bytes.size()) + ")");
+    }
+    const auto kdf = bytes.subspan(k_mini_kdf_offset, 2);
+    const bool scrypt = kdf[0] == 'S' && kdf[1] == 'c';
+    if (!scrypt && !(kdf[0] == 0 && kdf[1] == 0)) {
+        fail(where, "minisign secret key with an unknown key derivation (expected \"Sc\" for scrypt or none)");
+    }
+    if (bytes[k_mini_chk_alg_offset] != 'B' || bytes[k_mini_chk_alg_offset + 1] != '2') {
+        fail(where, "minisign secret key with an unknown checksum function (expected \"B2\", BLAKE2b)");
+    }
+    SecureBuffer keynum(k_mini_keynum_size);
+    std::copy_n(bytes.begin() + k_mini_keynum_offset, k_mini_keynum_size, keynum.span().begin());
+    if (scrypt) {
+        const auto opslimit = load_le64(bytes.subspan(k_mini_opslimit_offset));
+        const auto memlimit = load_le64(bytes.subspan(k_mini_memlimit_offset));
+        if (opslimit < crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_MIN || opslimit > k_scrypt_max_opslimit) {
+            fail(where, "unreasonable scrypt opslimit " + std::to_string(opslimit) + " (expected " +
+                            std::to_string(crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_MIN) + " to " +
+                            std::to_string(k_scrypt_max_opslimit) + ")");
+        }
+        if (memlimit < crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_MIN || memlimit > k_scrypt_max_memlimit) {
+            fail(where, "unreasonable scrypt memlimit " + std::to_string(memlimit) + " bytes (expected " +
+                            std::to_string(crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_MIN) + " to " +
+                            std::to_string(k_scrypt_max_memlimit) + ")");
+        }
+        if (!ask_passphrase) {
+            throw Error(ErrorKind::internal, where + ": encrypted, and no way to ask a passphrase");
+        }
+        std::string passphrase = ask_passphrase();
+        SecureBuffer stream(k_mini_keynum_size);
+        const int result = crypto_pwhash_scryptsalsa208sha256(
+            stream.span().data(), stream.span().size(), passphrase.data(), passphrase.size(),
+            bytes.data() + k_mini_salt_offset, opslimit, static_cast<std::size_t>(memlimit));
+        sodium_memzero(passphrase.data(), passphrase.size());
+        if (result != 0) {
+            throw Error(ErrorKind::internal, where + ": scrypt key derivation failed (out of memory? it needs " +
+                                                 std::to_string(memlimit >> 20) + " MiB)");
+        }
+        for (std::size_t i = 0; i < k_mini_keynum_size; ++i) {
+            keynum.span()[i] ^= stream.span()[i];
+        }
+    }
+    const auto id_bytes = std::as_const(keynum).span().first(k_key_id_size);
+    const auto secret = std::as_const(keynum).span().subspan<k_key_id_size, k_secret_key_size>();
+    const auto stored = std::as_const(keynum).span().last(k_mini_checksum_size);
+    std::array<std::uint8_t, k_mini_checksum_size> computed{};
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, nullptr, 0, computed.size());
+    crypto_generichash_update(&state, bytes.data(), 2); // sig_alg
+    crypto_generichash_update(&state, id_bytes.data(), id_bytes.size());
+    crypto_generichash_update(&state, secret.data(), secret.size());
+    crypto_generichash_final(&state, computed.data(), computed.size());
+    sodium_memzero(&state, sizeof state);
+    // minisign -G -W leaves the checksum of an unencrypted key zero; any other must match.
+    const bool unchecked = !scrypt && std::all_of(stored.begin(), stored.end(), [](auto b) { return b == 0; });
+    const bool matches = sodium_memcmp(computed.data(), stored.data(), computed.size()) == 0;
+    sodium_memzero(computed.data(), computed.size());
+    if (!unchecked && !matches) {
+        fail(where, scrypt ? "wrong passphrase for this minisign secret key (or the key file is damaged)"
+                           : "the minisign secret key is damaged (its checksum does not match)");
+    }
+    KeyId id{};
+    std::copy(id_bytes.begin(), id_bytes.end(), id.begin());
+    SecretKey key(id, secret);
+    if (!key.is_consistent()) {
+        fail(where, "the secret key is damaged (its public half does not match)");
+    }
+    return key;
+}
+
 } // namespace
 
 std::string format_public_key_file(const PublicKey& key, std::string_view name) {
@@ -219,7 +315,7 @@ SecretKey decode_secret_key_file(std::string_view text, const std::string& where
     if (text.size() > k_max_key_file_size) {
         fail(where, "too large for a secret key file");
     }
-    const auto [comment, data] = split_key_file(text, where, "ferry secret key");
+    const auto [comment, data] = split_key_file(text, where, "secret key");
     SecureBuffer blob(data.size());
     const auto length = decode_base64_into(data, blob.span());
     if (!length) {
@@ -229,10 +325,9 @@ SecretKey decode_secret_key_file(std::string_view text, const std::string& where
     if (bytes.size() < k_secret_magic.size() ||
         !std::equal(k_secret_magic.begin(), k_secret_magic.end(), bytes.begin())) {
         if (bytes.size() >= 2 && bytes[0] == 'E' && bytes[1] == 'd') {
-            fail(where, "this is a minisign secret key, not a ferry secret key",
-                 "create Ferry keys with: ferry-bundler key generate");
+            return decode_minisign_secret_key(bytes, where, ask_passphrase);
         }
-        fail(where, "not a ferry secret key (expected magic \"FSK1\")");
+        fail(where, "not a secret key (expected Ferry's magic \"FSK1\" or minisign's \"Ed\")");
     }
     if (bytes.size() < k_box_offset) {
         fail(where, "truncated secret key (" + std::to_string(bytes.size()) + " bytes)");

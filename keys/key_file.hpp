@@ -18,6 +18,10 @@ inline constexpr std::uint64_t k_argon2_memlimit = std::uint64_t{128} << 20;
 // The largest work factors a secret key file may ask for, so a file cannot make us hang.
 inline constexpr std::uint64_t k_argon2_max_opslimit = 32;
 inline constexpr std::uint64_t k_argon2_max_memlimit = std::uint64_t{1} << 30;
+// The largest scrypt work factors a minisign secret key file may ask for: minisign's own
+// (crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE and _MEMLIMIT_SENSITIVE).
+inline constexpr std::uint64_t k_scrypt_max_opslimit = std::uint64_t{1} << 25;
+inline constexpr std::uint64_t k_scrypt_max_memlimit = std::uint64_t{1} << 30;
 
 // A minisign public key file: "untrusted comment: minisign public key ID (ferry key NAME)"
 // and the base64 line, each ending in a newline; minisign -V reads it.
@@ -34,8 +38,9 @@ inline constexpr std::uint64_t k_argon2_max_memlimit = std::uint64_t{1} << 30;
 [[nodiscard]] std::string encode_secret_key_file(const SecretKey& key, std::string_view name,
                                                  const std::string* passphrase);
 
-// Parses the text of a secret key file, calling ASK_PASSPHRASE only if it is encrypted;
-// throws an input Error naming WHERE if the file is invalid or the passphrase is wrong.
+// Parses the text of a secret key file, Ferry's own or one written by `minisign -G` (told
+// apart by their first bytes), calling ASK_PASSPHRASE only if it is encrypted; throws an
+// input Error naming WHERE if the file is invalid or the passphrase is wrong.
 [[nodiscard]] SecretKey decode_secret_key_file(std::string_view text, const std::string& where,
                                                const std::function<std::string()>& ask_passphrase);
 

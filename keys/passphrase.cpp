@@ -6,11 +6,15 @@
 #include <sodium.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 
 namespace ferry::keys {
 
@@ -132,6 +136,129 @@ std::string read_passphrase(std::string_view prompt, bool confirm) {
         }
     }
     return first.text();
+}
+
+namespace {
+
+// The passphrase files named with set_passphrase_file, by the key file's canonical path.
+std::map<std::filesystem::path, std::filesystem::path>& passphrase_files() {
+    static std::map<std::filesystem::path, std::filesystem::path> files;
+    return files;
+}
+
+std::filesystem::path canonical_key(const std::filesystem::path& key) {
+    std::error_code ec;
+    auto path = std::filesystem::weakly_canonical(key, ec);
+    return ec ? key : path;
+}
+
+std::size_t count_characters(std::string_view text) {
+    std::size_t count = 0;
+    for (const char c : text) {
+        count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0; // not a continuation byte
+    }
+    return count;
+}
+
+// Opens FILE and checks that it is fit to hold a passphrase; returns the open descriptor.
+Fd open_passphrase_file(const std::filesystem::path& file) {
+    const std::string where = "passphrase file " + file.string();
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
+    if (!fd.valid()) {
+        throw Error(ErrorKind::usage, where + ": cannot open: " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throw_errno(where);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw Error(ErrorKind::usage, where + ": not a regular file");
+    }
+    if (st.st_uid != ::geteuid()) {
+        throw Error(ErrorKind::usage, where + ": owned by uid " + std::to_string(st.st_uid) +
+                                          ", not by the user running this (uid " + std::to_string(::geteuid()) + ")",
+                    "keep each key's passphrase file in its holder's own account");
+    }
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw Error(ErrorKind::usage, where + ": readable or writable by others (mode " + mode + ")",
+                    "chmod 600 " + file.string());
+    }
+    return fd;
+}
+
+} // namespace
+
+void check_new_passphrase(std::string_view passphrase, std::string_view source) {
+    const std::size_t chars = count_characters(passphrase);
+    if (chars < k_min_new_passphrase_chars) {
+        throw Error(ErrorKind::usage,
+                    "the passphrase " + std::string(source) + " is too short (" + std::to_string(chars) +
+                        " characters; a new key needs at least " + std::to_string(k_min_new_passphrase_chars) + ")",
+                    "use a few unrelated words; see docs/keys.md (\"Passphrases\")");
+    }
+}
+
+std::string read_new_passphrase(std::string_view prompt) {
+    std::string passphrase = read_passphrase(prompt, true);
+    try {
+        check_new_passphrase(passphrase, std::getenv(k_passphrase_env) != nullptr
+                                             ? "in " + std::string(k_passphrase_env)
+                                             : std::string("given"));
+    } catch (...) {
+        sodium_memzero(passphrase.data(), passphrase.size());
+        throw;
+    }
+    return passphrase;
+}
+
+std::string read_passphrase_file(const std::filesystem::path& file) {
+    const std::string where = "passphrase file " + file.string();
+    const Fd fd = open_passphrase_file(file);
+    WipedString text;
+    while (true) {
+        char c = 0;
+        const auto got = ::read(fd.get(), &c, 1);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            throw_errno(where);
+        }
+        if (got == 0 || c == '\n') {
+            break;
+        }
+        if (text.text().size() == k_max_passphrase_size) {
+            throw Error(ErrorKind::usage,
+                        where + ": first line longer than " + std::to_string(k_max_passphrase_size) + " bytes");
+        }
+        text.text() += c;
+    }
+    if (!text.text().empty() && text.text().back() == '\r') {
+        text.text().pop_back();
+    }
+    if (text.text().empty()) {
+        throw Error(ErrorKind::usage, where + ": empty (the passphrase is its first line)");
+    }
+    return text.text();
+}
+
+void set_passphrase_file(const std::filesystem::path& key, const std::filesystem::path& file) {
+    (void)open_passphrase_file(file); // refused now, before any work is done
+    const auto [it, added] = passphrase_files().emplace(canonical_key(key), file);
+    if (!added) {
+        throw Error(ErrorKind::usage, "--passphrase-file: key " + key.string() + " is given two passphrase files (" +
+                                          it->second.string() + " and " + file.string() + ")");
+    }
+}
+
+std::string passphrase_for_key(const std::filesystem::path& key) {
+    const auto& files = passphrase_files();
+    if (const auto it = files.find(canonical_key(key)); it != files.end()) {
+        return read_passphrase_file(it->second);
+    }
+    return read_passphrase("passphrase for " + key.string() + ": ", false);
 }
 
 } // namespace ferry::keys

@@ -33,7 +33,9 @@ std::string bundler_sections() {
     return R"(.SH ENVIRONMENT
 .TP
 .B FERRY_PASSPHRASE
-The passphrase of an encrypted secret key, read instead of asking on the terminal.
+The passphrase of an encrypted secret key, read instead of asking on the terminal, for every
+key that has no \-\-passphrase\-file; for scripts and tests. A new key's passphrase must have at
+least 12 characters.
 .TP
 .B SOURCE_DATE_EPOCH
 The build time written into the manifest: the same spec and inputs with the same value give the

@@ -113,3 +113,22 @@ expect_fail "the same key twice" 2 "is already signed by key $ID1" \
     "$FERRY_BUNDLER" attach "$SCRATCH/signed.ferry" "$SCRATCH/manifest.yaml.minisig" --trust "$TRUST"
 expect_fail "--unsigned with --key" 2 "--key excludes --unsigned" \
     "$FERRY_BUNDLER" build "$TREE/greeter-2.0.0.yaml" --unsigned --key "$KEYS/test-release-1.key"
+
+# A split bundle is signed whole, then split again: its parts are refused, left as they were.
+mkdir "$SCRATCH/parts"
+"$FERRY_BUNDLER" split -q "$U" --size 3200000 --out-dir "$SCRATCH/parts" >/dev/null
+before=$(snapshot "$SCRATCH/parts")
+P=$SCRATCH/parts/greeter-2.0.0.ferry.001
+expect_fail "attach refuses a part of a split bundle" 2 "$P is a split bundle" \
+    "$FERRY_BUNDLER" attach "$P" "$SCRATCH/manifest.yaml.minisig" --trust "$TRUST"
+grep -qF "sign the whole bundle, then split it again" "$SCRATCH/err" && pass "split: the hint says what to do" ||
+    fail "hint: $(cat "$SCRATCH/err")"
+expect_fail "sign refuses a part of a split bundle" 2 "$P is a split bundle" \
+    "$FERRY_BUNDLER" sign "$P" --key "$KEYS/test-release-1.key"
+expect_fail "manifest refuses a part of a split bundle" 2 "$P is a split bundle" \
+    "$FERRY_BUNDLER" manifest "$P" -o "$SCRATCH/parts-manifest.yaml"
+expect_unchanged "split bundle refused" "$SCRATCH/parts" "$before"
+[ ! -e "$SCRATCH/parts-manifest.yaml" ] && pass "split: no manifest written" || fail "a manifest was written"
+expect_fail "sign --detached of a missing file" 1 "$SCRATCH/absent.yaml" \
+    "$FERRY_BUNDLER" sign "$SCRATCH/absent.yaml" --detached --key "$KEYS/test-release-1.key"
+[ ! -e "$SCRATCH/absent.yaml.minisig" ] && pass "missing file: no signature written" || fail "a signature was written"

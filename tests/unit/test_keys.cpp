@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <sodium.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -252,14 +253,14 @@ TEST_CASE("keys::decode_secret_key_file") {
     };
 
     SUBCASE("layout") {
-        expect_error("just one line\n", "k.key: not a ferry secret key file (expected 2 lines: a "
+        expect_error("just one line\n", "k.key: not a secret key file (expected 2 lines: a "
                                         "comment, then the key)");
         expect_error("untrusted comment: x\nnot base64!\n", "k.key:2: invalid base64");
         expect_error(std::string(5000, 'a'), "k.key: too large for a secret key file");
     }
     SUBCASE("magic and length") {
         expect_error(edit_key_file(text, [](auto& b) { b[0] = 'X'; }),
-                     "k.key: not a ferry secret key (expected magic \"FSK1\")");
+                     "k.key: not a secret key (expected Ferry's magic \"FSK1\" or minisign's \"Ed\")");
         expect_error(edit_key_file(text, [](auto& b) { b.resize(40); }),
                      "k.key: truncated secret key (40 bytes)");
         expect_error(edit_key_file(text, [](auto& b) { b.pop_back(); }),
@@ -270,11 +271,80 @@ TEST_CASE("keys::decode_secret_key_file") {
                      "k.key: unknown key derivation 7 (expected 0 for none or 1 for Argon2id)");
     }
     SUBCASE("a minisign secret key") {
-        std::vector<std::uint8_t> minisign_key = {'E', 'd', 'S', 'c', 'B', '2'};
-        minisign_key.resize(158);
-        const auto minisign_file = "untrusted comment: minisign encrypted secret key\n" +
-                                   encode_base64(minisign_key) + "\n";
-        expect_error(minisign_file, "k.key: this is a minisign secret key, not a ferry secret key");
+        // minisign's layout: "Ed" kdf "B2" salt[32] opslimit memlimit | id[8] secret[64] chk[32]
+        const auto minisign_file = [&](bool encrypted, bool checksum, std::uint64_t ops,
+                                       std::uint64_t mem, const std::string& passphrase) {
+            std::vector<std::uint8_t> b = {'E', 'd', 0, 0, 'B', '2'};
+            if (encrypted) {
+                b[2] = 'S';
+                b[3] = 'c';
+            }
+            b.resize(158);
+            for (int i = 0; i < 32; ++i) {
+                b[6 + i] = static_cast<std::uint8_t>(i * 7);
+            }
+            for (int i = 0; i < 8; ++i) {
+                b[38 + i] = static_cast<std::uint8_t>(ops >> (8 * i));
+                b[46 + i] = static_cast<std::uint8_t>(mem >> (8 * i));
+            }
+            std::copy(key.id().begin(), key.id().end(), b.begin() + 54);
+            std::copy(key.secret().begin(), key.secret().end(), b.begin() + 62);
+            if (checksum) {
+                crypto_generichash_state st;
+                crypto_generichash_init(&st, nullptr, 0, 32);
+                crypto_generichash_update(&st, b.data(), 2);
+                crypto_generichash_update(&st, b.data() + 54, 72);
+                crypto_generichash_final(&st, b.data() + 126, 32);
+            }
+            if (encrypted) {
+                std::vector<std::uint8_t> stream(104);
+                REQUIRE(crypto_pwhash_scryptsalsa208sha256(stream.data(), stream.size(),
+                                                           passphrase.data(), passphrase.size(),
+                                                           b.data() + 6, ops, mem) == 0);
+                for (std::size_t i = 0; i < stream.size(); ++i) {
+                    b[54 + i] ^= stream[i];
+                }
+            }
+            return "untrusted comment: minisign secret key\n" + encode_base64(b) + "\n";
+        };
+        constexpr std::uint64_t ops = crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_MIN;
+        constexpr std::uint64_t mem = crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_MIN;
+        // unencrypted, as minisign -G -W writes it (zero checksum) and as -C -W does (checksum)
+        for (const bool checksum : {false, true}) {
+            const auto loaded =
+                decode_secret_key_file(minisign_file(false, checksum, 0, 0, ""), "k.key", no_passphrase);
+            CHECK(loaded.id() == key.id());
+            CHECK(loaded.public_key() == key.public_key());
+        }
+        const auto encrypted = minisign_file(true, true, ops, mem, "a long passphrase");
+        int asked = 0;
+        const auto loaded = decode_secret_key_file(encrypted, "k.key", [&] {
+            ++asked;
+            return std::string("a long passphrase");
+        });
+        CHECK(asked == 1);
+        CHECK(loaded.public_key() == key.public_key());
+        REQUIRE_THROWS_WITH_AS(
+            (void)decode_secret_key_file(encrypted, "k.key", [] { return std::string("another one"); }),
+            "k.key: wrong passphrase for this minisign secret key (or the key file is damaged)", Error);
+        expect_error(edit_key_file(minisign_file(false, true, 0, 0, ""), [](auto& b) { b[130] ^= 1; }),
+                     "k.key: the minisign secret key is damaged (its checksum does not match)");
+        expect_error(edit_key_file(encrypted, [](auto& b) { b.pop_back(); }),
+                     "k.key: truncated minisign secret key (expected 158 bytes, got 157)");
+        expect_error(edit_key_file(encrypted, [](auto& b) { b[2] = 'A'; }),
+                     "k.key: minisign secret key with an unknown key derivation (expected \"Sc\" for "
+                     "scrypt or none)");
+        expect_error(edit_key_file(encrypted, [](auto& b) { b[5] = '3'; }),
+                     "k.key: minisign secret key with an unknown checksum function (expected \"B2\", "
+                     "BLAKE2b)");
+        // work factors beyond minisign's own are refused before any work is done
+        expect_error(edit_key_file(encrypted, [](auto& b) { b[41] = 0x04; }),
+                     "k.key: unreasonable scrypt opslimit 67141632 (expected 32768 to 33554432)");
+        expect_error(edit_key_file(encrypted, [](auto& b) { b[53] = 0x01; }),
+                     "k.key: unreasonable scrypt memlimit 72057594054705152 bytes (expected 16777216 "
+                     "to 1073741824)");
+        expect_error(edit_key_file(encrypted, [](auto& b) { b[39] = 0; }),
+                     "k.key: unreasonable scrypt opslimit 0 (expected 32768 to 33554432)");
     }
     SUBCASE("work factors") {
         const std::string passphrase = "pass";
@@ -495,4 +565,34 @@ TEST_CASE("keys::interop") {
                                "signatures use the legacy \"Ed\" algorithm (minisign -S -l)",
                                Error);
     }
+}
+
+TEST_CASE("keys::check_new_passphrase counts characters, not bytes") {
+    CHECK_NOTHROW(check_new_passphrase("twelve chars", "given"));
+    CHECK_NOTHROW(check_new_passphrase("ééééééééééé1", "given")); // 12 characters, 23 bytes
+    REQUIRE_THROWS_WITH_AS(check_new_passphrase("éééééééééé1", "given"),
+                           "the passphrase given is too short (11 characters; a new key needs at least 12)",
+                           Error);
+}
+
+TEST_CASE("keys::read_passphrase_file") {
+    TempDir dir;
+    const auto file = dir / "k.pass";
+    const auto write = [&](const std::string& text, ::mode_t mode) {
+        write_file(file, text);
+        std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode));
+    };
+    write("first line\r\nsecond line\n", 0600);
+    CHECK(read_passphrase_file(file) == "first line");
+    write("no line end", 0400);
+    CHECK(read_passphrase_file(file) == "no line end");
+    write("\nsecond line\n", 0600);
+    REQUIRE_THROWS_WITH_AS((void)read_passphrase_file(file),
+                           ("passphrase file " + file.string() + ": empty (the passphrase is its first line)").c_str(),
+                           Error);
+    write("secret\n", 0660);
+    REQUIRE_THROWS_WITH_AS((void)read_passphrase_file(file),
+                           ("passphrase file " + file.string() + ": readable or writable by others (mode 0660)").c_str(),
+                           Error);
+    REQUIRE_THROWS_AS((void)read_passphrase_file(dir / "absent"), Error);
 }
