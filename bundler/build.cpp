@@ -355,12 +355,13 @@ RebuildCheck check_rebuild(const BuildOptions& options, const fs::path& bundle_p
         check.differences.push_back("name: the spec builds " + p.file_name() + ", the bundle is " +
                                     bundle_path.filename().string());
     }
-    std::uint64_t payload_offset = k_tar_block + original.head.manifest.size() + k_tar_block;
     std::map<std::string, std::string> signatures;
+    std::vector<std::size_t> signature_sizes;
     for (const auto& s : original.head.signatures) {
         signatures[s.key_id] = s.text;
-        payload_offset += k_tar_block + (s.text.size() + k_tar_block - 1) / k_tar_block * k_tar_block;
+        signature_sizes.push_back(s.text.size());
     }
+    const std::uint64_t payload_offset = bundler::payload_offset(original.head.manifest.size(), signature_sizes);
     AtomicFile rebuilt(fs::temp_directory_path() / ("ferry-rebuild-" + p.file_name()), 0600);
     write_payload(p, rebuilt, payload_offset, "rebuilding " + p.file_name(), options.progress);
     const std::string text = emit_manifest(p.manifest);

@@ -37,12 +37,16 @@ HeadLayout plan_head(const schema::Manifest& manifest, const std::vector<Planned
 
     HeadLayout layout;
     layout.manifest_size = round_block(text.size() + 2); // room for at least "#" and a newline
-    layout.payload_offset = k_tar_block + layout.manifest_size;
-    for (const std::size_t size : signature_sizes(text)) {
-        layout.payload_offset += k_tar_block + round_block(size);
-    }
-    layout.payload_offset += k_tar_block; // the payload's own header
+    layout.payload_offset = payload_offset(layout.manifest_size, signature_sizes(text));
     return layout;
+}
+
+std::uint64_t payload_offset(std::uint64_t manifest_size, const std::vector<std::size_t>& signature_sizes) {
+    std::uint64_t offset = k_tar_block + manifest_size;
+    for (const std::size_t size : signature_sizes) {
+        offset += k_tar_block + round_block(size);
+    }
+    return offset + k_tar_block; // the payload's own header
 }
 
 std::string pad_manifest(std::string manifest, std::uint64_t size) {

@@ -26,6 +26,11 @@ struct HeadLayout {
                                    std::uint64_t chunk_size,
                                    const std::function<std::vector<std::size_t>(const std::string&)>& signature_sizes);
 
+// Where the payload's data starts in a bundle whose manifest member is MANIFEST_SIZE bytes (a
+// multiple of 512) and whose signature members have SIGNATURE_SIZES: every member's header, and
+// its data rounded up to whole blocks.
+[[nodiscard]] std::uint64_t payload_offset(std::uint64_t manifest_size, const std::vector<std::size_t>& signature_sizes);
+
 // MANIFEST followed by a YAML comment line of spaces so it is exactly SIZE bytes.
 [[nodiscard]] std::string pad_manifest(std::string manifest, std::uint64_t size);
 
