@@ -16,11 +16,28 @@ build greeter-2.0.0.yaml v2 && B2=$BUILT
 build greeter-2.1.0-broken.yaml v21 && B21=$BUILT
 
 greeter_cluster 3 "$B1"
-echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0}" >>"$INV"
+# The window (UTC) is the hour either side of now; another inventory's is two hours from now.
+clock() { printf '%02d:%02d' $(((($1 + 1440) % 1440) / 60)) $((($1 + 1440) % 60)); }
+NOW_MIN=$(($(date -u +%s) / 60 % 1440))
+IN_WINDOW="{start: \"$(clock $((NOW_MIN - 60)))\", end: \"$(clock $((NOW_MIN + 60)))\"}"
+OUT_WINDOW="{start: \"$(clock $((NOW_MIN + 120)))\", end: \"$(clock $((NOW_MIN + 180)))\"}"
+cp "$INV" "$SCRATCH/closed.yaml"
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0, window: $OUT_WINDOW}" >>"$SCRATCH/closed.yaml"
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0, window: $IN_WINDOW}" >>"$INV"
 
 rollout() { "$FERRY_APPLIER" apply "$@" --inventory "$INV" --trust "$TRUST" --ack-breaking --allow-major; }
+history_of() { for i in 1 2 3; do "$FERRY_APPLIER" history --json --state-dir "$SCRATCH/sites/node-$i/state"; done; }
 
-# --- The canary, then a pause, shown per node on a terminal ------------------------------------
+# --- Outside the window: staged, but no node stopped -------------------------------------------
+
+runs_before=$(history_of)
+run "$FERRY_APPLIER" apply "$B2" --inventory "$SCRATCH/closed.yaml" --trust "$TRUST" --ack-breaking --allow-major
+[ "$RC" -eq 8 ] && pass "outside its window the rollout pauses (exit 8)" || fail "outside the window: exit $RC $(cat "$SCRATCH/err")"
+expect_output "it names the window" "outside the window $(clock $((NOW_MIN + 120)))-$(clock $((NOW_MIN + 180))) UTC, when no node may be stopped"
+[ "$(versions)" == "1.0.0 1.0.0 1.0.0" ] && [ "$(history_of)" == "$runs_before" ] &&
+    pass "outside the window: no node applied anything" || fail "outside the window: versions $(versions), or a new run"
+
+# --- The canary, then a pause (inside the window), shown per node on a terminal ---------------
 
 # Under a pseudo-terminal, each node's line (name, role, version, step) is redrawn in place.
 run script -qfec "TERM=xterm $FERRY_APPLIER apply $B2 --inventory $INV --trust $TRUST --ack-breaking --allow-major" /dev/null
