@@ -5,7 +5,7 @@
 # and by stage, with nothing of the bad part staged; staging from three folders in shuffled
 # order; a stage killed in the middle of a part, resumed; the parts joined with cat verify as
 # the single file does. plan and inspect name a missing or damaged part, and an expired bundle
-# in parts is refused by verify --quick as by verify.
+# in parts is refused by verify --quick as by verify; a part size over FAT32's limit is warned of.
 source "$(dirname "$0")/lib.sh"
 
 GREETER_PORT=$((19100 + $$ % 90))
@@ -100,6 +100,15 @@ expect_fail "verify of the expired bundle's parts: refused" 4 "$XP: bundle greet
     "$FERRY_APPLIER" verify -q "$XP" --trust "$TRUST"
 expect_fail "verify --quick of the expired bundle's parts: refused the same" 4 "$XP: bundle greeter 1.0.0 expired at " \
     "$FERRY_APPLIER" verify -q --quick "$XP" --trust "$TRUST"
+
+# 4G is one byte over FAT32's limit per file: split and build say so (the parts are written).
+cat "$XP/$N".0* >"$SCRATCH/expired.ferry"
+mkdir -p "$SCRATCH/fat32"
+run "$FERRY_BUNDLER" split -q "$SCRATCH/expired.ferry" --size 4G --out-dir "$SCRATCH/fat32"
+[ "$RC" -eq 0 ] && grep -qF "warning: --size 4G is 4294967296 bytes, over FAT32's limit of 4294967295 per file: leave --size out for FAT32 sticks" \
+    "$SCRATCH/err" && pass "split --size 4G warns that its parts may not fit on FAT32" || fail "split --size 4G: exit $RC $(cat "$SCRATCH/err")"
+run "$FERRY_BUNDLER" split -q "$SCRATCH/expired.ferry" --out-dir "$SCRATCH/fat32" --force
+[ "$RC" -eq 0 ] && ! grep -q FAT32 "$SCRATCH/err" && pass "split with the default size: no warning" || fail "default size: exit $RC $(cat "$SCRATCH/err")"
 
 # --- Each fault, named by verify, verify --part and stage; nothing of the bad part staged -----
 
