@@ -12,7 +12,8 @@ namespace ferry::rollout {
 
 namespace {
 
-// The terminal's width, so that no line wraps (a wrapped line would not be erased); 80 when unknown.
+// The terminal's width, so that no line wraps (a wrapped line would not be erased); 80 when
+// unknown.
 std::size_t columns() {
     winsize size{};
     return ::ioctl(2, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col : 80;
@@ -57,7 +58,8 @@ void NodeBoard::say(const std::string& line) {
 }
 
 void NodeBoard::show(const NodeView& view) {
-    const auto it = std::find_if(m_nodes.begin(), m_nodes.end(), [&](const NodeView& n) { return n.name == view.name; });
+    const auto it = std::find_if(m_nodes.begin(), m_nodes.end(),
+                                 [&](const NodeView& n) { return n.name == view.name; });
     if (it == m_nodes.end()) {
         m_nodes.push_back(view);
     } else {

@@ -12,7 +12,18 @@
 namespace ferry::rollout {
 
 // Where a node stands in the rollout, as a terminal shows it.
-enum class NodeShown { waiting, staging, staged, applying, checking, stabilizing, upgraded, skipped, rolled_back, failed };
+enum class NodeShown {
+    waiting,
+    staging,
+    staged,
+    applying,
+    checking,
+    stabilizing,
+    upgraded,
+    skipped,
+    rolled_back,
+    failed
+};
 
 // One node's line on a terminal: its name, role, version and where it stands.
 struct NodeView {
