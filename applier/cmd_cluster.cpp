@@ -21,6 +21,7 @@
 #include "keys/bundle.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace ferry::applier {
@@ -169,14 +170,26 @@ int apply_inventory(const InventoryPlanArgs& args, bool continue_after_pause, bo
     rollout::RolloutRequest request;
     request.plan = {std::filesystem::absolute(args.bundle), to_hex(sha256(info.head.manifest)), args.node_args};
     request.continue_after_pause = continue_after_pause;
-    const auto say = [progress](const std::string& line) {
-        if (progress) {
+    // On a terminal, each node's line redrawn below the rollout's lines; otherwise the lines alone.
+    std::optional<rollout::NodeBoard> board;
+    if (progress && rollout::NodeBoard::wanted()) {
+        board.emplace();
+    }
+    const auto say = [progress, &board](const std::string& line) {
+        if (board) {
+            board->say(line);
+        } else if (progress) {
             ferry::say(line);
+        }
+    };
+    const auto show = [&board](const rollout::NodeView& view) {
+        if (board) {
+            board->show(view);
         }
     };
     set_interrupt_note("ferry-applier: interrupted: the rollout is recorded in " + journal.dir().string() +
                        "; run the same command again to carry it on (a node being upgraded finishes on its own)");
-    const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, journal, say);
+    const rollout::RolloutReport r = rollout::run_rollout(inv, m, request, transport, journal, say, show);
     set_interrupt_note({});
     const int code = rollout::exit_code(r.result);
     if (args.json) {

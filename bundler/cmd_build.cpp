@@ -118,6 +118,17 @@ int check_against(const std::string& spec, const fs::path& bundle, int level, in
                 "rebuild from the same sources with the same Ferry and zstd versions, level and chunk size");
 }
 
+// The part size TEXT given to OPTION, with a warning when parts that large do not fit on FAT32
+// (4G is 4294967296, one byte over its limit per file).
+std::uint64_t part_size_option(const std::string& text, const std::string& option) {
+    const std::uint64_t size = parse_size(text, option);
+    if (size > k_default_part_size) {
+        warn(option + " " + text + " is " + std::to_string(size) + " bytes, over FAT32's limit of " +
+             std::to_string(k_default_part_size) + " per file: leave " + option + " out for FAT32 sticks");
+    }
+    return size;
+}
+
 } // namespace
 
 void setup_build(CLI::App& app) {
@@ -145,8 +156,8 @@ void setup_build(CLI::App& app) {
         ->check(CLI::Range(0, 256));
     cmd->add_flag("--force", args->force, "Replace an existing bundle");
     cmd->add_option("--split-size", args->split_size,
-                    "Write the bundle as parts NAME-VERSION.ferry.001, ... of at most this size (e.g. 4G, 64M; "
-                    "4294967295 for FAT32) with their parts list, instead of one file");
+                    "Write the bundle as parts NAME-VERSION.ferry.001, ... of at most this size (e.g. 64M; "
+                    "4294967295 for FAT32, where 4G is one byte too many) with their parts list, instead of one file");
     cmd->add_option("--check-against", args->check_against,
                     "Rebuild as this bundle was built (its time, its signatures) and say whether every byte matches, "
                     "and where not; writes no bundle")
@@ -161,7 +172,7 @@ void setup_build(CLI::App& app) {
         if (!args->check_against.empty()) {
             return check_against(args->spec, args->check_against, args->level, args->threads);
         }
-        const std::uint64_t split_size = args->split_size.empty() ? 0 : parse_size(args->split_size, "--split-size");
+        const std::uint64_t split_size = args->split_size.empty() ? 0 : part_size_option(args->split_size, "--split-size");
         const Output out = resolve_output(args->output, args->out_dir);
         BuildOptions options;
         options.spec = args->spec;
@@ -296,7 +307,7 @@ void setup_split(CLI::App& app) {
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("split", "Write a bundle as numbered parts for media with a file size limit (nothing is recompressed)");
     cmd->add_option("bundle", args->bundle, "The .ferry bundle")->required();
-    cmd->add_option("--size", args->size, "Largest part (e.g. 4G, 64M; default 4294967295, FAT32's limit)");
+    cmd->add_option("--size", args->size, "Largest part (e.g. 64M; default 4294967295, FAT32's limit, one byte under 4G)");
     cmd->add_option("--out-dir", args->out_dir, "Existing folder to write the parts into (default: the bundle's)")
         ->type_name("DIR");
     cmd->add_flag("--force", args->force, "Replace existing parts");
@@ -306,7 +317,7 @@ void setup_split(CLI::App& app) {
         }
         SplitOptions options;
         options.bundle = args->bundle;
-        options.part_size = args->size.empty() ? k_default_part_size : parse_size(args->size, "--size");
+        options.part_size = args->size.empty() ? k_default_part_size : part_size_option(args->size, "--size");
         options.out_dir = args->out_dir;
         options.force = args->force;
         const SplitResult r = split_bundle(options);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -26,11 +27,34 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
     return args;
 }
 
+// How a node the journal left at STEP is shown when a rollout is carried on.
+NodeShown shown_of(NodeStep step) {
+    switch (step) {
+    case NodeStep::none:
+        return NodeShown::waiting;
+    case NodeStep::staged:
+        return NodeShown::staged;
+    case NodeStep::applying:
+        return NodeShown::applying;
+    case NodeStep::applied:
+        return NodeShown::checking;
+    case NodeStep::upgraded:
+        return NodeShown::upgraded;
+    case NodeStep::failed:
+        return NodeShown::rolled_back;
+    case NodeStep::broken:
+        return NodeShown::failed;
+    }
+    return NodeShown::waiting;
+}
+
 class Rollout {
 public:
     Rollout(const schema::Inventory& inv, const schema::Manifest& m, const RolloutRequest& request, Transport& transport,
-            Journal& journal, const std::function<void(const std::string&)>& say)
-        : m_inv(inv), m_manifest(m), m_request(request), m_transport(transport), m_journal(journal), m_say(say) {}
+            Journal& journal, const std::function<void(const std::string&)>& say,
+            const std::function<void(const NodeView&)>& show)
+        : m_inv(inv), m_manifest(m), m_request(request), m_transport(transport), m_journal(journal), m_say(say),
+          m_show(show) {}
 
     RolloutReport run();
 
@@ -47,6 +71,8 @@ private:
     bool past_canaries(bool pause);
     bool inside_window();
     void say(const std::string& line);
+    void show(const std::string& name, NodeShown step);
+    void show_plan();
     void upgrade_batch(const std::vector<std::string>& nodes);
     bool upgrade(const std::string& name);
     bool gate(const std::string& name);
@@ -60,6 +86,8 @@ private:
     Transport& m_transport;
     Journal& m_journal;
     const std::function<void(const std::string&)>& m_say;
+    const std::function<void(const NodeView&)>& m_show;
+    std::map<std::string, NodeView> m_views;
     RolloutRecord m_record;
     RolloutReport m_report;
     // The nodes of a batch are upgraded at once, each on its own thread: the journal, the
@@ -70,6 +98,30 @@ private:
 void Rollout::say(const std::string& line) {
     const std::lock_guard lock(m_lock);
     m_say(line);
+}
+
+void Rollout::show(const std::string& name, NodeShown step) {
+    const std::lock_guard lock(m_lock);
+    NodeView& v = m_views[name];
+    v.name = name;
+    v.step = step;
+    if (step == NodeShown::upgraded) {
+        v.version = m_manifest.version.str();
+    }
+    if (m_show) {
+        m_show(v);
+    }
+}
+
+// Each node's version and role as the plan found them.
+void Rollout::show_plan() {
+    const std::lock_guard lock(m_lock);
+    for (const auto& n : m_report.plan.nodes) {
+        NodeView& v = m_views[n.name];
+        v.version = n.version;
+        v.role = n.role;
+        show(n.name, v.step);
+    }
 }
 
 NodeStep Rollout::step_of(const std::string& name) const {
@@ -193,6 +245,7 @@ bool Rollout::recover() {
             if (gate(n.name)) {
                 outcome(n.name, NodeOutcome::Result::upgraded, "");
                 record(n.name, NodeStep::upgraded);
+                show(n.name, NodeShown::upgraded);
             }
         }
     }
@@ -212,6 +265,7 @@ bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
         std::vector<std::pair<std::string, std::future<NodeCall>>> running;
         for (std::size_t i = start; i < std::min(todo.size(), start + k_parallel_stages); ++i) {
             const auto& n = node(todo[i]);
+            show(todo[i], NodeShown::staging);
             running.emplace_back(todo[i], std::async(std::launch::async, [this, &n] {
                                      return m_transport.stage(n, m_request.plan.bundle, m_request.plan.manifest_sha256,
                                                               m_request.plan.node_args,
@@ -223,7 +277,9 @@ bool Rollout::stage_everywhere(const std::vector<std::string>& nodes) {
             if (call.exit_code == 0) {
                 say("staged on " + name);
                 record(name, NodeStep::staged);
+                show(name, NodeShown::staged);
             } else {
+                show(name, NodeShown::failed);
                 problems.push_back("node " + name + ": stage failed: " + failure_of(call));
             }
         }
@@ -238,6 +294,7 @@ bool Rollout::gate(const std::string& name) {
     // Healthy and caught up within the gate's time, then still healthy after `stabilize`.
     const auto limit = std::chrono::seconds(m_inv.rollout.gate_timeout_seconds);
     const auto deadline = std::chrono::steady_clock::now() + limit;
+    show(name, NodeShown::checking);
     NodeReport r;
     for (;;) {
         r = probe_node(node(name), m_transport);
@@ -247,16 +304,19 @@ bool Rollout::gate(const std::string& name) {
         if (std::chrono::steady_clock::now() >= deadline) {
             failed(name, std::string(r.healthy ? "not synced" : "not healthy") + " within " +
                              std::to_string(limit.count()) + " s after its upgrade");
+            show(name, NodeShown::failed);
             return false;
         }
         std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     if (m_inv.rollout.stabilize_seconds > 0) {
+        show(name, NodeShown::stabilizing);
         say("  " + name + ": stabilizing for " + std::to_string(m_inv.rollout.stabilize_seconds) + " s");
         std::this_thread::sleep_for(std::chrono::seconds(m_inv.rollout.stabilize_seconds));
         r = probe_node(node(name), m_transport);
         if (!r.healthy) {
             failed(name, "unhealthy after stabilizing");
+            show(name, NodeShown::failed);
             return false;
         }
     }
@@ -292,6 +352,7 @@ void Rollout::upgrade_batch(const std::vector<std::string>& nodes) {
 bool Rollout::upgrade(const std::string& name) {
     say("upgrading " + name);
     record(name, NodeStep::applying);
+    show(name, NodeShown::applying);
     const std::string bundle = m_transport.bundle_on_node(node(name), m_request.plan.bundle, m_request.plan.manifest_sha256);
     const NodeCall call =
         m_transport.call(node(name), with({"apply", bundle, "--json", "-q"}, m_request.plan.node_args), k_apply_timeout);
@@ -299,7 +360,9 @@ bool Rollout::upgrade(const std::string& name) {
         const std::string why = failure_of(call);
         if (call.exit_code == 5) {
             failed(name, "failed and rolled back: " + why);
+            show(name, NodeShown::rolled_back);
         } else {
+            show(name, NodeShown::failed);
             // Not rolled back: the node may be between versions; nothing more is touched. The
             // journal keeps it `applying`, so that the next run finds out how it ended.
             const std::lock_guard lock(m_lock);
@@ -314,6 +377,7 @@ bool Rollout::upgrade(const std::string& name) {
     }
     outcome(name, NodeOutcome::Result::upgraded, "");
     record(name, NodeStep::upgraded);
+    show(name, NodeShown::upgraded);
     say("  " + name + ": " + m_manifest.version.str() + ", healthy" +
           (m_manifest.procedure.cluster.synced.empty() ? "" : ", synced"));
     return true;
@@ -333,6 +397,10 @@ bool Rollout::step_down(const std::string& leader) {
     for (;;) {
         for (const auto& n : m_inv.nodes) {
             if (n.name != leader && probe_node(n, m_transport).role == Role::leader) {
+                m_views[leader].role = Role::follower;
+                m_views[n.name].role = Role::leader;
+                show(leader, m_views[leader].step);
+                show(n.name, m_views[n.name].step);
                 m_say("  leadership moved to " + n.name);
                 m_journal.decision(m_record.id, "leadership_moved", n.name);
                 return true;
@@ -425,6 +493,9 @@ RolloutReport Rollout::run() {
         m_report.nodes.push_back({n.name, NodeOutcome::Result::not_reached, ""});
     }
     open_record();
+    for (const auto& n : m_inv.nodes) {
+        show(n.name, shown_of(step_of(n.name)));
+    }
     if (!recover()) {
         return finish(RolloutReport::Result::failed, "a node left half-way by the last run could not be finished");
     }
@@ -432,6 +503,7 @@ RolloutReport Rollout::run() {
         return finish(m_report.result, m_report.message);
     }
     m_report.plan = plan_cluster(m_inv, m_manifest, m_request.plan, m_transport);
+    show_plan();
     if (m_report.plan.refusals.empty() && m_report.plan.schedule) {
         std::vector<std::string> pending;
         for (const auto& b : m_report.plan.schedule->batches) {
@@ -457,12 +529,15 @@ RolloutReport Rollout::run() {
         switch (step_of(s)) {
         case NodeStep::upgraded:
             outcome(s, NodeOutcome::Result::upgraded, "");
+            show(s, NodeShown::upgraded);
             break;
         case NodeStep::failed:
             outcome(s, NodeOutcome::Result::failed, "on the new version, but failed its gate in this rollout");
+            show(s, NodeShown::failed);
             break;
         default:
             outcome(s, NodeOutcome::Result::skipped, "already on " + m_manifest.version.str());
+            show(s, NodeShown::skipped);
         }
     }
     // Canaries that went in an earlier run are on the new version now: the pause is behind.
@@ -504,8 +579,9 @@ RolloutReport Rollout::run() {
 } // namespace
 
 RolloutReport run_rollout(const schema::Inventory& inventory, const schema::Manifest& m, const RolloutRequest& request,
-                          Transport& transport, Journal& journal, const std::function<void(const std::string&)>& say) {
-    return Rollout(inventory, m, request, transport, journal, say).run();
+                          Transport& transport, Journal& journal, const std::function<void(const std::string&)>& say,
+                          const std::function<void(const NodeView&)>& show) {
+    return Rollout(inventory, m, request, transport, journal, say, show).run();
 }
 
 std::string result_name(RolloutReport::Result result) {

@@ -5,6 +5,7 @@
 // stabilisation gate after each node and a failure budget over the whole rollout. Re-running
 // it is idempotent: nodes already on the new version are skipped.
 
+#include "applier/rollout/board.hpp"
 #include "applier/rollout/cluster_plan.hpp"
 #include "applier/rollout/journal.hpp"
 
@@ -43,10 +44,12 @@ struct RolloutReport {
 // Runs the rollout of the bundle whose verified manifest is M over INVENTORY through TRANSPORT,
 // recording every step in JOURNAL first: a rollout of the same bundle left open there (paused,
 // refused, failed, or its coordinator killed) is carried on, nodes left half-way first; one of
-// another bundle is closed as superseded. SAY receives a line of progress per step.
+// another bundle is closed as superseded. SAY receives a line of progress per step, SHOW each
+// node's view whenever it changes.
 [[nodiscard]] RolloutReport run_rollout(const schema::Inventory& inventory, const schema::Manifest& m,
                                         const RolloutRequest& request, Transport& transport, Journal& journal,
-                                        const std::function<void(const std::string&)>& say);
+                                        const std::function<void(const std::string&)>& say,
+                                        const std::function<void(const NodeView&)>& show = {});
 
 // "done", "paused", ... (the JSON result).
 [[nodiscard]] std::string result_name(RolloutReport::Result result);

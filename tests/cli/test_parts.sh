@@ -4,7 +4,8 @@
 # (missing, damaged, duplicated, truncated, from another bundle, out of order) named by verify
 # and by stage, with nothing of the bad part staged; staging from three folders in shuffled
 # order; a stage killed in the middle of a part, resumed; the parts joined with cat verify as
-# the single file does.
+# the single file does. plan and inspect name a missing or damaged part, and an expired bundle
+# in parts is refused by verify --quick as by verify; a part size over FAT32's limit is warned of.
 source "$(dirname "$0")/lib.sh"
 
 GREETER_PORT=$((19100 + $$ % 90))
@@ -75,7 +76,39 @@ expect_ok "inspect of a part with only the parts list beside it" "$FERRY_APPLIER
 expect_output "it reads the list" "part number:      2 of $COUNT"
 expect_fail "verify of a part other than the first names the first" 1 "give its first part" \
     "$FERRY_APPLIER" verify -q "$P/$N.002" --trust "$TRUST"
+mkdir -p "$SCRATCH/lone"
+ln "$P/$N.003" "$SCRATCH/lone/"
+expect_fail "inspect of a lone middle part says what it is and what it needs" 1 \
+    "$N.003 is part 3 of $N by its name alone: neither the first part nor the parts list is beside it" \
+    "$FERRY_APPLIER" inspect "$SCRATCH/lone/$N.003"
+grep -qF "hint: put $N.001 or $N.parts beside it" "$SCRATCH/err" && pass "its hint names the first part and the list" ||
+    fail "lone part hint: $(cat "$SCRATCH/err")"
 expect_ok "plan reads the parts" "$FERRY_APPLIER" plan "$P/$N.001" --trust "$TRUST" --root "$R" --state-dir "$SCRATCH/plan-state"
+
+# An expired bundle, 9 MiB (three chunks) in 5 MiB parts: verify --quick refuses it as verify does.
+mkdir "$TREE/small"
+head -c $((9 << 20)) /dev/urandom >"$TREE/small/blob.bin"
+variant greeter-1.0.0.yaml expired.yaml '
+s["components"][0]["files"].append({"source": "small/blob.bin", "role": "doc", "dest": "/usr/share/doc/greeter/blob.bin"})
+s["expires_in_days"] = 1'
+XP=$SCRATCH/expired
+mkdir -p "$XP"
+SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH - 3 * 86400)) "$FERRY_BUNDLER" build -q "$TREE/expired.yaml" \
+    --key "$KEYS/test-release-1.key" --out-dir "$XP" --split-size 5M >/dev/null 2>&1
+[ -e "$XP/$N.003" ] && pass "the expired bundle is in 3 parts" || fail "expired bundle: $(ls "$XP")"
+expect_fail "verify of the expired bundle's parts: refused" 4 "$XP: bundle greeter 1.0.0 expired at " \
+    "$FERRY_APPLIER" verify -q "$XP" --trust "$TRUST"
+expect_fail "verify --quick of the expired bundle's parts: refused the same" 4 "$XP: bundle greeter 1.0.0 expired at " \
+    "$FERRY_APPLIER" verify -q --quick "$XP" --trust "$TRUST"
+
+# 4G is one byte over FAT32's limit per file: split and build say so (the parts are written).
+cat "$XP/$N".0* >"$SCRATCH/expired.ferry"
+mkdir -p "$SCRATCH/fat32"
+run "$FERRY_BUNDLER" split -q "$SCRATCH/expired.ferry" --size 4G --out-dir "$SCRATCH/fat32"
+[ "$RC" -eq 0 ] && grep -qF "warning: --size 4G is 4294967296 bytes, over FAT32's limit of 4294967295 per file: leave --size out for FAT32 sticks" \
+    "$SCRATCH/err" && pass "split --size 4G warns that its parts may not fit on FAT32" || fail "split --size 4G: exit $RC $(cat "$SCRATCH/err")"
+run "$FERRY_BUNDLER" split -q "$SCRATCH/expired.ferry" --out-dir "$SCRATCH/fat32" --force
+[ "$RC" -eq 0 ] && ! grep -q FAT32 "$SCRATCH/err" && pass "split with the default size: no warning" || fail "default size: exit $RC $(cat "$SCRATCH/err")"
 
 # --- Each fault, named by verify, verify --part and stage; nothing of the bad part staged -----
 
@@ -115,11 +148,25 @@ EOF
 
 faulty missing 'rm $N.003'
 check_fault "missing part" "part 3 ($N.003) is missing" ""
+expect_fail "missing part: plan names it" 3 "part 3 ($N.003) is missing" \
+    "$FERRY_APPLIER" plan "$F" --trust "$TRUST" --root "$R" --state-dir "$SCRATCH/plan-state"
+run "$FERRY_APPLIER" inspect "$F" --trust "$TRUST"
+expect_output "missing part: inspect names it" "not all in place: part 3 ($N.003) is missing"
+# Staging what is there is not a fault: the parts present are staged, the missing one named.
+run "$FERRY_APPLIER" stage "$F" --trust "$TRUST" --root "$R" --state-dir "$SCRATCH/state-missing"
+[ "$RC" -eq 0 ] && grep -qF "still missing: part 3 of $COUNT" "$SCRATCH/out" &&
+    pass "missing part: stage stages the others and names it" || fail "missing part: stage: exit $RC $(cat "$SCRATCH/out" "$SCRATCH/err")"
 faulty damaged-head 'rm $N.003; cp '"$P/$N.003"' .; flip $N.003 100'
 check_fault "first chunk damaged" "$N.003 is damaged: its first chunk, payload chunk" "$N.003 is damaged: its first chunk"
+expect_fail "first chunk damaged: plan names the part" 3 "$N.003 is damaged: its first chunk, payload chunk" \
+    "$FERRY_APPLIER" plan "$F" --trust "$TRUST" --root "$R" --state-dir "$SCRATCH/plan-state"
+run "$FERRY_APPLIER" inspect "$F" --trust "$TRUST"
+expect_output "first chunk damaged: inspect names the part" "not all in place: $N.003 is damaged: its first chunk, payload chunk"
 faulty damaged 'rm $N.003; cp '"$P/$N.003"' .; flip $N.003 $((3 * CHUNK + 77))'
 check_fault "chunk inside the part damaged" "$N.003 is damaged: payload.tar.zst chunk" "$N.003 is damaged: payload chunk"
 expect_fail "damaged: verify --quick names the part" 3 "$N.003 is damaged" "$FERRY_APPLIER" verify -q --quick "$F" --trust "$TRUST"
+expect_fail "damaged: plan names the part and the chunk" 3 "$N.003 is damaged: payload.tar.zst chunk" \
+    "$FERRY_APPLIER" plan "$F" --trust "$TRUST" --root "$R" --state-dir "$SCRATCH/plan-state"
 expect_fail "damaged: verify --part names the chunk" 3 "$N.003 is damaged: payload chunk" \
     "$FERRY_APPLIER" verify -q "$F/$N.001" --part "$F/$N.003" --trust "$TRUST"
 faulty duplicated 'rm $N.003; cp $N.002 $N.003'

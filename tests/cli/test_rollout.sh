@@ -3,7 +3,8 @@
 # leader. The sample's procedure.cluster keeps each node's role in a file (greeterctl role,
 # step-down, synced: a stand-in for a clustered service's own leadership). The canary goes first and
 # the rollout pauses; --continue upgrades the follower, steps the leader down and upgrades it
-# last. Then the broken 2.1.0 fails on the canary, which rolls back, and no other node is touched.
+# last; on a terminal, each node's line is redrawn in place as it goes. Then the broken 2.1.0
+# fails on the canary, which rolls back, and no other node is touched.
 source "$(dirname "$0")/lib.sh"
 
 trap 'rc=$?; set +e; stop_services; (exit $rc); finish' EXIT
@@ -15,19 +16,44 @@ build greeter-2.0.0.yaml v2 && B2=$BUILT
 build greeter-2.1.0-broken.yaml v21 && B21=$BUILT
 
 greeter_cluster 3 "$B1"
-echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0}" >>"$INV"
+# The window (UTC) is the hour either side of now; another inventory's is two hours from now.
+clock() { printf '%02d:%02d' $(((($1 + 1440) % 1440) / 60)) $((($1 + 1440) % 60)); }
+NOW_MIN=$(($(date -u +%s) / 60 % 1440))
+IN_WINDOW="{start: \"$(clock $((NOW_MIN - 60)))\", end: \"$(clock $((NOW_MIN + 60)))\"}"
+OUT_WINDOW="{start: \"$(clock $((NOW_MIN + 120)))\", end: \"$(clock $((NOW_MIN + 180)))\"}"
+cp "$INV" "$SCRATCH/closed.yaml"
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0, window: $OUT_WINDOW}" >>"$SCRATCH/closed.yaml"
+echo "rollout: {order: leader-last, canary: 1, after_canary: pause, max_unavailable: 1, max_failures: 0, window: $IN_WINDOW}" >>"$INV"
 
 rollout() { "$FERRY_APPLIER" apply "$@" --inventory "$INV" --trust "$TRUST" --ack-breaking --allow-major; }
+history_of() { for i in 1 2 3; do "$FERRY_APPLIER" history --json --state-dir "$SCRATCH/sites/node-$i/state"; done; }
 
-# --- The canary, then a pause ------------------------------------------------------------------
+# --- Outside the window: staged, but no node stopped -------------------------------------------
 
-run rollout "$B2"
-[ "$RC" -eq 8 ] && pass "the rollout pauses after the canary (exit 8)" || fail "exit $RC $(cat "$SCRATCH/err")"
+runs_before=$(history_of)
+run "$FERRY_APPLIER" apply "$B2" --inventory "$SCRATCH/closed.yaml" --trust "$TRUST" --ack-breaking --allow-major
+[ "$RC" -eq 8 ] && pass "outside its window the rollout pauses (exit 8)" || fail "outside the window: exit $RC $(cat "$SCRATCH/err")"
+expect_output "it names the window" "outside the window $(clock $((NOW_MIN + 120)))-$(clock $((NOW_MIN + 180))) UTC, when no node may be stopped"
+[ "$(versions)" == "1.0.0 1.0.0 1.0.0" ] && [ "$(history_of)" == "$runs_before" ] &&
+    pass "outside the window: no node applied anything" || fail "outside the window: versions $(versions), or a new run"
+
+# --- The canary, then a pause (inside the window), shown per node on a terminal ---------------
+
+# Under a pseudo-terminal, each node's line (name, role, version, step) is redrawn in place.
+run script -qfec "TERM=xterm $FERRY_APPLIER apply $B2 --inventory $INV --trust $TRUST --ack-breaking --allow-major" /dev/null
+[ "$RC" -eq 8 ] && pass "the rollout pauses after the canary (exit 8)" || fail "exit $RC $(cat "$SCRATCH/out")"
 expect_output "it says how to go on" "paused after the canaries; check them, then run the same command with --continue"
 [ "$(versions)" == "1.0.0 2.0.0 1.0.0" ] && pass "only the canary, node-2, is on 2.0.0" || fail "versions: $(versions)"
-run rollout "$B2"
+for line in 'node-2 +follower +1\.0\.0 +applying' 'node-2 +follower +1\.0\.0 +health and sync' \
+    'node-2 +follower +2\.0\.0 +upgraded' 'node-1 +leader +1\.0\.0 +staged' 'canary: node-2'; do
+    grep -qE -- "$line" "$SCRATCH/out" && pass "on a terminal: $line" || fail "on a terminal, no \"$line\": $(cat "$SCRATCH/out")"
+done
+grep -qF $'\033[3A' "$SCRATCH/out" && pass "on a terminal the node lines are redrawn in place" || fail "no redraw"
+run script -qfec "TERM=xterm $FERRY_APPLIER apply -q $B2 --inventory $INV --trust $TRUST --ack-breaking --allow-major" /dev/null
 [ "$RC" -eq 8 ] && [ "$(versions)" == "1.0.0 2.0.0 1.0.0" ] && pass "run again without --continue: still paused, nothing changed" ||
     fail "again: exit $RC, versions $(versions)"
+grep -qE 'node-1 +leader +1\.0\.0' "$SCRATCH/out" && fail "-q on a terminal drew the node lines: $(cat "$SCRATCH/out")" ||
+    pass "-q on a terminal: no node lines"
 run "$FERRY_APPLIER" status --inventory "$INV"
 [ "$RC" -eq 4 ] && pass "status --inventory on the paused cluster: exit 4" || fail "status --inventory: exit $RC"
 expect_output "status --inventory says the versions differ" "cluster greeters: nodes on different versions"
@@ -38,6 +64,8 @@ expect_output "status --inventory shows the canary" "node-2           installed 
 run rollout "$B2" --continue
 [ "$RC" -eq 0 ] && pass "--continue finishes the rollout (exit 0)" || fail "--continue: exit $RC $(cat "$SCRATCH/err") $(cat "$SCRATCH/out")"
 [ "$(versions)" == "2.0.0 2.0.0 2.0.0" ] && pass "every node is on 2.0.0" || fail "versions: $(versions)"
+grep -q $'\033' "$SCRATCH/err" && fail "without a terminal, an escape sequence: $(cat -v "$SCRATCH/err")" ||
+    pass "without a terminal: plain lines, no escape sequence"
 order=$(grep -E '^(upgrading|stepping down)' "$SCRATCH/err" | tr '\n' '|')
 [ "$order" == "upgrading node-3|stepping down the leader node-1|upgrading node-1|" ] &&
     pass "the follower first, then the leader, stepped down, last" || fail "order: $order"

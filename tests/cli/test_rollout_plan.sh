@@ -2,7 +2,9 @@
 # `plan BUNDLE --inventory I`: three local nodes running greeter 1.0.0, one of them the leader.
 # The coordinator asks each node, through its own `ferry-applier ... --json`, its state, role,
 # health and own plan, then prints the order and why; it changes nothing. A bundle whose peers
-# exclude the running version, a node that cannot be reached, and a bad inventory are refused.
+# exclude the running version, a node that cannot be reached, and a bad inventory are refused;
+# so is each bad inventory given to apply (a name, root or state folder twice, max_unavailable
+# out of range), at its line, before anything is touched.
 source "$(dirname "$0")/lib.sh"
 
 trap 'rc=$?; set +e; stop_services; (exit $rc); finish' EXIT
@@ -78,3 +80,21 @@ sed 's/canary: 1/canery: 1/' "$INV" >"$SCRATCH/bad.yaml"
 expect_fail "a misspelt key in the inventory" 1 'bad.yaml:6: unknown key "canery" in rollout (did you mean "canary"?)' \
     "$FERRY_APPLIER" plan "$C2" --inventory "$SCRATCH/bad.yaml" --trust "$TRUST"
 if [ "$(picture)" == "$before" ]; then pass "no refusal changed a node"; else fail "a node changed"; fi
+
+# Bad inventories given to apply: each refused at its file and line before anything is touched
+# (no node's files or state database, no rollout folder beside the inventory).
+s3="$SCRATCH/sites/node-3"
+s2="$SCRATCH/sites/node-2"
+while IFS='|' read -r name edit message; do
+    sed "$edit" "$INV" >"$SCRATCH/$name.yaml"
+    expect_fail "apply --inventory refuses $name" 1 "$name.yaml:$message" \
+        "$FERRY_APPLIER" apply "$C2" --inventory "$SCRATCH/$name.yaml" --trust "$TRUST" --ack-breaking --allow-major
+    [ ! -e "$SCRATCH/$name.rollout" ] && pass "$name: no rollout folder" || fail "$name: $SCRATCH/$name.rollout was created"
+done <<EOF2
+dup-name|5s/name: node-3/name: node-2/|5: nodes[2].name: node name "node-2" is listed twice
+dup-root|5s#root: $s3/root#root: $s2/root#|5: nodes[2].root: $s2/root is also the root of node node-2
+dup-state|5s#state_dir: $s3/state#state_dir: $s2/state#|5: nodes[2].state_dir: $s2/state is also the state folder of node node-2
+unavailable-0|6s/max_unavailable: 1/max_unavailable: 0/|6: rollout.max_unavailable: must be between 1 and the number of nodes (3)
+unavailable-4|6s/max_unavailable: 1/max_unavailable: 4/|6: rollout.max_unavailable: must be between 1 and the number of nodes (3)
+EOF2
+if [ "$(picture)" == "$before" ]; then pass "no bad inventory changed a node"; else fail "a node changed"; fi

@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 using namespace ferry;
@@ -73,7 +74,9 @@ TEST_CASE("rollout over a simulated cluster: the failure budget") {
         sim.fail_apply(bad);
     }
     Journal journal(scratch / "journal");
-    const RolloutReport r = run_rollout(inv, simulated_manifest("2.0.0"), sim_request(), sim, journal, quiet);
+    std::map<std::string, NodeView> shown; // each node as a terminal would show it last
+    const auto show = [&](const NodeView& v) { shown[v.name] = v; };
+    const RolloutReport r = run_rollout(inv, simulated_manifest("2.0.0"), sim_request(), sim, journal, quiet, show);
     CHECK(r.result == RolloutReport::Result::stopped);
     CHECK(r.failures == 3);
     CHECK(r.message == "3 node(s) failed, over the budget of 2 (max_failures): the rollout stopped");
@@ -88,6 +91,15 @@ TEST_CASE("rollout over a simulated cluster: the failure budget") {
     CHECK(nodes.at("n0").applies == 0);
     CHECK(nodes.at("n0").step_downs == 0);
     CHECK(nodes.at("n0").leader);
+    // What a terminal shows at the end: each node's step, its role and version.
+    REQUIRE(shown.size() == 50);
+    CHECK(shown.at("n30").step == NodeShown::rolled_back);
+    CHECK(shown.at("n31").step == NodeShown::upgraded);
+    CHECK(shown.at("n31").version == "2.0.0");
+    CHECK(shown.at("n32").step == NodeShown::staged);
+    CHECK(shown.at("n32").version == "1.0.0");
+    CHECK(shown.at("n0").role == Role::leader);
+    CHECK(shown_name(shown.at("n30").step) == "failed, rolled back");
 }
 
 TEST_CASE("rollout over a simulated cluster: a coordinator that stops dead is carried on") {
