@@ -26,7 +26,10 @@ inline constexpr int k_max_window_log = Limits{}.window_log;
 // How to compress a payload.
 struct PayloadOptions {
     int level = 3;
-    int threads = 1; // zstd workers; any value >= 1 gives the same bytes
+    int threads = 1; // frames compressed at once; any value >= 1 gives the same bytes
+    // Decompress each frame again as soon as it is compressed and compare it with its input:
+    // the first part of the bundler's self-check, done while later frames compress.
+    bool check_frames = true;
     std::uint64_t chunk_size = k_default_chunk_size;
     UnixTime mtime = 0;
 };
@@ -39,6 +42,14 @@ struct PayloadSummary {
     std::vector<Digest> chunks;
 };
 
+// One file the payload must hold, in order.
+struct ExpectedFile {
+    std::string path;
+    std::uint64_t size = 0;
+    unsigned mode = 0;
+    Digest sha256{};
+};
+
 // Streams files into a compressed payload written to a file descriptor.
 class PayloadWriter {
 public:
@@ -47,24 +58,21 @@ public:
     PayloadWriter(const PayloadWriter&) = delete;
     PayloadWriter& operator=(const PayloadWriter&) = delete;
 
+    // Reads the tar back while it is written, as an applier reads it, checking each entry's
+    // name, order, type, size and mode against FILES (whose hashes are not used: each file is
+    // hashed as it is written, and the frames' round trip proves the payload decompresses to
+    // those bytes). The second part of the bundler's self-check; call before add_file().
+    void check_as_written(std::vector<ExpectedFile> files);
     // Appends SOURCE as PATH; returns its SHA-256. Throws if its size is not SIZE.
     [[nodiscard]] Digest add_file(const std::string& path, const std::filesystem::path& source,
                                   unsigned mode, std::uint64_t size, Progress* progress);
-    // Ends the tar and the zstd frame; returns sizes and hashes.
+    // Ends the tar and its last zstd frame; returns sizes and hashes.
     [[nodiscard]] PayloadSummary finish();
 
     struct Impl;
 
 private:
     std::unique_ptr<Impl> m_impl;
-};
-
-// One file the payload must hold, in order.
-struct ExpectedFile {
-    std::string path;
-    std::uint64_t size = 0;
-    unsigned mode = 0;
-    Digest sha256{};
 };
 
 // The manifest's description of a payload.
@@ -88,11 +96,19 @@ public:
     virtual void end_file() = 0;
 };
 
+// Frames are decompressed in parallel only on more than two cores: on two, chunk hashing,
+// decompression and the tar reader's file hashing already keep both busy in three threads,
+// and parallel frames would only add copies.
+unsigned default_decode_threads();
+
 // Reads the payload member from ENVELOPE: authenticates every chunk, decompresses (with a
 // window no larger than LIMITS allow), reads the tar and checks every entry against INDEX.
 // Throws a verification Error at the first fault.
+//
+// DECODE_THREADS > 0 decompresses frames as Ferry writes them (see payload_frames.hpp) that
+// many at once; 0 decompresses the stream in one thread, as it comes.
 void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
-                  Progress* progress, const Limits& limits = {});
+                  Progress* progress, const Limits& limits = {}, unsigned decode_threads = default_decode_threads());
 
 // Checks the payload member of ENVELOPE against INDEX chunk by chunk, hashes only (nothing is
 // decompressed), then the end of the bundle. Throws a verification Error at the first fault.

@@ -1,9 +1,14 @@
 #include "core/payload.hpp"
 
 #include "core/channel.hpp"
+#include "core/payload_frames.hpp"
+#include "core/payload_tar.hpp"
+#include "core/worker_pool.hpp"
 #include "core/error.hpp"
 #include "core/tar_scan.hpp"
 
+#include <cstring>
+#include <future>
 #include <thread>
 
 #include <zstd_errors.h>
@@ -54,21 +59,28 @@ constexpr std::uint64_t k_tar_block = 512;
 
 std::uint64_t round_block(std::uint64_t n) { return (n + k_tar_block - 1) / k_tar_block * k_tar_block; }
 
-// Feeds a tar reader with bytes that passed chunk authentication and then zstd. Two threads
-// keep both cores busy: one reads and hashes chunks, one decompresses authenticated chunks;
-// the caller's thread reads the tar. No byte reaches zstd before its chunk's hash matched.
-class AuthenticatedStream {
-public:
-    // Bytes in flight between threads; allocated without zero-filling.
-    struct Block {
-        explicit Block(std::size_t n = 0) : bytes(n > 0 ? new char[n] : nullptr), size(n) {}
-        std::unique_ptr<char[]> bytes;
-        std::size_t size;
-        [[nodiscard]] char* data() const { return bytes.get(); }
-    };
+Error window_too_large(int window_log) {
+    return Error(ErrorKind::verification,
+                 "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^" +
+                     std::to_string(window_log) + " bytes (" +
+                     (window_log >= 20 ? std::to_string(1ull << (window_log - 20)) + " MiB"
+                                       : std::to_string(1ull << (window_log - 10)) + " KiB") +
+                     "), limits.window_log in the trust store",
+                 "a site may raise limits.window_log up to " + std::to_string(k_cap_window_log) +
+                     " in its trust store");
+}
 
-    AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress, int window_log)
-        : m_envelope(envelope), m_index(index), m_progress(progress), m_window_log(window_log) {
+// Feeds a tar reader with bytes that passed chunk authentication and then zstd. One thread
+// reads and hashes chunks; one cuts the authenticated bytes into zstd frames, which a pool
+// decompresses several at once (frames as Ferry writes them), or decompresses them itself as
+// they come (any other zstd stream); the caller's thread reads the tar. No byte reaches zstd
+// before its chunk's hash matched.
+class AuthenticatedStream : public TarStream {
+public:
+    AuthenticatedStream(EnvelopeReader& envelope, const PayloadIndex& index, Progress* progress, int window_log,
+                        unsigned decode_threads)
+        : m_envelope(envelope), m_index(index), m_progress(progress), m_window_log(window_log),
+          m_decode_threads(decode_threads) {
         // The tar can be no larger than its headers, data and end marker allow.
         std::uint64_t limit = 4 * 10240;
         for (const auto& f : index.files) {
@@ -79,7 +91,7 @@ public:
         m_decoder = std::thread([this] { decompress(); });
     }
 
-    ~AuthenticatedStream() {
+    ~AuthenticatedStream() override {
         m_blocks.cancel();
         m_chunks.cancel();
         m_decoder.join();
@@ -89,40 +101,15 @@ public:
     AuthenticatedStream(const AuthenticatedStream&) = delete;
     AuthenticatedStream& operator=(const AuthenticatedStream&) = delete;
 
-    // Returns the next decompressed bytes, or an empty span at the end of the payload; the
-    // bytes stay valid until the next call.
-    std::span<const char> next() {
+private:
+    std::optional<Block> pull() override {
         auto block = m_blocks.pop();
         if (!block) {
-            m_current = Block();
-            return {};
+            return std::nullopt;
         }
-        m_current = std::move(*block);
-        // Remember where the last non-zero byte ends, so padding can be told from data.
-        for (std::size_t i = m_current.size; i > 0; --i) {
-            if (m_current.data()[i - 1] != 0) {
-                m_data_end = m_delivered + i;
-                break;
-            }
-        }
-        m_delivered += m_current.size;
-        m_scanner.feed(m_current.data(), m_current.size);
-        return {m_current.data(), m_current.size};
+        return block->get();
     }
 
-    // Checks that nothing but zero padding follows the first TAR_END bytes (what the tar reader
-    // consumed up to its end marker), reading the rest of the stream.
-    void drain(std::uint64_t tar_end) {
-        for (auto rest = next(); !rest.empty(); rest = next()) {
-        }
-        if (m_data_end > tar_end) {
-            throw Error(ErrorKind::verification,
-                        "payload.tar.zst: data after the end of the tar archive (at offset " +
-                            std::to_string(tar_end) + " of the decompressed tar)");
-        }
-    }
-
-private:
     // Thread 1: reads each chunk from the envelope and passes it on only if its hash matches.
     void read_chunks() {
         std::exception_ptr error;
@@ -162,56 +149,63 @@ private:
         m_chunks.close(error);
     }
 
-    // Thread 2: decompresses authenticated chunks into blocks for the tar reader.
+    // Thread 2: cuts authenticated chunks into frames for the pool, or decompresses them.
     void decompress() {
         std::exception_ptr error;
         try {
-            const ZstdDCtxPtr dctx(ZSTD_createDCtx());
-            if (!dctx) {
-                throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
-            }
-            ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, m_window_log);
-            bool frame_open = false;
-            std::uint64_t produced = 0;
+            std::vector<char> pending; // authenticated bytes from the start of a frame on
+            bool streaming = m_decode_threads == 0;
             while (auto chunk = m_chunks.pop()) {
-                ZSTD_inBuffer in{chunk->data(), chunk->size, 0};
-                while (in.pos < in.size || frame_open) {
-                    Block block(k_block_size);
-                    ZSTD_outBuffer out{block.data(), block.size, 0};
-                    const std::size_t rc = ZSTD_decompressStream(dctx.get(), &out, &in);
-                    if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
-                        throw Error(ErrorKind::verification,
-                                    "payload.tar.zst: a zstd frame needs a window larger than the site's limit of 2^" +
-                                        std::to_string(m_window_log) + " bytes (" +
-                                        (m_window_log >= 20 ? std::to_string(1ull << (m_window_log - 20)) + " MiB"
-                                                            : std::to_string(1ull << (m_window_log - 10)) + " KiB") +
-                                        "), limits.window_log in the trust store",
-                                    "a site may raise limits.window_log up to " + std::to_string(k_cap_window_log) +
-                                        " in its trust store");
+                if (streaming) {
+                    if (!stream({chunk->data(), chunk->size})) {
+                        return cancel_chunks();
                     }
-                    if (ZSTD_isError(rc)) {
-                        throw Error(ErrorKind::verification,
-                                    std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
-                    }
-                    frame_open = rc != 0;
-                    produced += out.pos;
-                    if (produced > m_limit) {
-                        throw Error(ErrorKind::verification,
-                                    "payload.tar.zst decompresses to more than the manifest's files can fill (limit " +
-                                        std::to_string(m_limit) + " bytes)");
-                    }
-                    if (out.pos > 0) {
-                        block.size = out.pos;
-                        if (!m_blocks.push(std::move(block))) {
-                            m_chunks.cancel();
-                            return;
-                        }
-                    } else if (in.pos == in.size) {
-                        break; // the frame continues in the next chunk
-                    }
+                    continue;
                 }
+                pending.insert(pending.end(), chunk->data(), chunk->data() + chunk->size);
+                std::size_t at = 0;
+                while (at < pending.size()) {
+                    const std::span<const char> rest(pending.data() + at, pending.size() - at);
+                    const FrameHeader header = read_frame_header(rest);
+                    if (!header.complete) {
+                        break;
+                    }
+                    if (!header.parallel) {
+                        streaming = true; // from here on, as the bytes come
+                        at = pending.size();
+                        if (!stream(rest)) {
+                            return cancel_chunks();
+                        }
+                        break;
+                    }
+                    if (header.window_size > (1ull << m_window_log)) {
+                        throw window_too_large(m_window_log);
+                    }
+                    const std::size_t size = frame_compressed_size(rest);
+                    if (size == 0) {
+                        if (rest.size() > ZSTD_compressBound(k_frame_size) + 64) {
+                            throw Error(ErrorKind::verification,
+                                        "payload.tar.zst: a zstd frame is longer than its content allows");
+                        }
+                        break;
+                    }
+                    count_produced(header.content_size);
+                    auto frame = std::make_shared<Block>(size);
+                    std::memcpy(frame->data(), rest.data(), size);
+                    if (!m_pool) {
+                        m_pool = std::make_unique<WorkerPool>(m_decode_threads);
+                    }
+                    auto block = m_pool->submit([frame, content = header.content_size] {
+                        return decompress_frame({frame->data(), frame->size}, content);
+                    });
+                    if (!m_blocks.push(std::move(block))) {
+                        return cancel_chunks();
+                    }
+                    at += size;
+                }
+                pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(at));
             }
-            if (frame_open && !m_chunks.cancelled()) {
+            if ((!pending.empty() || m_frame_open) && !m_chunks.cancelled()) {
                 throw Error(ErrorKind::verification,
                             "payload.tar.zst: the zstd stream ends in the middle of a frame");
             }
@@ -219,6 +213,53 @@ private:
             error = std::current_exception();
         }
         m_blocks.close(error);
+    }
+
+    void cancel_chunks() { m_chunks.cancel(); }
+
+    void count_produced(std::uint64_t n) {
+        m_produced += n;
+        if (m_produced > m_limit) {
+            throw Error(ErrorKind::verification,
+                        "payload.tar.zst decompresses to more than the manifest's files can fill (limit " +
+                            std::to_string(m_limit) + " bytes)");
+        }
+    }
+
+    // Decompresses BYTES as a stream, in this thread; false if the tar reader cancelled.
+    bool stream(std::span<const char> bytes) {
+        if (!m_dctx) {
+            m_dctx.reset(ZSTD_createDCtx());
+            if (!m_dctx) {
+                throw Error(ErrorKind::internal, "out of memory creating the zstd decoder");
+            }
+            ZSTD_DCtx_setParameter(m_dctx.get(), ZSTD_d_windowLogMax, m_window_log);
+        }
+        ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
+        while (in.pos < in.size || m_frame_open) {
+            Block block(k_block_size);
+            ZSTD_outBuffer out{block.data(), block.size, 0};
+            const std::size_t rc = ZSTD_decompressStream(m_dctx.get(), &out, &in);
+            if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
+                throw window_too_large(m_window_log);
+            }
+            if (ZSTD_isError(rc)) {
+                throw Error(ErrorKind::verification, std::string("payload.tar.zst: zstd: ") + ZSTD_getErrorName(rc));
+            }
+            m_frame_open = rc != 0;
+            count_produced(out.pos);
+            if (out.pos > 0) {
+                block.size = out.pos;
+                std::promise<Block> ready;
+                ready.set_value(std::move(block));
+                if (!m_blocks.push(ready.get_future())) {
+                    return false;
+                }
+            } else if (in.pos == in.size) {
+                break; // the frame continues in the next chunk
+            }
+        }
+        return true;
     }
 
     static constexpr std::size_t k_block_size = 1u << 20;
@@ -229,17 +270,19 @@ private:
     int m_window_log;
     std::uint64_t m_limit = 0;
     Channel<Block> m_chunks{2};
-    Channel<Block> m_blocks{4};
-    Block m_current;
-    TarScanner m_scanner;
-    std::uint64_t m_delivered = 0; // decompressed bytes handed to the tar reader
-    std::uint64_t m_data_end = 0;  // offset just past the last non-zero byte delivered
+    // Decompressed blocks in payload order; a frame's block arrives when the pool is done.
+    unsigned m_decode_threads;
+    Channel<std::future<Block>> m_blocks{std::max(4u, m_decode_threads + 2)};
+    std::unique_ptr<WorkerPool> m_pool; // made at the first frame it can take
+    ZstdDCtxPtr m_dctx;                 // for a stream of other frames
+    bool m_frame_open = false;
+    std::uint64_t m_produced = 0;
     std::thread m_reader;
     std::thread m_decoder;
 };
 
 struct ReadContext {
-    AuthenticatedStream* stream;
+    TarStream* stream;
     std::exception_ptr error;
 };
 
@@ -326,10 +369,49 @@ void check_payload_chunks(EnvelopeReader& envelope, const PayloadIndex& index, P
     expect_bundle_end(envelope);
 }
 
+unsigned default_decode_threads() {
+    const unsigned cores = WorkerPool::cores();
+    return cores > 2 ? cores - 1 : 0;
+}
+
 void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSink* sink,
-                  Progress* progress, const Limits& limits) {
+                  Progress* progress, const Limits& limits, unsigned decode_threads) {
     check_payload_shape(envelope, index);
-    AuthenticatedStream stream(envelope, index, progress, limits.window_log);
+    AuthenticatedStream stream(envelope, index, progress, limits.window_log, decode_threads);
+    read_tar(stream, index.files, sink, true);
+    expect_bundle_end(envelope);
+}
+
+std::span<const char> TarStream::next() {
+    auto block = pull();
+    if (!block) {
+        m_current = Block();
+        return {};
+    }
+    m_current = std::move(*block);
+    // Remember where the last non-zero byte ends, so padding can be told from data.
+    for (std::size_t i = m_current.size; i > 0; --i) {
+        if (m_current.data()[i - 1] != 0) {
+            m_data_end = m_delivered + i;
+            break;
+        }
+    }
+    m_delivered += m_current.size;
+    m_scanner.feed(m_current.data(), m_current.size);
+    return {m_current.data(), m_current.size};
+}
+
+void TarStream::drain(std::uint64_t tar_end) {
+    for (auto rest = next(); !rest.empty(); rest = next()) {
+    }
+    if (m_data_end > tar_end) {
+        throw Error(ErrorKind::verification,
+                    "payload.tar.zst: data after the end of the tar archive (at offset " +
+                        std::to_string(tar_end) + " of the decompressed tar)");
+    }
+}
+
+void read_tar(TarStream& stream, const std::vector<ExpectedFile>& files, PayloadSink* sink, bool hash_files) {
     ReadContext ctx{&stream, nullptr};
     const ArchiveReadPtr tar(archive_read_new());
     archive* a = tar.get();
@@ -349,21 +431,21 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
         archive_entry* entry = nullptr;
         const int rc = archive_read_next_header(a, &entry);
         if (rc == ARCHIVE_EOF) {
-            if (i < index.files.size()) {
+            if (i < files.size()) {
                 throw Error(ErrorKind::verification,
-                            "payload is missing " + index.files[i].path + " (listed in the manifest)");
+                            "payload is missing " + files[i].path + " (listed in the manifest)");
             }
             break;
         }
         if (rc != ARCHIVE_OK) {
-            fail(i < index.files.size() ? "payload entry " + std::to_string(i) : "payload tar");
+            fail(i < files.size() ? "payload entry " + std::to_string(i) : "payload tar");
         }
         const char* raw_name = archive_entry_pathname(entry);
         const std::string raw = raw_name != nullptr ? raw_name : "";
-        if (i >= index.files.size()) {
+        if (i >= files.size()) {
             throw Error(ErrorKind::verification, "payload entry " + ferry::quoted(raw) + " is not in the manifest");
         }
-        const ExpectedFile& want = index.files[i];
+        const ExpectedFile& want = files[i];
         if (raw != want.path) {
             throw Error(ErrorKind::verification,
                         "payload entry " + ferry::quoted(raw) + " is not the one the manifest lists next (" +
@@ -409,12 +491,14 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
             if (total > want.size) {
                 throw Error(ErrorKind::verification, "payload " + name + ": larger than declared");
             }
-            hash.update(buf, size);
+            if (hash_files) {
+                hash.update(buf, size);
+            }
             if (sink != nullptr) {
                 sink->data(buf, size);
             }
         }
-        const Digest digest = hash.finish();
+        const Digest digest = hash_files ? hash.finish() : want.sha256;
         if (total != want.size || digest != want.sha256) {
             throw Error(ErrorKind::verification,
                         "payload " + name + ": sha256 mismatch (expected " + to_hex(want.sha256) +
@@ -429,7 +513,6 @@ void read_payload(EnvelopeReader& envelope, const PayloadIndex& index, PayloadSi
     if (ctx.error) {
         std::rethrow_exception(ctx.error);
     }
-    expect_bundle_end(envelope);
 }
 
 } // namespace ferry

@@ -2,8 +2,14 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/payload_frames.hpp"
+#include "core/payload_tar.hpp"
+#include "core/worker_pool.hpp"
 
 #include <archive_entry.h>
+#include <cstring>
+#include <deque>
+#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +20,7 @@ struct PayloadWriter::Impl {
     int out_fd;
     std::string what;
     PayloadOptions options;
-    ZstdCCtxPtr cctx{ZSTD_createCCtx()};
     ArchiveWritePtr tar{archive_write_new()};
-    std::vector<char> out_buf = std::vector<char>(ZSTD_CStreamOutSize() * 8);
     std::exception_ptr callback_error;
     PayloadSummary summary;
     Sha256 whole;
@@ -25,6 +29,52 @@ struct PayloadWriter::Impl {
     std::uint64_t start_offset = 0;
     std::uint64_t synced = 0;
     static constexpr std::uint64_t k_writeback_step = 32u << 20;
+    // The tar bytes of the frame being filled, then the frames being compressed, in order.
+    struct Frame {
+        Block compressed;
+        Block input;
+    };
+    Block segment{k_frame_size};
+    std::size_t segment_fill = 0;
+    std::unique_ptr<WorkerPool> pool;
+    std::deque<std::future<Frame>> frames;
+
+    // The self-check's second part: a thread reads the tar back as an applier reads it, from
+    // each frame's input once its round trip matched.
+    class FrameInputs : public TarStream {
+    public:
+        Channel<Block> inputs{2};
+
+    private:
+        std::optional<Block> pull() override { return inputs.pop(); }
+    };
+    std::unique_ptr<FrameInputs> check_stream;
+    std::vector<ExpectedFile> check_files;
+    std::thread checker;
+    std::exception_ptr check_error;
+
+    ~Impl() {
+        if (checker.joinable()) {
+            check_stream->inputs.cancel();
+            checker.join();
+        }
+    }
+
+    // Ends the check; throws an internal Error if the tar did not read back.
+    void finish_check() {
+        if (!checker.joinable()) {
+            return;
+        }
+        check_stream->inputs.close();
+        checker.join();
+        if (check_error) {
+            try {
+                std::rethrow_exception(check_error);
+            } catch (const Error& e) {
+                throw Error(ErrorKind::internal, std::string("the payload being written does not read back: ") + e.what());
+            }
+        }
+    }
 
     void emit(const char* data, std::size_t size) {
         write_all(out_fd, data, size, what);
@@ -51,19 +101,40 @@ struct PayloadWriter::Impl {
         }
     }
 
-    void compress(const void* data, std::size_t size, ZSTD_EndDirective mode) {
-        ZSTD_inBuffer in{data, size, 0};
-        for (;;) {
-            ZSTD_outBuffer out{out_buf.data(), out_buf.size(), 0};
-            const std::size_t left = ZSTD_compressStream2(cctx.get(), &out, &in, mode);
-            if (ZSTD_isError(left)) {
-                throw Error(ErrorKind::internal,
-                            std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
-            }
-            emit(out_buf.data(), out.pos);
-            const bool done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
-            if (done) {
-                return;
+    // Writes the oldest frame in flight once it is compressed.
+    void write_oldest() {
+        Frame frame = frames.front().get();
+        frames.pop_front();
+        emit(frame.compressed.data(), frame.compressed.size);
+        if (check_stream && !check_stream->inputs.push(std::move(frame.input))) {
+            finish_check(); // the check stopped at a fault: raise it now
+        }
+    }
+
+    // Hands the filled segment to the pool; keeps two frames per thread in flight at most.
+    void submit_segment() {
+        auto input = std::make_shared<Block>(std::move(segment));
+        input->size = segment_fill;
+        segment = Block(k_frame_size);
+        segment_fill = 0;
+        frames.push_back(pool->submit([input, level = options.level, check = options.check_frames] {
+            Block compressed = compress_frame({input->data(), input->size}, level, check);
+            return Frame{std::move(compressed), std::move(*input)};
+        }));
+        while (frames.size() > 2 * static_cast<std::size_t>(std::max(1, options.threads))) {
+            write_oldest();
+        }
+    }
+
+    void compress(const char* data, std::size_t size) {
+        while (size > 0) {
+            const std::size_t take = std::min(size, k_frame_size - segment_fill);
+            std::memcpy(segment.data() + segment_fill, data, take);
+            segment_fill += take;
+            data += take;
+            size -= take;
+            if (segment_fill == k_frame_size) {
+                submit_segment();
             }
         }
     }
@@ -71,7 +142,7 @@ struct PayloadWriter::Impl {
     static la_ssize_t on_write(archive*, void* self, const void* data, std::size_t size) {
         auto* impl = static_cast<Impl*>(self);
         try {
-            impl->compress(data, size, ZSTD_e_continue);
+            impl->compress(static_cast<const char*>(data), size);
             return static_cast<la_ssize_t>(size);
         } catch (...) {
             impl->callback_error = std::current_exception();
@@ -99,20 +170,11 @@ PayloadWriter::PayloadWriter(int out_fd, std::string what, const PayloadOptions&
     m.summary.chunk_size = options.chunk_size;
     const off_t start = ::lseek(out_fd, 0, SEEK_CUR);
     m.start_offset = start > 0 ? static_cast<std::uint64_t>(start) : 0;
-    if (!m.cctx || !m.tar) {
+    if (!m.tar) {
         throw Error(ErrorKind::internal, "out of memory creating the payload writer");
     }
-    auto set = [&](ZSTD_cParameter p, int v) {
-        const std::size_t rc = ZSTD_CCtx_setParameter(m.cctx.get(), p, v);
-        if (ZSTD_isError(rc)) {
-            throw Error(ErrorKind::usage, std::string("zstd parameter rejected: ") +
-                                              ZSTD_getErrorName(rc));
-        }
-    };
-    set(ZSTD_c_compressionLevel, options.level);
-    set(ZSTD_c_checksumFlag, 1);
-    // Always at least one worker: zstd's output is then the same for any worker count.
-    set(ZSTD_c_nbWorkers, std::max(1, options.threads));
+    // Any thread count gives the same bytes: each frame depends on its own tar bytes only.
+    m.pool = std::make_unique<WorkerPool>(static_cast<unsigned>(std::max(1, options.threads)));
     archive* a = m.tar.get();
     if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_add_filter_none(a) != ARCHIVE_OK ||
@@ -123,6 +185,23 @@ PayloadWriter::PayloadWriter(int out_fd, std::string what, const PayloadOptions&
 }
 
 PayloadWriter::~PayloadWriter() = default;
+
+void PayloadWriter::check_as_written(std::vector<ExpectedFile> files) {
+    Impl& m = *m_impl;
+    if (m.checker.joinable() || m.summary.size > 0 || !m.frames.empty() || m.segment_fill > 0) {
+        throw Error(ErrorKind::internal, "the payload's check must start before its first file");
+    }
+    m.check_files = std::move(files);
+    m.check_stream = std::make_unique<Impl::FrameInputs>();
+    m.checker = std::thread([&m] {
+        try {
+            read_tar(*m.check_stream, m.check_files, nullptr, false);
+        } catch (...) {
+            m.check_error = std::current_exception();
+            m.check_stream->inputs.cancel();
+        }
+    });
+}
 
 Digest PayloadWriter::add_file(const std::string& path, const std::filesystem::path& source,
                                unsigned mode, std::uint64_t size, Progress* progress) {
@@ -176,7 +255,13 @@ Digest PayloadWriter::add_file(const std::string& path, const std::filesystem::p
 PayloadSummary PayloadWriter::finish() {
     Impl& m = *m_impl;
     m.check(archive_write_close(m.tar.get()), "closing the payload tar");
-    m.compress(nullptr, 0, ZSTD_e_end);
+    if (m.segment_fill > 0) {
+        m.submit_segment();
+    }
+    while (!m.frames.empty()) {
+        m.write_oldest();
+    }
+    m.finish_check();
     if (m.chunk_fill > 0) {
         m.summary.chunks.push_back(m.chunk.finish());
         m.chunk_fill = 0;

@@ -6,6 +6,7 @@
 #include "core/json.hpp"
 
 #include <clocale>
+#include <malloc.h>
 #include <cstdio>
 #include <map>
 
@@ -118,6 +119,13 @@ int run_tool(const std::string& tool, CLI::App& app, int argc, char** argv) {
     // Path names are bytes in UTF-8 whatever the user's locale, so libarchive converts them the
     // same way everywhere and bundles stay reproducible.
     std::setlocale(LC_CTYPE, "C.UTF-8");
+    // The payload's threads pass large blocks to each other; an allocator arena per thread would
+    // only reserve address space (64 MiB each), which verify promises to bound.
+    mallopt(M_ARENA_MAX, 1);
+    // Those blocks (8 MiB frames) are reused from the heap rather than mapped and zero-filled
+    // by the kernel each time.
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     app.require_subcommand(1);
     try {
         app.parse(argc, argv);

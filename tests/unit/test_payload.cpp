@@ -1,6 +1,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/payload.hpp"
+#include "core/payload_frames.hpp"
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
@@ -47,7 +48,8 @@ Written write_payload(const test::Scratch& dir, const std::vector<std::pair<std:
 }
 
 // Wraps PAYLOAD in a minimal envelope and reads it back through read_payload.
-Collect read_back(const test::Scratch& dir, const std::string& payload, const PayloadIndex& index) {
+Collect read_back(const test::Scratch& dir, const std::string& payload, const PayloadIndex& index,
+                  unsigned decode_threads = 0, const Limits& limits = {}) {
     {
         AtomicFile f(dir / "b.ferry");
         EnvelopeWriter w(f.fd(), "b", 0);
@@ -61,7 +63,7 @@ Collect read_back(const test::Scratch& dir, const std::string& payload, const Pa
     EnvelopeReader r(fd.get(), "b");
     (void)read_bundle_head(r);
     Collect sink;
-    read_payload(r, index, &sink, nullptr);
+    read_payload(r, index, &sink, nullptr, limits, decode_threads);
     return sink;
 }
 
@@ -127,6 +129,98 @@ TEST_CASE("core::PayloadWriter and read_payload") {
         PayloadIndex index = w.index;
         index.chunks.pop_back();
         CHECK_THROWS_WITH_AS(read_back(dir, w.payload, index), doctest::Contains("payload chunks, the payload has"),
+                             Error);
+    }
+}
+
+namespace {
+
+// The sizes of the zstd frames PAYLOAD is made of.
+std::vector<std::size_t> frame_sizes(const std::string& payload) {
+    std::vector<std::size_t> sizes;
+    for (std::size_t at = 0; at < payload.size();) {
+        const std::size_t n = frame_compressed_size({payload.data() + at, payload.size() - at});
+        REQUIRE(n > 0);
+        sizes.push_back(n);
+        at += n;
+    }
+    return sizes;
+}
+
+// PAYLOAD's chunk hashes in INDEX recomputed, as a signer of a damaged payload would have.
+PayloadIndex rehashed(PayloadIndex index, const std::string& payload) {
+    index.chunks.clear();
+    for (std::size_t at = 0; at < payload.size(); at += index.chunk_size) {
+        index.chunks.push_back(sha256(std::string_view(payload).substr(at, index.chunk_size)));
+    }
+    return index;
+}
+
+} // namespace
+
+TEST_CASE("core::PayloadWriter frames: independent, read one after another or several at once") {
+    const test::Scratch dir;
+    // 20 MiB of tar: three frames of k_frame_size tar bytes at most.
+    const std::vector<std::pair<std::string, std::string>> files = {{"a/one", random_text(9u << 20, 7)},
+                                                                    {"a/two", std::string(5u << 20, 'x')},
+                                                                    {"a/three", random_text(6u << 20, 9)}};
+    const Written w = write_payload(dir, files, 1, 1u << 20);
+    const std::vector<std::size_t> frames = frame_sizes(w.payload);
+    CHECK(frames.size() == 3);
+
+    SUBCASE("the same bytes with three threads") {
+        const test::Scratch other;
+        CHECK(write_payload(other, files, 3, 1u << 20).payload == w.payload);
+    }
+    SUBCASE("read back in one thread and with two decoders alike") {
+        CHECK(read_back(dir, w.payload, w.index, 0).files == files);
+        CHECK(read_back(dir, w.payload, w.index, 2).files == files);
+    }
+    SUBCASE("a damaged frame, its chunks signed as they are, is refused by either reader") {
+        std::string bad = w.payload;
+        bad[frames[0] + frames[1] / 2] ^= 0x40;
+        const PayloadIndex index = rehashed(w.index, bad);
+        for (const unsigned threads : {0u, 2u}) {
+            CAPTURE(threads);
+            CHECK_THROWS_WITH_AS(read_back(dir, bad, index, threads), doctest::Contains("payload.tar.zst: zstd: "), Error);
+        }
+    }
+    SUBCASE("a frame needing a window over the site's limit is refused by either reader") {
+        Limits limits;
+        limits.window_log = 10;
+        for (const unsigned threads : {0u, 2u}) {
+            CAPTURE(threads);
+            CHECK_THROWS_WITH_AS(read_back(dir, w.payload, w.index, threads, limits),
+                                 doctest::Contains("a zstd frame needs a window larger than the site's limit of 2^10"),
+                                 Error);
+        }
+    }
+    SUBCASE("a payload cut after its first frame ends in the middle of nothing but misses files") {
+        const std::string cut = w.payload.substr(0, frames[0]);
+        PayloadIndex index = rehashed(w.index, cut);
+        index.size = cut.size();
+        CHECK_THROWS_WITH_AS(read_back(dir, cut, index, 2), doctest::Contains("payload a/one"), Error);
+    }
+}
+
+TEST_CASE("core::PayloadWriter::check_as_written reads the tar back as it is written") {
+    const test::Scratch dir;
+    AtomicFile f(dir / "payload.tar.zst");
+    PayloadOptions options;
+    options.threads = 2;
+    PayloadWriter writer(f.fd(), "payload", options);
+    const std::string content = random_text(100000, 3);
+    const auto source = dir.write("src/file", content);
+    SUBCASE("as expected") {
+        writer.check_as_written({{"app/file", content.size(), 0644, {}}});
+        (void)writer.add_file("app/file", source, 0644, content.size(), nullptr);
+        CHECK(writer.finish().size > 0);
+    }
+    SUBCASE("an entry other than the one expected is an internal error") {
+        writer.check_as_written({{"app/file", content.size(), 0600, {}}});
+        (void)writer.add_file("app/file", source, 0644, content.size(), nullptr);
+        CHECK_THROWS_WITH_AS((void)writer.finish(),
+                             "the payload being written does not read back: payload app/file: mode differs from the manifest",
                              Error);
     }
 }
