@@ -21,6 +21,9 @@ struct BuildOptions {
     bool force = false;
     bool progress = true;
     bool unsigned_bundle = false; // no key: for offline signing (sign, or manifest and attach)
+    // The self-check: each frame decompressed again and the tar read back as it is written,
+    // then the signatures, manifest and chunks read back from the file. Off only for trials.
+    bool self_check = true;
 };
 
 struct BuildResult {

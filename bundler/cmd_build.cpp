@@ -144,6 +144,7 @@ void setup_build(CLI::App& app) {
         std::string split_size;
         std::string check_against;
         bool unsigned_bundle = false;
+        bool no_self_check = false;
         std::vector<std::string> passphrase_files;
     };
     auto args = std::make_shared<Args>();
@@ -165,6 +166,9 @@ void setup_build(CLI::App& app) {
     cmd->add_flag("--unsigned", args->unsigned_bundle,
                   "Build with no signature, to be signed offline (sign, or manifest then attach); no node accepts it unsigned")
         ->excludes(key_given);
+    cmd->add_flag("--no-self-check", args->no_self_check,
+                  "Skip the self-check (each frame decompressed again, the tar read back, the signatures and chunks "
+                  "read back from the file): for trial builds, not for bundles that go to a site");
     cmd->add_flag("--json", args->json, "Print the outcome as JSON");
     add_passphrase_file_option(cmd, args->passphrase_files);
     set_action(*cmd, [args] {
@@ -184,6 +188,7 @@ void setup_build(CLI::App& app) {
         options.force = args->force;
         options.progress = !args->json;
         options.unsigned_bundle = args->unsigned_bundle;
+        options.self_check = !args->no_self_check;
         const BuildResult r = build_bundle(options);
         const schema::Manifest& m = r.manifest;
         std::optional<SplitResult> parts;
@@ -200,6 +205,10 @@ void setup_build(CLI::App& app) {
             warn(r.bundle.string() + " is unsigned: sign it (`ferry-bundler sign`, or `manifest` and `attach` for a "
                                      "signing station) before it is carried to a site");
         }
+        if (args->no_self_check) {
+            warn(r.bundle.string() + " was not self-checked (--no-self-check): build it again without that option "
+                                     "before it is carried to a site");
+        }
         const bool expired = m.expires <= now();
         if (expired) {
             warn(r.bundle.string() + " is already expired; appliers will refuse it");
@@ -209,7 +218,7 @@ void setup_build(CLI::App& app) {
             j.begin_object().field("result", "built").field("bundle", r.bundle.string()).field("name", m.name)
                 .field("version", m.version.str()).field("sequence", m.sequence)
                 .field("files", static_cast<std::uint64_t>(m.files.size())).field("payload_bytes", m.payload.size)
-                .field("expires", format_time(m.expires)).field("expired", expired).key("signatures").begin_array();
+                .field("expires", format_time(m.expires)).field("expired", expired).field("self_checked", !args->no_self_check).key("signatures").begin_array();
             for (const auto& id : r.signers) {
                 j.value(id);
             }

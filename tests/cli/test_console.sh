@@ -459,7 +459,7 @@ run "${BN[@]}" build "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" -
     fail "build off a terminal: exit $RC, stderr: $(cat -v "$SCRATCH/err")"
 run "${BN[@]}" build -v "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
 for line in "  reading the spec $TREE/greeter-1.0.0.yaml" "  signing the manifest with 1 key(s)" \
-    "  verifying the bundle as an applier would" "  renaming it into place"; do
+    "  verifying the bundle's signatures and chunks as an applier would" "  renaming it into place"; do
     grep -qxF -- "$line" "$SCRATCH/err" || fail "build -v: no \"$line\" in: $(cat "$SCRATCH/err")"
 done
 grep -qE "^packing greeter-1\.0\.0\.ferry: done, " "$SCRATCH/err" && ! grep -qF "$ESC" "$SCRATCH/err" &&
@@ -510,7 +510,7 @@ expect_unchanged "missing output folders" "$E" "$BEFORE_OUT"
 # --json of build, sign and key generate: one document with every documented field, typed.
 doc_types() { echo "all(isinstance(j.get(k, ...), t) for k, t in $1.items())"; }
 json_case "build --json" 0 "j['result'] == 'built' and j['bundle'] == '$E/out/greeter-1.0.0.ferry' and j['parts'] is None and $(doc_types \
-    "{'name': str, 'version': str, 'sequence': int, 'files': int, 'payload_bytes': int, 'expires': str, 'expired': bool, 'signatures': list}") and j['signatures'] == ['$(key_id "$KEYS/test-release-1.pub")']" \
+    "{'name': str, 'version': str, 'sequence': int, 'files': int, 'payload_bytes': int, 'expires': str, 'expired': bool, 'self_checked': bool, 'signatures': list}") and j['self_checked'] and j['signatures'] == ['$(key_id "$KEYS/test-release-1.pub")']" \
     "${BN[@]}" build --json "$TREE/greeter-1.0.0.yaml" --key "$K1" --out-dir "$E/out" --force
 mkdir -p "$E/parts"
 json_case "build --json --split-size" 0 "len(j['parts']) == 1 and all(isinstance(p['bytes'], int) and p['file'].startswith('$E/parts/greeter-1.0.0.ferry.0') for p in j['parts']) and j['parts_list'] == '$E/parts/greeter-1.0.0.ferry.parts'" \

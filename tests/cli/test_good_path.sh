@@ -128,6 +128,12 @@ expect_ok "build with --threads 1" "$FERRY_BUNDLER" build -q --threads 1 "$TREE/
 expect_ok "build with --threads 2" "$FERRY_BUNDLER" build -q --threads 2 "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r2"
 expect_ok "builds with 1 and 2 threads are byte-identical" cmp "$SCRATCH/r1/greeter-2.0.0.ferry" "$SCRATCH/r2/greeter-2.0.0.ferry"
 expect_ok "a rebuild is byte-identical to the first build" cmp "$B" "$SCRATCH/r1/greeter-2.0.0.ferry"
+# The self-check reads what was written and changes nothing of it; skipping it says so.
+mkdir "$SCRATCH/r4"
+run "$FERRY_BUNDLER" build --no-self-check "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r4"
+[ "$RC" -eq 0 ] && grep -qxF "warning: $SCRATCH/r4/greeter-2.0.0.ferry was not self-checked (--no-self-check): build it again without that option before it is carried to a site" "$SCRATCH/err" &&
+    pass "build --no-self-check: warns that the bundle was not checked" || fail "build --no-self-check: exit $RC: $(cat "$SCRATCH/err")"
+expect_ok "build --no-self-check writes the same bytes" cmp "$SCRATCH/r1/greeter-2.0.0.ferry" "$SCRATCH/r4/greeter-2.0.0.ferry"
 expect_ok "build with another SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH + 1)) \
     "$FERRY_BUNDLER" build -q "$TREE/greeter-2.0.0.yaml" --key "$K1" --out-dir "$SCRATCH/r3"
 if cmp -s "$SCRATCH/r1/greeter-2.0.0.ferry" "$SCRATCH/r3/greeter-2.0.0.ferry"; then
