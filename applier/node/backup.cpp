@@ -44,6 +44,9 @@ void Run::backup(const Plan& plan) {
     const fs::path base = m_state.layout().backup(m_id);
     // A backup interrupted before it was journaled as done is taken again from scratch.
     fs::remove_all(base);
+    // The items go into the state database in one transaction (one sync, not one per item):
+    // until the step is journaled as done they only matter as a whole.
+    Transaction tx(m_state.db());
     m_state.clear_backup_items(m_id);
     for (const auto& a : plan.files) {
         if (a.kind == FileAction::Kind::unchanged) {
@@ -118,6 +121,7 @@ void Run::backup(const Plan& plan) {
                                     {BackupKind::image, f->path, existed, existed ? copy.string() : ""});
         }
     }
+    tx.commit();
     fs::create_directories(base);
     sync_filesystem(base);
     say("  backed up " + std::to_string(m_state.backup_items(m_id).size()) + " item(s) to " +
