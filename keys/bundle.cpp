@@ -65,17 +65,7 @@ BundleInfo read_info(EnvelopeReader& reader, const std::filesystem::path& path, 
             // Authenticate before the manifest reaches the YAML parser.
             begin(log, "signatures");
             info.auth = authenticate(info.head, *trust, now);
-            pass(log, [&] {
-                std::string names;
-                for (const auto& s : info.auth->signatures) {
-                    if (s.status == SignatureCheck::Status::valid) {
-                        names += (names.empty() ? "" : ", ") + s.key_name;
-                    }
-                }
-                const std::string ignored = ignored_text(*info.auth);
-                return std::to_string(info.auth->valid) + " trusted release key(s), " + std::to_string(info.auth->threshold) +
-                       " required [" + names + "]" + (ignored.empty() ? "" : "; ignored: " + ignored);
-            });
+            pass(log, [&] { return counted_text(*info.auth); });
         }
         begin(log, "manifest");
         info.manifest = with_files ? schema::parse_manifest(info.head.manifest, "manifest.yaml")

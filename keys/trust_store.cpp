@@ -113,6 +113,18 @@ std::string ignored_text(const Authentication& auth) {
     return out;
 }
 
+std::string counted_text(const Authentication& auth) {
+    std::string names;
+    for (const auto& s : auth.signatures) {
+        if (s.status == SignatureCheck::Status::valid) {
+            names += (names.empty() ? "" : ", ") + s.key_name;
+        }
+    }
+    const std::string ignored = ignored_text(auth);
+    return std::to_string(auth.valid) + " trusted release key(s), " + std::to_string(auth.threshold) + " required [" +
+           names + "]" + (ignored.empty() ? "" : "; ignored: " + ignored);
+}
+
 Authentication authenticate(std::string_view text, const std::vector<BundleHead::Signature>& signatures,
                             const TrustStore& trust, TrustRole role, UnixTime now, const std::string& what) {
     Authentication auth;

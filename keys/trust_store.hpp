@@ -78,6 +78,10 @@ struct Authentication {
 // The signatures that did not count, each with its key and why ("" when all counted).
 [[nodiscard]] std::string ignored_text(const Authentication& auth);
 
+// "N trusted release key(s), M required [NAME, ...]", then "; ignored: " and ignored_text()
+// when a signature did not count.
+[[nodiscard]] std::string counted_text(const Authentication& auth);
+
 // Checks SIGNATURES over MESSAGE against the keys of TRUST that hold ROLE, at time NOW. Throws
 // a verification Error, "WHAT signed by N trusted key(s), M required [...]" listing every
 // signature's fate, when fewer than ROLE's threshold count.

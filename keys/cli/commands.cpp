@@ -228,20 +228,11 @@ std::string inspect_text(const BundleInfo& info, bool files) {
 // The one-line result verify prints for a verified bundle.
 std::string verified_line(const VerifiedBundle& v, bool quick) {
     const schema::Manifest& m = v.info.manifest;
-    std::string names;
-    for (const auto& s : v.info.auth->signatures) {
-        if (s.status == SignatureCheck::Status::valid) {
-            names += (names.empty() ? "" : ", ") + s.key_name;
-        }
-    }
     const std::string what = quick ? "every chunk's hash matches (quick: nothing decompressed)"
                                    : std::to_string(m.files.size()) + " files in " + std::to_string(v.chunks) + " chunks intact";
     const std::string parts = v.info.parts.empty() ? std::string() : ", read from " + std::to_string(v.info.parts.size()) + " parts";
-    const std::string ignored = ignored_text(*v.info.auth);
     return "verified: " + m.name + " " + m.version.str() + " (sequence " + std::to_string(m.sequence) + "), signed by " +
-           std::to_string(v.info.auth->valid) + " trusted release key(s), " + std::to_string(v.info.auth->threshold) +
-           " required [" + names + "]" + (ignored.empty() ? "" : "; ignored: " + ignored) + "; " + what + parts +
-           "; expires " + format_time(m.expires) + "\n";
+           counted_text(*v.info.auth) + "; " + what + parts + "; expires " + format_time(m.expires) + "\n";
 }
 
 // verify --report: the report is written whether the bundle verifies or not; then the
