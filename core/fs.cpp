@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,11 +113,17 @@ void write_at(int fd, std::uint64_t offset, std::string_view data, const std::st
     }
 }
 
-std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what) {
+namespace {
+
+// Reads until SIZE bytes or the end of the file, retrying interrupted calls: from the file
+// offset, or from OFFSET on (pread) when it is set.
+std::size_t read_until_full(int fd, void* data, std::size_t size, std::optional<std::uint64_t> offset,
+                            const std::string& what) {
     auto* p = static_cast<char*>(data);
     std::size_t total = 0;
     while (total < size) {
-        const ssize_t n = ::read(fd, p + total, size - total);
+        const ssize_t n = offset ? ::pread(fd, p + total, size - total, static_cast<off_t>(*offset + total))
+                                 : ::read(fd, p + total, size - total);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -131,23 +138,14 @@ std::size_t read_full(int fd, void* data, std::size_t size, const std::string& w
     return total;
 }
 
+} // namespace
+
+std::size_t read_full(int fd, void* data, std::size_t size, const std::string& what) {
+    return read_until_full(fd, data, size, std::nullopt, what);
+}
+
 std::size_t read_full_at(int fd, void* data, std::size_t size, std::uint64_t offset, const std::string& what) {
-    auto* p = static_cast<char*>(data);
-    std::size_t total = 0;
-    while (total < size) {
-        const ssize_t n = ::pread(fd, p + total, size - total, static_cast<off_t>(offset + total));
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            throw_errno("reading " + what);
-        }
-        if (n == 0) {
-            break;
-        }
-        total += static_cast<std::size_t>(n);
-    }
-    return total;
+    return read_until_full(fd, data, size, offset, what);
 }
 
 void copy_range(int in_fd, std::uint64_t in_offset, int out_fd, std::uint64_t size,
