@@ -256,6 +256,7 @@ void setup_sign(CLI::App& app) {
         std::string output;
         bool json = false;
         bool detached = false;
+        bool force = false;
         std::vector<std::string> passphrase_files;
     };
     auto args = std::make_shared<Args>();
@@ -268,11 +269,18 @@ void setup_sign(CLI::App& app) {
     cmd->add_flag("--json", args->json, "Print the outcome as JSON");
     cmd->add_flag("--detached", args->detached,
                   "Sign FILE itself (a manifest written by `manifest`) into FILE.minisig, or -o, as minisign -S -l does");
+    cmd->add_flag("--force", args->force, "With --detached: replace an existing signature file");
     add_passphrase_file_option(cmd, args->passphrase_files);
     set_action(*cmd, [args] {
         apply_passphrase_files(args->passphrase_files, {fs::path(args->key)});
         if (args->detached) {
             const std::string written = args->output.empty() ? args->bundle + ".minisig" : args->output;
+            // Each key holder's signature is a file of its own: a second one must not replace the first.
+            if (!args->force && fs::exists(written)) {
+                throw Error(ErrorKind::usage, written + " already exists",
+                            "give this signature its own file with -o (e.g. " + args->bundle +
+                                ".HOLDER.minisig), or pass --force to replace it");
+            }
             const std::string id = sign_detached(args->bundle, args->key, args->output);
             if (args->json) {
                 JsonWriter j;

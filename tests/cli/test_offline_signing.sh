@@ -77,6 +77,13 @@ fi
 # Ferry's own key at the station.
 expect_ok "sign --detached" "$FERRY_BUNDLER" sign "$SCRATCH/manifest.yaml" --detached --key "$KEYS/test-release-1.key"
 expect_output "writes FILE.minisig" "signed $SCRATCH/manifest.yaml with key $ID1: $SCRATCH/manifest.yaml.minisig"
+first_signature=$(sha256sum <"$SCRATCH/manifest.yaml.minisig")
+expect_fail "sign --detached again: refused, the first signature kept" 2 \
+    "error: $SCRATCH/manifest.yaml.minisig already exists" \
+    "$FERRY_BUNDLER" sign "$SCRATCH/manifest.yaml" --detached --key "$KEYS/test-release-2.key"
+[ "$(sha256sum <"$SCRATCH/manifest.yaml.minisig")" == "$first_signature" ] &&
+    grep -qF "give this signature its own file with -o" "$SCRATCH/err" && pass "the first signature is unchanged; -o is suggested" ||
+    fail "the first signature changed, or no hint: $(cat "$SCRATCH/err")"
 minisign -V -q -p "$KEYS/test-release-1.pub" -m "$SCRATCH/manifest.yaml" -x "$SCRATCH/manifest.yaml.minisig" &&
     pass "minisign -V accepts the detached signature" || fail "minisign -V refuses the detached signature"
 expect_ok "attach, checked against a trust store" "$FERRY_BUNDLER" attach -q "$U" "$SCRATCH/manifest.yaml.minisig" --trust "$TRUST" -o "$SCRATCH/signed.ferry"
