@@ -25,8 +25,8 @@ std::uint64_t tar_bound(const std::vector<PlannedFile>& files) {
 HeadLayout plan_head(const schema::Manifest& manifest, const std::vector<PlannedFile>& files,
                      std::uint64_t chunk_size,
                      const std::function<std::vector<std::size_t>(const std::string&)>& signature_sizes) {
-    // zstd's worst case for one frame, plus slack for the frame and block headers of its
-    // multi-threaded jobs.
+    // zstd's worst case for the whole tar, plus slack for the headers and checksums of its
+    // 8 MiB frames (22 bytes each at most, against 8 KiB of slack per frame).
     const std::uint64_t tar_size = tar_bound(files);
     const std::uint64_t payload_bound = ZSTD_compressBound(tar_size) + tar_size / 1024 + 65536;
     schema::Manifest widest = manifest;

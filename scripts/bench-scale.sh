@@ -4,7 +4,7 @@
 # Usage: scripts/bench-scale.sh [--sizes "256 1024 4096"] [--small-files N] [--small-size-mib M]
 #                               [--work DIR] [--build DIR] [--wait-quiet SECONDS]
 #   --sizes "A B ..."   corpus sizes in MiB, each a mixed corpus of scripts/bench_corpus.sh
-#                       (default "256 1024 4096")
+#                       (default "256 1024 4096"; "" for none)
 #   --small-files N     also a corpus of N small files (default 100000; 0: none)
 #   --small-size-mib M  that corpus's size (default 256)
 #   --work DIR          work folder (default /var/tmp/ferry-bench-scale); corpora are kept there
@@ -26,7 +26,7 @@ pass=()
 usage() { sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 while (($# > 0)); do
     case $1 in
-    --sizes) sizes=${2:?--sizes needs sizes}; shift 2 ;;
+    --sizes) sizes=${2?--sizes needs sizes ("" for none)}; shift 2 ;;
     --small-files) small_files=${2:?--small-files needs a number}; shift 2 ;;
     --small-size-mib) small_size=${2:?--small-size-mib needs a number}; shift 2 ;;
     --work) work=${2:?--work needs a folder}; shift 2 ;;
