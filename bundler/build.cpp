@@ -2,6 +2,7 @@
 
 #include "bundler/collect.hpp"
 #include "bundler/head.hpp"
+#include "core/cli/cli.hpp"
 #include "core/console.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -216,9 +217,7 @@ BuildResult build_bundle(const BuildOptions& options) {
     }
 
     const fs::path final_path = options.output.empty() ? options.out_dir / p.file_name() : options.output;
-    if (!options.force && fs::exists(final_path)) {
-        throw Error(ErrorKind::usage, final_path.string() + " already exists", "pass --force to replace it");
-    }
+    refuse_to_replace(final_path, options.force);
 
     // The payload is compressed straight into the bundle, after room reserved for the envelope
     // head; the manifest, which lists the payload's chunk hashes, is padded to fill that room.

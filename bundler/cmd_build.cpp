@@ -276,11 +276,9 @@ void setup_sign(CLI::App& app) {
         if (args->detached) {
             const std::string written = args->output.empty() ? args->bundle + ".minisig" : args->output;
             // Each key holder's signature is a file of its own: a second one must not replace the first.
-            if (!args->force && fs::exists(written)) {
-                throw Error(ErrorKind::usage, written + " already exists",
-                            "give this signature its own file with -o (e.g. " + args->bundle +
-                                ".HOLDER.minisig), or pass --force to replace it");
-            }
+            refuse_to_replace(written, args->force,
+                              "give this signature its own file with -o (e.g. " + args->bundle +
+                                  ".HOLDER.minisig), or pass --force to replace it");
             const std::string id = sign_detached(args->bundle, args->key, args->output);
             if (args->json) {
                 JsonWriter j;

@@ -128,9 +128,7 @@ void setup_key(CLI::App& app) {
         const auto secret_path = dir / (args->name + ".key");
         const auto public_path = dir / (args->name + ".pub");
         for (const auto& p : {secret_path, public_path}) {
-            if (!args->force && fs::exists(p)) {
-                throw Error(ErrorKind::usage, p.string() + " already exists", "pass --force to replace it");
-            }
+            refuse_to_replace(p, args->force);
         }
         const std::string trust_before = args->append_to.empty() ? "" : read_trust_to_append(args->append_to, args->name);
         std::string passphrase;

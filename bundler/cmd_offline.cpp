@@ -30,9 +30,7 @@ void setup_manifest(CLI::App& app) {
             std::fwrite(bytes.data(), 1, bytes.size(), stdout);
             return 0;
         }
-        if (!args->force && std::filesystem::exists(args->out)) {
-            throw Error(ErrorKind::usage, args->out + " already exists", "pass --force to replace it");
-        }
+        refuse_to_replace(args->out, args->force);
         write_file_atomic(args->out, bytes);
         std::fprintf(stderr, "wrote %s (%zu bytes): sign it with `minisign -S -l -m %s` or `ferry-bundler sign %s --detached --key K`, "
                              "then `ferry-bundler attach %s %s.minisig`\n",

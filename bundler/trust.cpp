@@ -1,6 +1,7 @@
 #include "trust.hpp"
 
 #include "bundler/build.hpp"
+#include "core/cli/cli.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "keys/signature.hpp"
@@ -54,9 +55,7 @@ TrustBuildResult build_trust_bundle(const TrustBuildOptions& options) {
     result.version = store.version;
     result.bundle = options.output.empty() ? options.out_dir / ("trust-v" + std::to_string(store.version) + ".ferry")
                                            : options.output;
-    if (!options.force && fs::exists(result.bundle)) {
-        throw Error(ErrorKind::usage, result.bundle.string() + " already exists", "pass --force to replace it");
-    }
+    refuse_to_replace(result.bundle, options.force);
     const UnixTime when = build_time();
     std::map<std::string, std::string> signatures;
     std::vector<keys::PublicKey> signers;

@@ -87,6 +87,12 @@ int report(const std::string& tool, ErrorKind kind, const std::string& message, 
 
 void set_action(CLI::App& sub, std::function<int()> action) { actions()[&sub] = std::move(action); }
 
+void refuse_to_replace(const std::filesystem::path& path, bool force, const std::string& hint) {
+    if (!force && std::filesystem::exists(path)) {
+        throw Error(ErrorKind::usage, path.string() + " already exists", hint);
+    }
+}
+
 void require_output_folder(const std::filesystem::path& dir, const std::string& context) {
     std::error_code ec;
     const auto status = std::filesystem::status(dir, ec);

@@ -23,6 +23,11 @@ void add_console_options(CLI::App& app);
 // checked before any work or passphrase prompt, so a typo costs nothing.
 void require_output_folder(const std::filesystem::path& dir, const std::string& context);
 
+// Throws a usage Error, "PATH already exists" with HINT, when PATH exists and FORCE is not set:
+// an output is never replaced unless asked.
+void refuse_to_replace(const std::filesystem::path& path, bool force,
+                       const std::string& hint = "pass --force to replace it");
+
 // Registers ACTION as what SUB runs; its return value is the exit code.
 void set_action(CLI::App& sub, std::function<int()> action);
 
