@@ -158,7 +158,8 @@ private:
             while (auto chunk = m_chunks.pop()) {
                 if (streaming) {
                     if (!stream({chunk->data(), chunk->size})) {
-                        return cancel_chunks();
+                        m_chunks.cancel();
+                        return;
                     }
                     continue;
                 }
@@ -174,7 +175,8 @@ private:
                         streaming = true; // from here on, as the bytes come
                         at = pending.size();
                         if (!stream(rest)) {
-                            return cancel_chunks();
+                            m_chunks.cancel();
+                        return;
                         }
                         break;
                     }
@@ -199,7 +201,8 @@ private:
                         return decompress_frame({frame->data(), frame->size}, content);
                     });
                     if (!m_blocks.push(std::move(block))) {
-                        return cancel_chunks();
+                        m_chunks.cancel();
+                        return;
                     }
                     at += size;
                 }
@@ -214,8 +217,6 @@ private:
         }
         m_blocks.close(error);
     }
-
-    void cancel_chunks() { m_chunks.cancel(); }
 
     void count_produced(std::uint64_t n) {
         m_produced += n;
